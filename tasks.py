@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Zero-setup entry points: `python3 tasks.py demo` and `python3 tasks.py test`.
+
+Creates `.venv` next to this file on first use (Python >= 3.11 is the only
+prerequisite), installs flytui into it, then runs the demo or the test suite.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".flytui-installed"
+
+
+def _fingerprint(extras: str) -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+
+
+def ensure_venv(extras: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"flytui needs Python >= 3.11 (this is {sys.version.split()[0]})")
+    if not PY.exists():
+        print(f"creating virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    want = _fingerprint(extras)
+    if STAMP.exists() and STAMP.read_text() == want:
+        return
+    print(f"installing flytui[{extras}] into {VENV} ...", flush=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=False)
+    subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[{extras}]"], check=True)
+    STAMP.write_text(want)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"demo", "test", "bench", "shell"}:
+        print(__doc__)
+        print("usage: python3 tasks.py demo | test [pytest args] | bench")
+        return 2
+    cmd, rest = argv[0], argv[1:]
+    # one environment serves every task, so demo and test never reinstall each other
+    ensure_venv("dev")
+    env = dict(os.environ)
+    if cmd == "demo":
+        return subprocess.call([str(BIN / "flytui"), "--demo", *rest], env=env)
+    if cmd == "test":
+        lint = subprocess.call([str(BIN / "lint-imports"), "--no-cache"], cwd=ROOT, env=env)
+        if lint != 0:
+            print("import contracts broken (see above)")
+            return lint
+        return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT, env=env)
+    if cmd == "bench":
+        rc = 0
+        for script in sorted((ROOT / "bench").glob("bench_*.py")):
+            print(f"== {script.name}", flush=True)
+            rc |= subprocess.call([str(PY), str(script), *rest], cwd=ROOT, env=env)
+        return rc
+    return subprocess.call([str(PY), *rest], cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
