@@ -1,0 +1,1 @@
+"""Real embedded PostgreSQL fixtures (owned by the db/postgres work)."""

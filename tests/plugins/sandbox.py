@@ -1,0 +1,1 @@
+"""Sandbox flyctl fixtures (owned by the sandbox work)."""
