@@ -1,0 +1,1 @@
+"""Demo FastAPI application deployed by the flytui sandbox."""
