@@ -1,0 +1,129 @@
+"""``flytui`` entry point: parse flags, load the config, build the flyctl runner/client, start the UI.
+
+This module is the only bridge between the product and the sandbox (``--demo``). Heavy modules are
+imported inside functions so ``flytui --help`` and the first frame stay fast.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="flytui", description="Keyboard-first console for Fly.io apps (drives flyctl).")
+    p.add_argument("--app", "-a", help="app to select (default: the app in ./fly.toml)")
+    p.add_argument("--read-only", action="store_true", default=None, help="disable every command that changes things")
+    p.add_argument("--flyctl", help="path to flyctl (default: $FLYTUI_FLYCTL, then fly/flyctl on PATH)")
+    p.add_argument("--demo", action="store_true", help="run against the built-in flyctl sandbox (no Fly.io access)")
+    p.add_argument("--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/flytui/config.toml)")
+    sub = p.add_subparsers(dest="command")
+    doc = sub.add_parser("doctor", help="preflight checks for the project folder, printed as text")
+    doc.add_argument("--app", "-a", dest="doctor_app", help="app name (default: from fly.toml)")
+    doc.add_argument("--dir", type=Path, default=None, help="project folder (default: current folder)")
+    return p
+
+
+def app_from_fly_toml(folder: Path) -> str | None:
+    """The ``app = "..."`` of ``folder/fly.toml`` (tomlkit), or None."""
+    path = folder / "fly.toml"
+    if not path.is_file():
+        return None
+    import tomlkit
+
+    try:
+        value = tomlkit.parse(path.read_text(encoding="utf-8")).get("app")
+    except Exception:  # noqa: BLE001 - a broken fly.toml is reported by the doctor, not here
+        return None
+    return str(value) if value else None
+
+
+def _start_demo() -> tuple[str, dict[str, str], Path | None, Callable[[], None]]:
+    try:
+        from flytui.sandbox.demo import start_demo  # type: ignore[attr-defined]
+    except ImportError:
+        raise SystemExit("flytui --demo: the sandbox demo is not available in this build") from None
+    flyctl, env, project_dir, cleanup = start_demo()
+    return flyctl, dict(env), (Path(project_dir) if project_dir else None), cleanup
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    try:
+        from flytui.ui import doctor_cli  # type: ignore[attr-defined]
+    except ImportError:
+        doctor_cli = None
+    if doctor_cli is not None and hasattr(doctor_cli, "run"):
+        return int(doctor_cli.run(args) or 0)
+    return _plain_doctor(args)
+
+
+def _plain_doctor(args: argparse.Namespace) -> int:
+    """Fallback text rendering of :func:`flytui.doctor.run_doctor` until ``doctor_cli`` exists."""
+    import asyncio
+    import inspect
+
+    from flytui import doctor
+
+    folder = args.dir or Path.cwd()
+    client = _make_client(args.flyctl, None)
+    app = args.doctor_app or args.app or app_from_fly_toml(folder)
+    run = getattr(doctor, "run_doctor", None)
+    if run is None:
+        print("doctor: flytui.doctor.run_doctor is missing", file=sys.stderr)
+        return 2
+    params = inspect.signature(run).parameters
+    kwargs: dict[str, Any] = {k: v for k, v in (("client", client), ("app", app), ("project_dir", folder))
+                              if k in params}
+    report = asyncio.run(run(**kwargs))
+    marks = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+    for c in report.checks:
+        print(f"{marks.get(c.status, '?')} {c.title}: {c.detail}")
+        if c.status in ("warn", "fail") and c.fix:
+            print(f"    fix: {c.fix}")
+    return 0 if report.ok else 1
+
+
+def _make_client(flyctl: str | None, env: dict[str, str] | None, cwd: Path | None = None) -> Any:
+    from flytui.fly.client import FlyClient
+    from flytui.fly.runner import FlyctlRunner
+
+    runner = FlyctlRunner(flyctl, env=env, cwd=str(cwd) if cwd else None)
+    return FlyClient(runner)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from flytui.ui.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"flytui: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "doctor":
+        return _run_doctor(args)
+
+    cleanup: Callable[[], None] = lambda: None
+    env: dict[str, str] | None = None
+    flyctl = args.flyctl or config.flyctl
+    project_dir: Path | None = Path.cwd() if (Path.cwd() / "fly.toml").is_file() else None
+    if args.demo:
+        flyctl, env, demo_dir, cleanup = _start_demo()
+        project_dir = demo_dir or project_dir
+        env = {**os.environ, **env}
+    try:
+        config = config.with_overrides(read_only=args.read_only, flyctl=flyctl)
+        client = _make_client(flyctl, env, project_dir)
+        current = args.app or (app_from_fly_toml(project_dir) if project_dir else None)
+        from flytui.ui.app import FlytuiApp
+
+        FlytuiApp(config, client, current_app=current, project_dir=project_dir).run()
+    finally:
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

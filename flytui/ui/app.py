@@ -1,0 +1,359 @@
+"""``FlytuiApp``: the Textual application shell (header, panes, command registry, errors, confirm)."""
+from __future__ import annotations
+
+import asyncio
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.reactive import reactive
+
+from flytui.fly.errors import FlyError
+from flytui.ui import commands
+from flytui.ui.config import Config
+from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.screens.main import MainScreen
+from flytui.ui.widgets.fields import pick
+
+APP_PANES = ("machines", "secrets", "volumes")
+
+
+class RegistryProvider(Provider):
+    """Command palette fed by the registry, plus "switch app: NAME" for every known app."""
+
+    def _entries(self) -> list[tuple[str, str, Any]]:
+        app: FlytuiApp = self.app  # type: ignore[assignment]
+        out = [(f"{c.title}  (:{c.id})", c.help + (" — read-only mode" if c.mutating and app.read_only else ""),
+                partial(app.run_command_id, c.id)) for c in commands.COMMANDS]
+        for name in app.known_apps():
+            out.append((f"Switch app: {name}", f"Make {name} the current app", partial(app.select_app, name)))
+        return out
+
+    async def discover(self) -> Hits:
+        for text, help, cb in self._entries():
+            yield DiscoveryHit(text, cb, help=help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, help, cb in self._entries():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), cb, help=help)
+
+
+class FlytuiApp(App):
+    """The console. ``client`` is a ``flytui.fly.client.FlyClient``; the UI only knows a flyctl path."""
+
+    CSS_PATH = "flytui.tcss"
+    TITLE = "flytui"
+    COMMANDS = {RegistryProvider}
+    ENABLE_COMMAND_PALETTE = True
+
+    current_app: reactive[str | None] = reactive(None)
+
+    def __init__(self, config: Config | None = None, client: Any = None, *, runner: Any = None,
+                 current_app: str | None = None, project_dir: Path | None = None) -> None:
+        super().__init__()
+        self.config = config or Config()
+        self.client = client
+        self.runner = runner if runner is not None else getattr(client, "runner", None)
+        self.project_dir = project_dir
+        self.org_filter: str | None = self.config.default_org
+        self._initial_app = current_app
+        self.view_history: list[str] = []
+        self.header_info: dict[str, str] = {}
+        if self.config.theme:
+            try:
+                self.theme = self.config.theme
+            except Exception:  # noqa: BLE001 - unknown theme name in the config file
+                pass
+
+    # --- basics -----------------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self.config.read_only
+
+    def on_mount(self) -> None:
+        if self.config.keymap:
+            self.set_keymap({f"{cmd.group}.{cmd.id}": key for cmd in commands.COMMANDS
+                             for cid, key in self.config.keymap.items() if cid == cmd.id})
+        self.push_screen(MainScreen())
+        self.current_app = self._initial_app
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        self.show_view("machines" if self.current_app else "apps", remember=False)
+        self.load_header()
+
+    @property
+    def main(self) -> MainScreen:
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    def begin_op(self, label: str) -> int:
+        try:
+            return self.main.query_one("#ops").begin(label)
+        except Exception:  # noqa: BLE001 - no main screen (shutting down)
+            return -1
+
+    def end_op(self, op_id: int) -> None:
+        try:
+            self.main.query_one("#ops").end(op_id)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def flyctl_argv(self, *args: str) -> list[str]:
+        """The argv shown in confirmations (``fly`` + args, with the real executable's basename)."""
+        path = getattr(self.runner, "path", None) if self.runner is not None else None
+        try:
+            exe = os.path.basename(path) if isinstance(path, str) and path else "fly"
+        except Exception:  # noqa: BLE001
+            exe = "fly"
+        return [exe, *args]
+
+    def known_apps(self) -> list[str]:
+        try:
+            return list(self.main.query_one("#apps").table.rows_data)
+        except Exception:  # noqa: BLE001
+            return []
+
+    # --- header -----------------------------------------------------------------------------------
+    @work(exclusive=True, group="header", exit_on_error=False)
+    async def load_header(self) -> None:
+        async def safe(fn) -> Any:
+            try:
+                return await fn()
+            except Exception as exc:  # noqa: BLE001
+                return exc
+
+        version, who = await asyncio.gather(safe(self.client.version), safe(self.client.whoami))
+        if isinstance(version, BaseException):
+            self.report_error(version, "flyctl version")
+            self.header_info["version"] = "flyctl ?"
+        else:
+            self.header_info["version"] = f"flyctl v{pick(version, 'version', default='?')}"
+        if isinstance(who, BaseException):
+            self.report_error(who, "whoami")
+            self.header_info["user"] = "not logged in"
+        else:
+            self.header_info["user"] = str(pick(who, "email", default="?"))
+        self.update_header()
+
+    def update_header(self) -> None:
+        parts = ["[b]flytui[/b]", self.header_info.get("version", "flyctl …"), self.header_info.get("user", "…")]
+        if self.org_filter:
+            parts.append(f"org [b]{self.org_filter}[/b]")
+        parts.append(f"app [b]{self.current_app}[/b]" if self.current_app else "no app")
+        line = "  ·  ".join(parts)
+        if self.read_only:
+            line += "  [reverse $warning] READ-ONLY [/]"
+        try:
+            self.main.query_one("#header").update(line)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def watch_current_app(self, old: str | None, new: str | None) -> None:
+        self.update_header()
+        if old == new:
+            return
+        try:
+            pane = self.main.pane
+        except Exception:  # noqa: BLE001 - not mounted yet
+            return
+        if pane.NEEDS_APP and pane.active:
+            pane.activate()
+
+    # --- errors, confirm, read-only ---------------------------------------------------------------
+    def report_error(self, exc: BaseException | None, action: str) -> None:
+        """The one place that turns errors into notifications (never a traceback)."""
+        if exc is None:
+            return
+        if isinstance(exc, FlyError):
+            body = exc.message + (f"\n{exc.hint}" if exc.hint else "")
+            self.notify(body, title=f"{action} failed", severity="error", timeout=10)
+        else:
+            first = (str(exc).splitlines() or [""])[0][:200]
+            self.notify(f"{type(exc).__name__}: {first}" if first else type(exc).__name__,
+                        title=f"{action} failed", severity="error", timeout=10)
+        self.log.error(f"{action}: {exc!r}")
+
+    def confirm(self, request: ConfirmRequest) -> "asyncio.Future[bool]":
+        """Show the confirm dialog; await the result (True only on explicit confirmation)."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def done(result: bool | None) -> None:
+            if not fut.done():
+                fut.set_result(bool(result))
+
+        self.push_screen(ConfirmScreen(request), done)
+        return fut
+
+    def guard_mutation(self, name: str) -> bool:
+        if self.read_only:
+            self.notify(f"{name}: disabled in read-only mode (started with --read-only or read_only = true)",
+                        title="read-only", severity="warning")
+            return False
+        return True
+
+    # --- command dispatch ----------------------------------------------------------------------
+    def run_command_id(self, command_id: str, args: list[str] | None = None) -> None:
+        self.run_worker(self.action_command(command_id, args), group="command", exit_on_error=False)
+
+    async def action_command(self, command_id: str, args: list[str] | None = None) -> bool:
+        """Run a registry command: the single place where read-only mode refuses mutating commands."""
+        cmd = commands.get(command_id)
+        if cmd.mutating and not self.guard_mutation(cmd.title):
+            return False
+        if cmd.group in commands.PANE_GROUPS:
+            pane = self.main.pane
+            if pane.GROUP != cmd.group:
+                self.notify(f"{cmd.title} works in the {cmd.group} view (:{cmd.group})", severity="warning")
+                return False
+            await pane.run_action(cmd.action)
+            return True
+        if args and cmd.takes_arg:
+            if cmd.id == "switch-app":
+                self.select_app(args[0])
+                return True
+            if cmd.id == "switch-org":
+                self.set_org(args[0])
+                return True
+            self.current_app = args[0]
+        await self.run_action(cmd.action)
+        return True
+
+    def execute_line(self, line: str) -> None:
+        """``:`` mode entry point (``machines my-app``, ``a``, ``-``)."""
+        try:
+            parsed = commands.parse(line, self.config.aliases)
+        except commands.CommandParseError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.run_command_id(parsed.command.id, parsed.args)
+
+    # --- views ----------------------------------------------------------------------------------
+    def show_view(self, name: str, remember: bool = True) -> None:
+        main = self.main
+        if remember and main.pane.id != name:
+            self.view_history.append(main.pane.id)
+        main.show_pane(name)
+
+    def action_show_view(self, name: str) -> None:
+        self.show_view(name)
+
+    def action_previous_view(self) -> None:
+        if not self.view_history:
+            self.notify("No previous view")
+            return
+        self.show_view(self.view_history.pop(), remember=False)
+
+    def action_refresh_view(self) -> None:
+        self.main.pane.reload()
+
+    def action_start_filter(self) -> None:
+        self.main.open_filter()
+
+    def action_command_mode(self) -> None:
+        self.main.open_command()
+
+    def action_back(self) -> None:
+        main = self.main
+        if self.screen is not main:
+            return
+        if main.close_inputs() or main.clear_filter():
+            return
+        self.action_previous_view()
+
+    def action_help(self) -> None:
+        from flytui.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def select_app(self, name: str) -> None:
+        self.current_app = name
+        if not self.main.pane.NEEDS_APP:
+            self.show_view("machines")
+
+    def set_org(self, org: str | None) -> None:
+        self.org_filter = org or None
+        self.update_header()
+        apps = self.main.query_one("#apps")
+        if apps.active:
+            apps.activate()
+
+    def action_switch_app(self) -> None:
+        from flytui.ui.screens.picker import PickerScreen
+
+        names = self.known_apps()
+        if not names:
+            self.notify("No apps loaded yet: open the apps view (1) first", severity="warning")
+            return
+        self.push_screen(PickerScreen("Switch app", [(n, n) for n in names]),
+                         lambda v: self.select_app(v) if v else None)
+
+    @work(exclusive=True, group="orgs", exit_on_error=False)
+    async def action_switch_org(self) -> None:
+        from flytui.ui.screens.picker import PickerScreen
+
+        try:
+            orgs = await self.client.orgs()
+        except Exception as exc:  # noqa: BLE001
+            self.report_error(exc, "list organizations")
+            return
+        options = [("All organizations", "")] + [
+            (f"{pick(o, 'name', 'slug')} ({pick(o, 'slug')})", str(pick(o, "slug"))) for o in orgs]
+        self.push_screen(PickerScreen("Switch organization", options),
+                         lambda v: self.set_org(v) if v is not None else None)
+
+    def _open_optional(self, module: str, cls: str, label: str, *args: Any) -> None:
+        import importlib
+
+        try:
+            screen_cls = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError):
+            self.notify(f"The {label} view is not available yet", severity="warning")
+            return
+        self.push_screen(screen_cls(*args))
+
+    def action_open_logs(self) -> None:
+        if not self.current_app:
+            self.notify("Select an app first (A or :machines APP)", severity="warning")
+            return
+        machine = None
+        pane = self.main.pane
+        if pane.GROUP == commands.MACHINES:
+            machine = pane.table.selected_key
+        self._open_optional("flytui.ui.screens.logs", "LogsScreen", "logs", self.current_app, machine)
+
+    def action_open_deploy(self) -> None:
+        if not self.current_app or not self.project_dir:
+            self.notify("Deploy needs a project folder with fly.toml (run flytui from it)", severity="warning")
+            return
+        self._open_optional("flytui.ui.screens.deploy", "DeployScreen", "deploy", self.current_app, self.project_dir)
+
+    def action_open_migrations(self) -> None:
+        self._open_optional("flytui.ui.screens.migrations", "MigrationsScreen", "migrations", self.current_app,
+                            self.project_dir)
+
+    def action_open_doctor(self) -> None:
+        self._open_optional("flytui.ui.screens.doctor", "DoctorScreen", "doctor", self.current_app, self.project_dir)
+
+    async def action_quit(self) -> None:
+        self._kill_children()
+        self.exit()
+
+    def _kill_children(self) -> None:
+        try:
+            from flytui.fly.runner import kill_all_children
+        except ImportError:
+            return
+        try:
+            kill_all_children()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def on_unmount(self) -> None:
+        self._kill_children()

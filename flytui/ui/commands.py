@@ -1,0 +1,200 @@
+"""The one command registry: it feeds key bindings, the command palette, ``:`` mode and the ``?`` help screen.
+
+Every user-visible action is a :class:`Command`. Panes bind their group's commands; the app binds the
+``global`` and ``view`` groups. All of them run through ``FlytuiApp.action_command(id)``, which is the single
+place where read-only mode refuses ``mutating`` commands.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+GLOBAL, VIEW, APPS, MACHINES, SECRETS, VOLUMES = "global", "view", "apps", "machines", "secrets", "volumes"
+PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One action: ``id`` is also its ``:`` name; ``action`` is the Textual action run on the app or pane."""
+
+    id: str
+    title: str
+    help: str
+    key: str | None
+    aliases: tuple[str, ...] = ()
+    group: str = GLOBAL
+    mutating: bool = False
+    action: str = ""
+    takes_arg: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+
+def _c(id: str, title: str, help: str, key: str | None, group: str, action: str, *aliases: str,
+       mutating: bool = False, takes_arg: bool = False) -> Command:
+    return Command(id, title, help, key, tuple(aliases), group, mutating, action, takes_arg)
+
+
+COMMANDS: tuple[Command, ...] = (
+    # views (k9s style ``:apps``, ``:machines APP``)
+    _c("apps", "Apps", "Show all apps (filtered by the current org)", "1", VIEW, "show_view('apps')", "a", "app"),
+    _c("machines", "Machines", "Show the machines of the current app (or :machines APP)", "2", VIEW,
+       "show_view('machines')", "m", "mach", "vm", takes_arg=True),
+    _c("secrets", "Secrets", "Show the secrets of the current app (or :secrets APP)", "3", VIEW,
+       "show_view('secrets')", "s", "sec", takes_arg=True),
+    _c("volumes", "Volumes", "Show the volumes of the current app (or :volumes APP)", "4", VIEW,
+       "show_view('volumes')", "v", "vol", takes_arg=True),
+    _c("logs", "Logs", "Tail the logs of the current app (or :logs APP)", "l", VIEW, "open_logs", "lo", takes_arg=True),
+    _c("deploy", "Deploy", "Deploy the project folder (fly.toml) with flyctl", "d", VIEW, "open_deploy", "dep",
+       mutating=True),
+    _c("migrations", "Migrations", "Alembic migrations of the project's database", "M", VIEW, "open_migrations",
+       "mig", "alembic"),
+    _c("doctor", "Doctor", "Preflight checks for the project folder", "H", VIEW, "open_doctor", "doc"),
+    _c("previous", "Previous view", "Go back to the previous view", "minus", VIEW, "previous_view", "-"),
+    # global
+    _c("refresh", "Refresh", "Refresh the current view now", "r", GLOBAL, "refresh_view"),
+    _c("filter", "Filter", "Filter the table: text, /regex/, !invert, field:value", "slash", GLOBAL, "start_filter"),
+    _c("command-mode", "Command mode", "Type a command (:apps, :machines APP, :logs …)", "colon", GLOBAL,
+       "command_mode", "cmd"),
+    _c("palette", "Command palette", "Search every command", "ctrl+p", GLOBAL, "command_palette"),
+    _c("switch-app", "Switch app", "Choose the current app", "A", GLOBAL, "switch_app", "use", takes_arg=True),
+    _c("switch-org", "Switch org", "Filter apps by organization", "O", GLOBAL, "switch_org", "org", takes_arg=True),
+    _c("help", "Help", "List every binding and command", "question_mark", GLOBAL, "help", "h"),
+    _c("back", "Back", "Close the dialog, clear the filter or go back", "escape", GLOBAL, "back"),
+    _c("quit", "Quit", "Quit flytui", "q", GLOBAL, "quit", "q", "quit!"),
+    # apps pane
+    _c("app-open", "Open app", "Show the machines of the selected app", "enter", APPS, "open_selected"),
+    _c("app-detail", "App details", "Status, machines, releases, IPs and URL of the app", "i", APPS, "detail"),
+    _c("app-create", "Create app", "Create a new app (fly apps create)", "c", APPS, "create", mutating=True),
+    _c("app-destroy", "Destroy app", "Destroy the app (type its name to confirm)", "ctrl+d", APPS, "destroy",
+       mutating=True),
+    _c("app-url", "Open URL", "Open https://APP.fly.dev in the browser", "o", APPS, "open_url"),
+    # machines pane
+    _c("machine-detail", "Machine details", "Config JSON, events and checks", "enter", MACHINES, "detail"),
+    _c("machine-start", "Start", "Start the machine(s)", "s", MACHINES, "machine('start')", mutating=True),
+    _c("machine-stop", "Stop", "Stop the machine(s)", "t", MACHINES, "machine('stop')", mutating=True),
+    _c("machine-restart", "Restart", "Restart the machine(s)", "R", MACHINES, "machine('restart')", mutating=True),
+    _c("machine-suspend", "Suspend", "Suspend the machine(s)", "z", MACHINES, "machine('suspend')", mutating=True),
+    _c("machine-destroy", "Destroy", "Destroy the machine(s)", "ctrl+d", MACHINES, "machine('destroy')",
+       mutating=True),
+    _c("machine-mark", "Mark", "Mark/unmark the row for a bulk action", "space", MACHINES, "toggle_mark"),
+    _c("machine-faults", "Faults only", "Show only machines that are not healthy", "f", MACHINES, "toggle_faults"),
+    # secrets pane
+    _c("secret-set", "Set secrets", "Set secrets (values go to flyctl on stdin)", "n", SECRETS, "set_secret",
+       mutating=True),
+    _c("secret-unset", "Unset secret", "Remove the selected secret", "ctrl+d", SECRETS, "unset_secret",
+       mutating=True),
+    _c("dburl-doctor", "DATABASE_URL doctor", "Check and fix the DATABASE_URL scheme", "b", SECRETS, "dburl"),
+    # volumes pane
+    _c("volume-destroy", "Destroy volume", "Destroy the selected volume", "ctrl+d", VOLUMES, "destroy_volume",
+       mutating=True),
+)
+
+_BY_ID = {c.id: c for c in COMMANDS}
+
+
+def get(command_id: str) -> Command:
+    """The command with this id (KeyError otherwise)."""
+    return _BY_ID[command_id]
+
+
+def for_group(group: str) -> list[Command]:
+    return [c for c in COMMANDS if c.group == group]
+
+
+def key_for(cmd: Command, keymap: Mapping[str, str] | None = None) -> str | None:
+    """The key of ``cmd`` after user keymap overrides (``keymap = {command_id: key}``)."""
+    if keymap and cmd.id in keymap:
+        return keymap[cmd.id]
+    return cmd.key
+
+
+_KEY_LABELS = {"slash": "/", "colon": ":", "question_mark": "?", "minus": "-", "space": "space",
+               "escape": "esc", "enter": "enter"}
+
+
+def key_label(key: str | None) -> str:
+    return "" if key is None else _KEY_LABELS.get(key, key)
+
+
+def bindings(groups: Iterable[str], keymap: Mapping[str, str] | None = None) -> list:
+    """Textual ``Binding`` objects for the commands of ``groups``; all go through ``app.command(id)``."""
+    from textual.binding import Binding
+
+    out = []
+    for cmd in COMMANDS:
+        key = key_for(cmd, keymap)
+        if cmd.group in groups and key:
+            show = cmd.group in PANE_GROUPS or cmd.id in ("refresh", "filter", "command-mode", "help", "quit")
+            out.append(Binding(key, f"app.command('{cmd.id}')", cmd.title, show=show,
+                               key_display=key_label(key), id=f"{cmd.group}.{cmd.id}"))
+    return out
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    command: Command
+    args: list[str] = field(default_factory=list)
+
+
+class CommandParseError(ValueError):
+    pass
+
+
+def resolve(word: str, aliases: Mapping[str, str] | None = None) -> Command:
+    """Resolve a ``:`` word: exact id/alias, user alias, then unique prefix."""
+    word = word.strip().lower()
+    if not word:
+        raise CommandParseError("empty command")
+    if aliases and word in aliases:
+        word = aliases[word].split()[0]
+    for cmd in COMMANDS:
+        if word in cmd.names:
+            return cmd
+    matches = sorted({c.id for c in COMMANDS for n in c.names if n.startswith(word)})
+    if len(matches) == 1:
+        return _BY_ID[matches[0]]
+    if not matches:
+        raise CommandParseError(f"unknown command ':{word}' (press ? for the list)")
+    raise CommandParseError(f"':{word}' is ambiguous: " + ", ".join(matches))
+
+
+def parse(line: str, aliases: Mapping[str, str] | None = None) -> ParsedCommand:
+    """Parse a ``:`` mode line, e.g. ``machines my-app`` or ``-``."""
+    text = line.strip().lstrip(":").strip()
+    if aliases:
+        first = text.split(maxsplit=1)[0].lower() if text else ""
+        if first in aliases:
+            text = aliases[first] + text[len(first):]
+    parts = text.split()
+    if not parts:
+        raise CommandParseError("empty command")
+    cmd = resolve(parts[0])
+    return ParsedCommand(cmd, parts[1:])
+
+
+def complete(prefix: str) -> str | None:
+    """Prefix completion for ``:`` mode: the first command id that starts with ``prefix``."""
+    p = prefix.strip().lstrip(":").lower()
+    if not p or " " in p:
+        return None
+    for cmd in COMMANDS:
+        if cmd.id.startswith(p):
+            return cmd.id
+    return None
+
+
+_NAME_OK = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+def validate_app_name(name: str) -> str | None:
+    """flyctl-like app name rule; returns an error sentence or None when valid."""
+    if not name:
+        return "App name is required"
+    if not _NAME_OK.match(name) or "--" in name:
+        return ("App name may contain only lowercase letters, numbers and dashes, must start and end with a "
+                "letter or number, and be 3-63 characters long")
+    return None

@@ -1,0 +1,105 @@
+"""User configuration: ``$XDG_CONFIG_HOME/flytui/config.toml`` (tomlkit), overridden by CLI flags.
+
+Example file::
+
+    refresh_interval = 5.0
+    theme = "textual-dark"
+    default_org = "personal"
+    flyctl = "/usr/local/bin/fly"
+    log_buffer_lines = 100000
+    read_only = false
+    [aliases]
+    pg = "machines"
+    [keymap]
+    refresh = "ctrl+r"
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """The config file exists but cannot be used; ``str()`` names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings the UI reads; every field has a safe default."""
+
+    refresh_interval: float = 5.0
+    theme: str = "textual-dark"
+    default_org: str | None = None
+    flyctl: str | None = None
+    log_buffer_lines: int = 100_000
+    read_only: bool = False
+    aliases: dict[str, str] = field(default_factory=dict)
+    keymap: dict[str, str] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: Any) -> "Config":
+        """A copy with the non-None ``changes`` applied (CLI flags win over the file)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/flytui/config.toml``, falling back to ``~/.config``."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
+    return Path(base) / "flytui" / "config.toml"
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "refresh_interval": (int, float),
+    "theme": (str,),
+    "default_org": (str,),
+    "flyctl": (str,),
+    "log_buffer_lines": (int,),
+    "read_only": (bool,),
+    "aliases": (dict,),
+    "keymap": (dict,),
+}
+
+
+def parse_config(text: str, source: str = "config.toml") -> Config:
+    """Parse TOML text into a :class:`Config`; unknown keys are ignored, wrong types raise ConfigError."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        doc = tomlkit.parse(text).unwrap()
+    except TOMLKitError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(Config)}
+    for key, value in doc.items():
+        if key not in known:
+            continue
+        types = _TYPES[key]
+        if isinstance(value, bool) and bool not in types:
+            raise ConfigError(f"{source}: '{key}' must be {types[0].__name__}, not bool")
+        if not isinstance(value, types):
+            raise ConfigError(f"{source}: '{key}' must be {types[0].__name__}, got {type(value).__name__}")
+        if key in ("aliases", "keymap"):
+            value = {str(k): str(v) for k, v in value.items()}
+        if key == "refresh_interval":
+            value = max(0.5, float(value))
+        if key == "log_buffer_lines" and value < 100:
+            raise ConfigError(f"{source}: 'log_buffer_lines' must be at least 100")
+        values[key] = value
+    return Config(**values)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file (default XDG path). A missing file gives the defaults."""
+    target = path or default_config_path()
+    try:
+        text = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if path is not None:
+            raise ConfigError(f"{target}: config file not found") from None
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot read: {exc.strerror}") from None
+    return parse_config(text, str(target))

@@ -1,0 +1,78 @@
+"""Create-app modal: name validated like flyctl, organization choice (loaded in a worker)."""
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+from flytui.ui.commands import validate_app_name
+from flytui.ui.widgets.fields import pick
+
+
+class CreateAppScreen(ModalScreen[tuple[str, str | None] | None]):
+    CSS_PATH = "confirm.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, default_org: str | None = None) -> None:
+        super().__init__()
+        self.default_org = default_org
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Label("Create app", id="confirm-title")
+            yield Input(placeholder="app-name", id="create-name")
+            yield Select([(self.default_org, self.default_org)] if self.default_org else [], prompt="organization",
+                         value=self.default_org or Select.BLANK, id="create-org")
+            yield Label("", id="create-error")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Create", id="confirm-yes", variant="primary")
+                yield Button("Cancel", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#create-name", Input).focus()
+        self.load_orgs()
+
+    @work(exclusive=True, group="orgs", exit_on_error=False)
+    async def load_orgs(self) -> None:
+        try:
+            orgs = await self.app.client.orgs()
+        except Exception as exc:  # noqa: BLE001
+            self.app.report_error(exc, "list organizations")
+            return
+        options = [(f"{pick(o, 'name', 'slug')} ({pick(o, 'slug')})", pick(o, "slug")) for o in orgs]
+        select = self.query_one("#create-org", Select)
+        keep = select.value
+        select.set_options(options)
+        slugs = [s for _, s in options]
+        if keep in slugs:
+            select.value = keep
+        elif len(slugs) == 1:
+            select.value = slugs[0]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        err = validate_app_name(event.value) if event.value else None
+        self.query_one("#create-error", Label).update(err or "")
+
+    def _submit(self) -> None:
+        name = self.query_one("#create-name", Input).value.strip()
+        err = validate_app_name(name)
+        if err:
+            self.query_one("#create-error", Label).update(err)
+            return
+        org = self.query_one("#create-org", Select).value
+        self.dismiss((name, None if org is Select.BLANK else str(org)))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm-yes":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,124 @@
+"""DATABASE_URL doctor: diagnose a pasted (or, on request, read-from-machine) URL, show the fix as a masked
+diff, and set the fixed value as a secret through stdin."""
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+
+def diagnose(url: str) -> tuple[list[str], str | None]:
+    """(problems, fixed_url or None when nothing to fix), using ``flytui.db.urls``."""
+    from flytui.db.urls import diagnose_url, fix_url
+
+    diag = diagnose_url(url)
+    problems = [str(getattr(p, "message", p)) for p in (getattr(diag, "problems", None) or [])]
+    fixed = fix_url(url)
+    return problems, (fixed if fixed != url else None)
+
+
+def masked_diff(old: str, new: str) -> str:
+    """Two-line diff of the masked URLs (the password never shows)."""
+    from flytui.db.urls import mask_url
+
+    return f"- {mask_url(old)}\n+ {mask_url(new)}"
+
+
+class DatabaseUrlScreen(ModalScreen[None]):
+    CSS_PATH = "confirm.tcss"
+    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__()
+        self.app_name = app_name
+        self.fixed: str | None = None
+        self.original: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Label(f"DATABASE_URL doctor — {self.app_name}", id="confirm-title")
+            yield Label("Paste the value (masked), or read it from a running machine (fly ssh console):")
+            yield Input(password=True, placeholder="postgres://user:password@host:5432/db", id="dburl-input")
+            yield Static("", id="dburl-result", markup=False)
+            yield Checkbox("Stage only (apply on next deploy)", False, id="dburl-stage")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Read from machine", id="dburl-read")
+                yield Button("Check", id="dburl-check")
+                yield Button("Fix", id="dburl-fix", variant="warning", disabled=True)
+                yield Button("Close", id="dburl-close")
+
+    def on_mount(self) -> None:
+        self.query_one("#dburl-input", Input).focus()
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    def check(self, url: str) -> None:
+        result = self.query_one("#dburl-result", Static)
+        try:
+            problems, fixed = diagnose(url)
+        except ImportError:
+            result.update("DATABASE_URL checks are not available yet (flytui.db.urls missing)")
+            return
+        except Exception as exc:  # noqa: BLE001 - invalid URL text from the user
+            result.update(f"Cannot parse this URL: {getattr(exc, 'message', exc)}")
+            return
+        self.original, self.fixed = url, fixed
+        if fixed is None:
+            result.update("✓ Works with SQLAlchemy + psycopg 3; nothing to fix." +
+                          ("\n" + "\n".join(problems) if problems else ""))
+        else:
+            result.update("\n".join(f"✗ {p}" for p in problems) + "\n\n" + masked_diff(url, fixed))
+        fix_btn = self.query_one("#dburl-fix", Button)
+        fix_btn.disabled = fixed is None or self.app.read_only
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.check(event.value.strip())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        bid = event.button.id
+        if bid == "dburl-check":
+            self.check(self.query_one("#dburl-input", Input).value.strip())
+        elif bid == "dburl-read":
+            self.read_from_machine()
+        elif bid == "dburl-fix":
+            self.apply_fix()
+        else:
+            self.dismiss(None)
+
+    @work(exclusive=True, group="dburl-read", exit_on_error=False)
+    async def read_from_machine(self) -> None:
+        op = self.app.begin_op(f"read DATABASE_URL {self.app_name}")
+        try:
+            url = await self.app.client.read_database_url(self.app_name)
+        except Exception as exc:  # noqa: BLE001 - shown via report_error
+            self.app.report_error(exc, "read DATABASE_URL")
+            return
+        finally:
+            self.app.end_op(op)
+        if not url:
+            self.app.notify("DATABASE_URL is not set on the machine", severity="warning")
+            return
+        self.query_one("#dburl-input", Input).value = url
+        self.check(url)
+
+    @work(exclusive=True, group="dburl-fix", exit_on_error=False)
+    async def apply_fix(self) -> None:
+        if not self.fixed or not self.app.guard_mutation("DATABASE_URL fix"):
+            return
+        stage = self.query_one("#dburl-stage", Checkbox).value
+        op = self.app.begin_op(f"fix DATABASE_URL {self.app_name}")
+        try:
+            await self.app.client.set_secrets(self.app_name, {"DATABASE_URL": self.fixed}, stage=stage)
+        except Exception as exc:  # noqa: BLE001 - shown via report_error
+            self.app.report_error(exc, "fix DATABASE_URL")
+            return
+        finally:
+            self.app.end_op(op)
+        self.app.notify(f"DATABASE_URL fixed on {self.app_name}" + (" (staged)" if stage else ""))
+        self.dismiss(None)

@@ -1,0 +1,32 @@
+"""``?`` help: every command of the registry with its key, aliases and help text."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import DataTable
+
+from flytui.ui import commands
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "confirm.tcss"
+    BINDINGS = [Binding("escape", "dismiss_help", "Close"), Binding("q", "dismiss_help", "Close", show=False),
+                Binding("question_mark", "dismiss_help", "Close", show=False)]
+    DEFAULT_CSS = "HelpScreen DataTable { width: 110; max-width: 95%; height: 90%; border: thick $primary; }"
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="help-table", cursor_type="row")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("VIEW", "KEY", "COMMAND", "ALIASES", "WHAT IT DOES")
+        keymap = self.app.config.keymap
+        for cmd in commands.COMMANDS:
+            flag = " (changes things)" if cmd.mutating else ""
+            table.add_row(cmd.group, commands.key_label(commands.key_for(cmd, keymap)), ":" + cmd.id,
+                          " ".join(":" + a for a in cmd.aliases), cmd.help + flag, key=cmd.id)
+        table.focus()
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,119 @@
+"""The main screen: header line, operations status, the panes, filter / command inputs and the footer."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.suggester import Suggester
+from textual.widgets import ContentSwitcher, Footer, Input, Static
+
+from flytui.ui import commands
+from flytui.ui.screens.apps import AppsPane
+from flytui.ui.screens.machines import MachinesPane
+from flytui.ui.screens.pane import Pane
+from flytui.ui.screens.secrets import SecretsPane
+from flytui.ui.screens.volumes import VolumesPane
+from flytui.ui.widgets.status import OperationsStatus
+
+for _cls in (AppsPane, MachinesPane, SecretsPane, VolumesPane):
+    _cls.BINDINGS = _cls.pane_bindings()
+
+
+class CommandSuggester(Suggester):
+    """Prefix completion of command names for ``:`` mode."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=False)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return commands.complete(value)
+
+
+class MainScreen(Screen):
+    BINDINGS = commands.bindings([commands.GLOBAL, commands.VIEW])
+
+    def compose(self) -> ComposeResult:
+        yield Static("flytui", id="header")
+        yield OperationsStatus(id="ops")
+        with ContentSwitcher(initial="apps", id="panes"):
+            yield AppsPane(id="apps")
+            yield MachinesPane(id="machines")
+            yield SecretsPane(id="secrets")
+            yield VolumesPane(id="volumes")
+        yield Input(placeholder="filter: text  /regex/  !invert  field:value", id="filter", classes="bar")
+        yield Input(placeholder=":command  (apps, machines APP, secrets, logs, deploy, -)", id="command",
+                    classes="bar", suggester=CommandSuggester())
+        yield Footer()
+
+    @property
+    def pane(self) -> Pane:
+        switcher = self.query_one("#panes", ContentSwitcher)
+        return self.query_one(f"#{switcher.current}", Pane)
+
+    def show_pane(self, name: str) -> Pane:
+        switcher = self.query_one("#panes", ContentSwitcher)
+        old = self.pane
+        if old.id != name:
+            old.deactivate()
+        switcher.current = name
+        pane = self.pane
+        filt = self.query_one("#filter", Input)
+        filt.value = pane.table.filter_text
+        filt.display = bool(pane.table.filter_text)
+        pane.activate()
+        return pane
+
+    # --- filter and command inputs --------------------------------------------------------------
+    def open_filter(self) -> None:
+        filt = self.query_one("#filter", Input)
+        filt.display = True
+        filt.focus()
+
+    def open_command(self) -> None:
+        cmd = self.query_one("#command", Input)
+        cmd.value = ""
+        cmd.display = True
+        cmd.focus()
+
+    def close_inputs(self) -> bool:
+        """Hide the command input / an empty filter; returns True when something was closed."""
+        closed = False
+        cmd = self.query_one("#command", Input)
+        if cmd.display:
+            cmd.display, closed = False, True
+        filt = self.query_one("#filter", Input)
+        if filt.has_focus or (filt.display and not filt.value):
+            if not filt.value:
+                filt.display = False
+            closed = True
+        if closed:
+            self.pane.table.focus()
+        return closed
+
+    def clear_filter(self) -> bool:
+        filt = self.query_one("#filter", Input)
+        if filt.value:
+            filt.value = ""
+            filt.display = False
+            self.pane.apply_filter("")
+            return True
+        return False
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.pane.apply_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            if not event.value:
+                event.input.display = False
+            self.pane.table.focus()
+        elif event.input.id == "command":
+            event.input.display = False
+            self.pane.table.focus()
+            self.app.execute_line(event.value)
+
+    def on_data_table_row_selected(self, event) -> None:
+        pane = self.pane
+        enter = {commands.APPS: "app-open", commands.MACHINES: "machine-detail"}.get(pane.GROUP)
+        if enter and event.data_table is pane.table:
+            self.app.run_command_id(enter)

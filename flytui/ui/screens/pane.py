@@ -1,0 +1,138 @@
+"""Base class of the table panes (apps, machines, secrets, volumes).
+
+A pane owns one :class:`ResourceTable`, loads its data in a named worker and re-arms its poll only
+when the previous load has finished (never a fixed-rate timer), and only while it is the visible pane.
+Results that arrive for a selection the user already left (other app) are discarded.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Label
+from textual.worker import Worker, WorkerState
+
+from flytui.ui import commands
+from flytui.ui.widgets.table import ResourceTable
+
+
+class Pane(Vertical):
+    """One view of the console; subclasses define ``GROUP``, ``COLUMNS`` and :meth:`load`."""
+
+    GROUP: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+    COLUMNS: ClassVar[list[tuple[str, str]]] = []
+    MARKABLE: ClassVar[bool] = False
+    NEEDS_APP: ClassVar[bool] = True
+
+    class Loaded(Message):
+        """Rows for the pane, tagged with the selection they were loaded for."""
+
+        def __init__(self, pane: "Pane", token: Any, rows: dict[str, dict[str, Any]], extra: Any = None) -> None:
+            super().__init__()
+            self.pane = pane
+            self.token = token
+            self.rows = rows
+            self.extra = extra
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(classes="pane", **kwargs)
+        self._poll_timer = None
+        self.active = False
+        self.loaded_token: Any = None
+        self.loads = 0
+
+    @classmethod
+    def pane_bindings(cls) -> list:
+        return commands.bindings([cls.GROUP])
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.TITLE, classes="pane-title", id=f"{self.GROUP}-title")
+        yield ResourceTable(self.COLUMNS, markable=self.MARKABLE, id=f"{self.GROUP}-table")
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one(ResourceTable)
+
+    # --- selection token ------------------------------------------------------------------------
+    def token(self) -> Any:
+        """What the data depends on (the current app); a result for another token is dropped."""
+        return self.app.current_app if self.NEEDS_APP else getattr(self.app, "org_filter", None)
+
+    def title_text(self) -> str:
+        tok = self.token()
+        return f"{self.TITLE} — {tok}" if self.NEEDS_APP and tok else self.TITLE
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    def activate(self) -> None:
+        self.active = True
+        self.query_one(".pane-title", Label).update(self.title_text())
+        if self.loaded_token != self.token():
+            self.table.set_rows({})
+        self.reload()
+        self.table.focus()
+
+    def deactivate(self) -> None:
+        self.active = False
+        self._cancel_poll()
+
+    def _cancel_poll(self) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+
+    def reload(self) -> None:
+        """Start a load now (cancels a pending poll; an in-flight load of the same group is replaced)."""
+        self._cancel_poll()
+        if self.NEEDS_APP and not self.token():
+            self.query_one(".pane-title", Label).update(f"{self.TITLE} — no app selected (press A or 1)")
+            return
+        self._load_worker(self.token())
+
+    def _load_worker(self, token: Any) -> Worker:
+        return self.run_worker(self._load(token), name=f"{self.GROUP}-load", group=f"{self.GROUP}-load",
+                               exclusive=True, exit_on_error=False)
+
+    async def _load(self, token: Any) -> None:
+        op = self.app.begin_op(f"refresh {self.GROUP}")
+        try:
+            rows, extra = await self.load(token)
+        finally:
+            self.app.end_op(op)
+        self.post_message(self.Loaded(self, token, rows, extra))
+
+    async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def on_pane_loaded(self, message: "Pane.Loaded") -> None:
+        if message.pane is not self:
+            return
+        message.stop()
+        if message.token != self.token():
+            return  # the user moved on; drop stale results
+        self.loaded_token = message.token
+        self.loads += 1
+        self.table.set_rows(message.rows)
+        self.after_load(message.extra)
+        self._arm_poll()
+
+    def after_load(self, extra: Any) -> None:
+        """Hook for subclasses (e.g. start per-row follow-ups)."""
+
+    def _arm_poll(self) -> None:
+        self._cancel_poll()
+        if self.active and self.app.config.refresh_interval > 0:
+            self._poll_timer = self.set_timer(self.app.config.refresh_interval, self.reload)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            event.stop()
+            self.app.report_error(event.worker.error, event.worker.name.replace("-", " "))
+            if event.worker.group == f"{self.GROUP}-load":
+                self._arm_poll()  # keep polling after a transient failure
+
+    # --- filter ---------------------------------------------------------------------------------
+    def apply_filter(self, text: str) -> None:
+        self.table.set_filter(text)

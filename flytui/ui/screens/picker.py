@@ -1,0 +1,46 @@
+"""A small modal list picker (switch app, switch org)."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+
+class PickerScreen(ModalScreen[str | None]):
+    """Type to narrow, enter to choose; returns the chosen value (or None)."""
+
+    CSS_PATH = "confirm.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, options: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Label(self.title_text, id="confirm-title")
+            yield Input(placeholder="type to filter", id="picker-filter")
+            yield OptionList(*[Option(label, id=value) for label, value in self.options], id="picker-list")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        q = event.value.lower()
+        ol = self.query_one(OptionList)
+        ol.clear_options()
+        ol.add_options([Option(label, id=value) for label, value in self.options if q in label.lower()])
+        if ol.option_count:
+            ol.highlighted = 0
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None and ol.option_count:
+            self.dismiss(ol.get_option_at_index(ol.highlighted).id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

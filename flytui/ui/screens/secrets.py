@@ -1,0 +1,86 @@
+"""Secrets pane: names, digests and status; set (values on stdin), unset, DATABASE_URL doctor."""
+from __future__ import annotations
+
+from typing import Any
+
+from flytui.ui import commands
+from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.screens.pane import Pane
+from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+
+
+def secret_row(s: Any) -> dict[str, Any]:
+    created = pick(s, "created_at")
+    status = pick(s, "status")
+    return {
+        "name": text(pick(s, "name")),
+        "digest": text(pick(s, "digest")),
+        "status": state_cell(status) if status else fmt_time(created),
+    }
+
+
+class SecretsPane(Pane):
+    GROUP = commands.SECRETS
+    TITLE = "Secrets"
+    COLUMNS = [("name", "NAME"), ("digest", "DIGEST"), ("status", "STATUS / CREATED")]
+
+    async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
+        secrets = await self.app.client.secrets(token)
+        return {pick(s, "name"): secret_row(s) for s in secrets}, None
+
+    def action_set_secret(self, name: str = "", value: str = "") -> None:
+        app = self.token()
+        if not app:
+            return
+        from flytui.ui.screens.set_secret import SetSecretScreen
+
+        def done(result: tuple[dict[str, str], bool] | None) -> None:
+            if result:
+                values, stage = result
+                self.set_secrets(app, values, stage)
+
+        self.app.push_screen(SetSecretScreen(app, name=name, value=value), done)
+
+    def set_secrets(self, app: str, values: dict[str, str], stage: bool) -> None:
+        """Send ``values`` to flyctl on stdin (``fly secrets import``), in a worker."""
+
+        async def run() -> None:
+            op = self.app.begin_op(f"secrets set {app}")
+            try:
+                await self.app.client.set_secrets(app, values, stage=stage)
+            finally:
+                self.app.end_op(op)
+            names = ", ".join(sorted(values))
+            self.app.notify(f"{names} {'staged' if stage else 'set and deploying'} on {app}")
+            self.reload()
+
+        self.run_worker(run(), name="secrets-set", group="secrets-mutate", exit_on_error=False)
+
+    def action_unset_secret(self) -> None:
+        app, names = self.token(), self.table.targets()
+        if not app or not names:
+            return
+
+        async def run() -> None:
+            req = ConfirmRequest(f"Unset {len(names)} secret(s) on {app}?", names,
+                                 [self.app.flyctl_argv("secrets", "unset", *names, "-a", app)], danger=True,
+                                 confirm_label="Unset")
+            if not await self.app.confirm(req):
+                return
+            op = self.app.begin_op(f"secrets unset {app}")
+            try:
+                await self.app.client.unset_secrets(app, names)
+            finally:
+                self.app.end_op(op)
+            self.app.notify(f"Unset {', '.join(names)} on {app}")
+            self.reload()
+
+        self.run_worker(run(), name="secrets-unset", group="secrets-mutate", exit_on_error=False)
+
+    def action_dburl(self) -> None:
+        app = self.token()
+        if not app:
+            return
+        from flytui.ui.screens.dburl import DatabaseUrlScreen
+
+        self.app.push_screen(DatabaseUrlScreen(app))

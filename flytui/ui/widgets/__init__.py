@@ -1,0 +1,1 @@
+"""Reusable widgets: resource tables with keyed rows and filters, status area, field helpers."""
