@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from flytui.fly.deploy import (
-    CANCELLED, FAILED, OK, RUNNING, SKIPPED, DeployOptions, DeployTracker, options_from_fly_toml, parse_build_args,
+    CANCELLED, FAILED, OK, RUNNING, SKIPPED, DeployOptions, DeployTracker, make_options, options_from_fly_toml,
+    parse_build_args,
 )
 
 T = Path(__file__).parent / "fixtures" / "transcripts"
@@ -173,16 +174,19 @@ def test_payment_pr2060_text() -> None:
 
 
 def test_options_argv_and_fly_toml(tmp_path: Path) -> None:
-    opts = DeployOptions(builder="local-only", ha=False, strategy="bluegreen", build_args=parse_build_args("A=1, B=two"))
+    opts = make_options("local-only", ha=False, strategy="bluegreen", build_args=parse_build_args("A=1, B=two"))
     assert opts.argv("shop") == ["deploy", "-a", "shop", "--yes", "--local-only", "--ha=false", "--strategy",
                                  "bluegreen", "--build-arg", "A=1", "--build-arg", "B=two"]
     with pytest.raises(ValueError):
         parse_build_args("NOPE")
     with pytest.raises(ValueError):
-        DeployOptions(strategy="yolo").flags()
+        make_options(strategy="yolo")
+    with pytest.raises(ValueError):
+        make_options("cloud")
     (tmp_path / "fly.toml").write_text(
         "app = 'shop'\n[build]\n  image = 'registry.fly.io/shop:v1'\n[build.args]\n  PY = '3.12'\n"
         "[deploy]\n  strategy = 'canary'\n  release_command = 'alembic upgrade head'\n")
     d = options_from_fly_toml(tmp_path)
-    assert d.strategy == "canary" and d.image == "registry.fly.io/shop:v1" and d.build_args == (("PY", "3.12"),)
-    assert options_from_fly_toml(tmp_path / "missing") == DeployOptions()
+    assert d.strategy == "canary" and d.image == "registry.fly.io/shop:v1" and d.build_args == {"PY": "3.12"}
+    assert d.cwd == str(tmp_path)
+    assert options_from_fly_toml(None) == DeployOptions()

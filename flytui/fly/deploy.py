@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .client import DeployOptions
+
 # --------------------------------------------------------------------------------------------
 # Options
 # --------------------------------------------------------------------------------------------
@@ -24,76 +26,64 @@ STRATEGIES: tuple[str, ...] = ("rolling", "immediate", "bluegreen", "canary")
 BUILDERS: tuple[str, ...] = ("auto", "local-only", "remote-only")
 
 
-@dataclass(frozen=True)
-class DeployOptions:
-    """What the deploy form asks. ``flags()`` gives the argv after ``deploy`` (without ``-a APP``)."""
-
-    builder: str = "auto"                 # auto | local-only | remote-only
-    ha: bool | None = None                # None → flyctl's default; False → --ha=false
-    strategy: str | None = None           # rolling | immediate | bluegreen | canary
-    image: str | None = None              # deploy a prebuilt image instead of building
-    build_args: tuple[tuple[str, str], ...] = ()
-    wait_timeout: str | None = None       # e.g. "5m"
-    config: str | None = None             # path to fly.toml when not in cwd
-
-    def flags(self) -> list[str]:
-        """flyctl flags for this deploy; ``--yes`` so flyctl never prompts (no TTY)."""
-        out: list[str] = ["--yes"]
-        if self.config:
-            out += ["--config", self.config]
-        if self.builder == "local-only":
-            out.append("--local-only")
-        elif self.builder == "remote-only":
-            out.append("--remote-only")
-        elif self.builder != "auto":
-            raise ValueError(f"unknown builder {self.builder!r}; expected one of {', '.join(BUILDERS)}")
-        if self.ha is not None:
-            out.append(f"--ha={'true' if self.ha else 'false'}")
-        if self.strategy:
-            if self.strategy not in STRATEGIES:
-                raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
-            out += ["--strategy", self.strategy]
-        if self.image:
-            out += ["--image", self.image]
-        for k, v in self.build_args:
-            out += ["--build-arg", f"{k}={v}"]
-        if self.wait_timeout:
-            out += ["--wait-timeout", self.wait_timeout]
-        return out
-
-    def argv(self, app: str) -> list[str]:
-        """Full flyctl argv (without the flyctl path): ``deploy -a APP --yes …``."""
-        return ["deploy", "-a", app, *self.flags()]
+def make_options(
+    builder: str = "auto",
+    *,
+    ha: bool | None = None,
+    strategy: str | None = None,
+    image: str | None = None,
+    build_args: dict[str, str] | None = None,
+    wait_timeout: str | None = None,
+    cwd: str | None = None,
+) -> DeployOptions:
+    """The deploy form's choices → the client's :class:`DeployOptions` (validated; ValueError when wrong)."""
+    if builder not in BUILDERS:
+        raise ValueError(f"unknown builder {builder!r}; expected one of {', '.join(BUILDERS)}")
+    if strategy and strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    return DeployOptions(
+        local_only=builder == "local-only",
+        remote_only=builder == "remote-only",
+        ha=ha,
+        strategy=strategy or None,
+        image=image or None,
+        build_args=dict(build_args or {}),
+        wait_timeout=wait_timeout or None,
+        cwd=cwd,
+    )
 
 
-def parse_build_args(text: str) -> tuple[tuple[str, str], ...]:
-    """``"A=1 B=two"`` (spaces or commas) → ``(("A", "1"), ("B", "two"))``; ValueError on a bad pair."""
-    pairs: list[tuple[str, str]] = []
+def parse_build_args(text: str) -> dict[str, str]:
+    """``"A=1 B=two"`` (spaces or commas) → ``{"A": "1", "B": "two"}``; ValueError on a bad pair."""
+    pairs: dict[str, str] = {}
     for item in re.split(r"[\s,]+", text.strip()):
         if not item:
             continue
         name, sep, value = item.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise ValueError(f"build argument {item!r} is not NAME=VALUE")
-        pairs.append((name, value))
-    return tuple(pairs)
+        pairs[name] = value
+    return pairs
 
 
 def options_from_fly_toml(project_dir: Path | str | None) -> DeployOptions:
-    """Defaults from ``fly.toml`` (``[deploy] strategy``, ``[build] image``, ``[build.args]``); tomlkit is lazy."""
+    """Defaults from ``fly.toml`` (``[deploy] strategy``, ``[build] image``, ``[build.args]``); tomlkit is lazy.
+
+    ``cwd`` is the project folder, so flyctl finds fly.toml and the Dockerfile there.
+    """
     if project_dir is None:
         return DeployOptions()
     path = Path(project_dir)
     if path.is_dir():
         path = path / "fly.toml"
     if not path.is_file():
-        return DeployOptions()
+        return DeployOptions(cwd=str(path.parent) if path.parent.is_dir() else None)
     import tomlkit  # lazy: not needed for first paint
 
     try:
         doc = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
     except Exception:  # a broken fly.toml is reported by flyctl's own "Verifying app config"
-        return DeployOptions()
+        return DeployOptions(cwd=str(path.parent))
     deploy = doc.get("deploy") if isinstance(doc.get("deploy"), dict) else {}
     build = doc.get("build") if isinstance(doc.get("build"), dict) else {}
     strategy = deploy.get("strategy")
@@ -102,8 +92,9 @@ def options_from_fly_toml(project_dir: Path | str | None) -> DeployOptions:
     return DeployOptions(
         strategy=strategy if strategy in STRATEGIES else None,
         image=build.get("image") or None,
-        build_args=tuple((str(k), str(v)) for k, v in args.items()),
+        build_args={str(k): str(v) for k, v in args.items()},
         wait_timeout=str(wait) if wait else None,
+        cwd=str(path.parent),
     )
 
 
@@ -617,6 +608,7 @@ __all__ = [
     "STAGE_IDS",
     "STRATEGIES",
     "BUILDERS",
+    "make_options",
     "PENDING",
     "RUNNING",
     "OK",
