@@ -1,0 +1,550 @@
+"""High-level, typed access to flyctl: one async method per command, returning models.
+
+Rules every method follows:
+
+- argv lists only, built here; the runner adds the flyctl path in front.
+- flyctl must never prompt: ``-a APP`` always, ``--yes`` on commands that confirm, ``--org`` on create.
+- Secret values never go into argv: :meth:`FlyClient.set_secrets` feeds ``fly secrets import`` through stdin.
+- User-supplied names/IDs that would be read as flags (leading ``-``) are rejected with ``ValueError``.
+
+Streaming / long-lived commands (``deploy``, ``logs``, ``proxy``) return the runner's ``FlyProcess``
+(an async context manager) without starting to read it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Protocol, Sequence
+
+from .errors import FlyctlError, FlyctlOutputError, classify
+from .models import (
+    App,
+    AppStatus,
+    Check,
+    IPAddress,
+    Machine,
+    Organization,
+    PostgresCluster,
+    Release,
+    Secret,
+    VersionInfo,
+    Volume,
+    WhoAmI,
+    parse_apps,
+    parse_checks,
+    parse_ips,
+    parse_machines,
+    parse_postgres_list,
+    parse_releases,
+    parse_secrets,
+    parse_version_text,
+    parse_volumes,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runner import CompletedRun, FlyProcess
+
+
+class RunnerLike(Protocol):
+    """The part of ``flytui.fly.runner.FlyctlRunner`` the client uses (see docs/ARCHITECTURE.md)."""
+
+    async def run(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        cwd: str | None = None,
+    ) -> "CompletedRun": ...
+
+    async def run_json(self, *args: str, timeout: float | None = None, stdin: bytes | None = None) -> Any: ...
+
+    def spawn(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        keep_stdin_open: bool = False,
+        max_line: int = 4096,
+        cwd: str | None = None,
+    ) -> "FlyProcess": ...
+
+
+MachineAction = Literal["start", "stop", "restart", "suspend", "destroy"]
+MACHINE_ACTIONS: tuple[str, ...] = ("start", "stop", "restart", "suspend", "destroy")
+
+#: secrets import / unset without --stage roll every machine: allow a deploy's worth of time
+SECRETS_ROLLOUT_TIMEOUT = 900.0
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+_APP_NAME = re.compile(r"[a-z][a-z0-9-]*", re.ASCII)
+_SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+_SSH_EXIT = re.compile(r"ssh shell: Process exited with status (\d+)")
+
+
+def validate_app_name(name: str) -> str:
+    """Check an app name like flyctl: lowercase letters, digits and dashes, starts with a letter, <= 63 chars.
+
+    Returns the name; raises ``ValueError`` with a message the UI can show as is.
+    """
+    if not name:
+        raise ValueError("App name is empty: use lowercase letters, digits and dashes, starting with a letter.")
+    if len(name) > 63:
+        raise ValueError(f"App name {name!r} is {len(name)} characters long; the limit is 63.")
+    if not _APP_NAME.fullmatch(name):
+        raise ValueError(
+            f"Invalid app name {name!r}: use only lowercase letters, digits and dashes, and start with a letter."
+        )
+    return name
+
+
+def _arg(value: str, what: str) -> str:
+    """A positional value (app, machine id, org, size…) that must not be mistaken for a flag."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} is empty")
+    if value.startswith("-") or any(ch in value for ch in "\x00\n\r"):
+        raise ValueError(f"{what} {value!r} is not valid (it must not start with '-' or contain newlines)")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# `fly secrets import` stdin format (flyctl internal/command/secrets/parser.go)
+# --------------------------------------------------------------------------------------------
+
+#: bufio.Scanner's default token limit: a longer line silently ends flyctl's parse.
+SCANNER_MAX_LINE = 64 * 1024 - 1
+_TRIPLE = '"""'
+
+
+def encode_secret_line(name: str, value: str) -> str:
+    """One ``NAME=VALUE`` entry for ``fly secrets import`` that flyctl's parser reads back exactly.
+
+    flyctl's parser (line based, ``bufio.Scanner``): trims spaces left of the value, strips one pair of
+    surrounding ``"``, and reads ``NAME=\"\"\"first line`` … ``last line\"\"\"`` as a multi-line value.
+    Values it cannot reproduce raise ``ValueError`` (never silently altered).
+    """
+    if not _SECRET_NAME.fullmatch(name):
+        raise ValueError(f"Invalid secret name {name!r}: use letters, digits and underscores, not starting with a digit.")
+    if "\x00" in value:
+        raise ValueError(f"Secret {name}: the value contains a NUL byte, which environment variables cannot hold.")
+    if "\n" in value:
+        line = _encode_multiline(name, value)
+    elif value == "":
+        line = f"{name}="
+    elif not value.startswith((" ", '"')) and not value.endswith("\r"):
+        line = f"{name}={value}"
+    elif value.startswith('""'):
+        raise ValueError(
+            f"Secret {name}: a one-line value starting with two double quotes cannot be passed to `fly secrets import`."
+        )
+    else:
+        line = f'{name}="{value}"'
+    if any(len(part.encode("utf-8")) > SCANNER_MAX_LINE for part in line.split("\n")):
+        raise ValueError(f"Secret {name}: a line of the value is longer than flyctl accepts (64 KiB).")
+    return line
+
+
+def _encode_multiline(name: str, value: str) -> str:
+    lines = value.split("\n")
+    for i, part in enumerate(lines[:-1]):
+        if part.endswith("\r"):
+            raise ValueError(f"Secret {name}: the value has Windows line endings (\\r\\n); flyctl would drop the \\r.")
+        if i > 0 and part.endswith(_TRIPLE):
+            raise ValueError(f'Secret {name}: a line of the value ends with """, which ends flyctl\'s multi-line value.')
+    return f"{name}={_TRIPLE}{value}{_TRIPLE}"
+
+
+def encode_secrets_import(values: Mapping[str, str]) -> bytes:
+    """The whole stdin for ``fly secrets import`` (UTF-8, one entry per line, trailing newline)."""
+    if not values:
+        raise ValueError("No secrets to set.")
+    return "".join(encode_secret_line(k, v) + "\n" for k, v in values.items()).encode("utf-8")
+
+
+def parse_secrets_import(text: str) -> dict[str, str]:
+    """Python port of flyctl's ``parseSecrets`` (what flyctl reads from ``fly secrets import`` stdin).
+
+    Used by the tests to prove :func:`encode_secrets_import` round-trips, and usable by an emulator.
+    Raises ``ValueError`` with flyctl's message for a line without ``=``.
+    """
+    secrets: dict[str, str] = {}
+    multiline_key: str | None = None
+    buf: list[str] = []
+    for raw in _scanner_lines(text):
+        if multiline_key is None:
+            if raw.startswith("#") or raw.strip() == "":
+                continue
+            key, sep, val = raw.partition("=")
+            if not sep:
+                raise ValueError(f"Secrets must be provided as NAME=VALUE pairs ({raw} is invalid)")
+            key, val = key.strip(), val.lstrip(" ")
+            if val.startswith(_TRIPLE):
+                multiline_key, buf = key, [val[3:] + "\n"]
+            else:
+                if len(val) >= 2 and val.startswith('"') and val.endswith('"'):
+                    val = val[1:-1]
+                secrets[key] = val
+        elif raw.endswith(_TRIPLE):
+            buf.append(raw[:-3])
+            secrets[multiline_key] = "".join(buf)
+            multiline_key, buf = None, []
+        else:
+            buf.append(raw + "\n")
+    return secrets
+
+
+def _scanner_lines(text: str) -> Iterable[str]:
+    """Lines as Go's ``bufio.Scanner(ScanLines)`` yields them: split on \\n, one trailing \\r dropped,
+    scanning stops (silently, flyctl ignores ``scanner.Err``) at a line longer than 64 KiB."""
+    if not text:
+        return
+    parts = text.split("\n")
+    if parts[-1] == "":
+        parts.pop()
+    for part in parts:
+        if len(part.encode("utf-8")) > SCANNER_MAX_LINE + 1:
+            return
+        yield part[:-1] if part.endswith("\r") else part
+
+
+# --------------------------------------------------------------------------------------------
+# ssh console helpers
+# --------------------------------------------------------------------------------------------
+
+
+def ssh_exit_status(returncode: int, stderr: str) -> int | None:
+    """The remote command's exit status from a ``fly ssh console -C`` run.
+
+    flyctl exits 1 for any remote failure and prints ``Error: ssh shell: Process exited with status N``;
+    this recovers N. Returns 0 on success, and ``None`` when flyctl itself failed (no remote status).
+    """
+    if returncode == 0:
+        return 0
+    matches = _SSH_EXIT.findall(stderr)
+    return int(matches[-1]) if matches else None
+
+
+# --------------------------------------------------------------------------------------------
+# Deploy options
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """Flags for ``fly deploy``; see :meth:`FlyClient.deploy`."""
+
+    local_only: bool = False
+    remote_only: bool = False
+    ha: bool | None = None
+    strategy: str | None = None  # canary | rolling | bluegreen | immediate
+    image: str | None = None
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    wait_timeout: str | None = None  # Go duration, e.g. "5m"
+    detach: bool = False
+    config: str | None = None
+    cwd: str | None = None
+
+    def argv(self, app: str) -> list[str]:
+        """``deploy -a APP --yes [flags…]``."""
+        if self.local_only and self.remote_only:
+            raise ValueError("Choose either a local build (--local-only) or a remote build (--remote-only), not both.")
+        args = ["deploy", "-a", _arg(app, "app name"), "--yes"]
+        if self.local_only:
+            args.append("--local-only")
+        if self.remote_only:
+            args.append("--remote-only")
+        if self.ha is not None:
+            args.append(f"--ha={'true' if self.ha else 'false'}")
+        if self.strategy:
+            args += ["--strategy", _arg(self.strategy, "deploy strategy")]
+        if self.image:
+            args += ["--image", _arg(self.image, "image")]
+        for key, value in self.build_args.items():
+            args += ["--build-arg", f"{_arg(key, 'build arg name')}={value}"]
+        if self.wait_timeout:
+            args += ["--wait-timeout", _arg(self.wait_timeout, "wait timeout")]
+        if self.detach:
+            args.append("--detach")
+        if self.config:
+            args += ["--config", _arg(self.config, "config path")]
+        return args
+
+
+# --------------------------------------------------------------------------------------------
+# The client
+# --------------------------------------------------------------------------------------------
+
+
+class FlyClient:
+    """Typed flyctl commands over a :class:`~flytui.fly.runner.FlyctlRunner` (or anything like it)."""
+
+    def __init__(self, runner: RunnerLike) -> None:
+        self.runner = runner
+
+    # --- identity ------------------------------------------------------------------------
+
+    async def version(self) -> VersionInfo:
+        """``fly version --json``; falls back to text ``fly version`` if the JSON is not understood."""
+        try:
+            return VersionInfo.from_json(await self.runner.run_json("version", "--json"))
+        except FlyctlOutputError:
+            run = await self.runner.run("version")
+            return parse_version_text(run.stdout)
+
+    async def whoami(self) -> WhoAmI:
+        """``fly auth whoami --json``."""
+        return WhoAmI.from_json(await self.runner.run_json("auth", "whoami", "--json"))
+
+    async def orgs(self) -> list[Organization]:
+        """``fly orgs list --json`` (``{slug: name}``)."""
+        return Organization.list_from_json(await self.runner.run_json("orgs", "list", "--json"))
+
+    # --- apps ----------------------------------------------------------------------------
+
+    async def apps(self, org: str | None = None) -> list[App]:
+        """``fly apps list --json [-o ORG]``."""
+        args = ["apps", "list", "--json"]
+        if org:
+            args += ["-o", _arg(org, "organization")]
+        return parse_apps(await self.runner.run_json(*args))
+
+    async def status(self, app: str) -> AppStatus:
+        """``fly status -a APP --json``."""
+        return AppStatus.from_json(await self.runner.run_json("status", "-a", _arg(app, "app name"), "--json"))
+
+    async def create_app(self, name: str, org: str) -> App:
+        """``fly apps create NAME --org ORG --json`` (name validated first, ``ValueError`` if invalid)."""
+        validate_app_name(name)
+        data = await self.runner.run_json("apps", "create", name, "--org", _arg(org, "organization"), "--json")
+        return App.from_json(data, "apps create")
+
+    async def destroy_app(self, name: str) -> "CompletedRun":
+        """``fly apps destroy NAME --yes``."""
+        return await self.runner.run("apps", "destroy", _arg(name, "app name"), "--yes")
+
+    async def releases(self, app: str) -> list[Release]:
+        """``fly releases -a APP --json``."""
+        return parse_releases(await self.runner.run_json("releases", "-a", _arg(app, "app name"), "--json"))
+
+    async def postgres_list(self) -> list[PostgresCluster]:
+        """``fly postgres list --json``."""
+        return parse_postgres_list(await self.runner.run_json("postgres", "list", "--json"))
+
+    # --- machines --------------------------------------------------------------------------
+
+    async def machines(self, app: str) -> list[Machine]:
+        """``fly machine list -a APP --json`` (all machines; filter with ``Machine.is_user_visible``)."""
+        return parse_machines(await self.runner.run_json("machine", "list", "-a", _arg(app, "app name"), "--json"))
+
+    async def machine(self, app: str, machine_id: str) -> Machine:
+        """One machine, from ``fly machine list -a APP --json`` (``machine status`` has no JSON output).
+
+        Raises :class:`FlyctlError` when the machine does not exist.
+        """
+        _arg(machine_id, "machine id")
+        for m in await self.machines(app):
+            if m.id == machine_id:
+                return m
+        raise FlyctlError(
+            f"machine {machine_id} not found in app {app}",
+            argv=["fly", "machine", "list", "-a", app, "--json"],
+            hint="The machine may have been destroyed; refresh the machine list.",
+        )
+
+    async def machine_action(
+        self, app: str, machine_id: str, action: MachineAction, force: bool = False
+    ) -> "CompletedRun":
+        """``fly machine start|stop|restart|suspend|destroy ID -a APP`` (+ ``--force`` for destroy if ``force``).
+
+        ``fly machine destroy`` has no confirmation prompt for a single ID (and no ``--yes`` flag).
+        """
+        if action not in MACHINE_ACTIONS:
+            raise ValueError(f"Unknown machine action {action!r}; expected one of {', '.join(MACHINE_ACTIONS)}.")
+        args = ["machine", action, _arg(machine_id, "machine id"), "-a", _arg(app, "app name")]
+        if action == "destroy" and force:
+            args.append("--force")
+        return await self.runner.run(*args)
+
+    async def checks(self, app: str) -> dict[str, list[Check]]:
+        """``fly checks list -a APP --json`` -> ``{machine_id: [Check]}``."""
+        return parse_checks(await self.runner.run_json("checks", "list", "-a", _arg(app, "app name"), "--json"))
+
+    async def scale_count(self, app: str, count: int, group: str = "app") -> "CompletedRun":
+        """``fly scale count N --process-group G -a APP --yes``."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"Machine count must be a whole number >= 0, got {count!r}.")
+        return await self.runner.run(
+            "scale", "count", str(count), "--process-group", _arg(group, "process group"),
+            "-a", _arg(app, "app name"), "--yes",
+            timeout=SECRETS_ROLLOUT_TIMEOUT,
+        )
+
+    async def scale_vm(self, app: str, size: str) -> "CompletedRun":
+        """``fly scale vm SIZE -a APP`` (e.g. ``shared-cpu-1x``)."""
+        return await self.runner.run(
+            "scale", "vm", _arg(size, "VM size"), "-a", _arg(app, "app name"), timeout=SECRETS_ROLLOUT_TIMEOUT
+        )
+
+    # --- secrets ----------------------------------------------------------------------------
+
+    async def secrets(self, app: str) -> list[Secret]:
+        """``fly secrets list -a APP --json`` (new lowercase and old PascalCase shapes)."""
+        return parse_secrets(await self.runner.run_json("secrets", "list", "-a", _arg(app, "app name"), "--json"))
+
+    async def set_secrets(
+        self, app: str, values: Mapping[str, str], stage: bool = False, detach: bool = False
+    ) -> "CompletedRun":
+        """``fly secrets import -a APP [--stage] [--detach]`` with ``NAME=VALUE`` lines on **stdin**.
+
+        Values never appear in argv. Without ``stage`` flyctl rolls the machines (long timeout).
+        ``ValueError`` if a name or value cannot be passed faithfully (see :func:`encode_secret_line`).
+        """
+        payload = encode_secrets_import(values)
+        args = ["secrets", "import", "-a", _arg(app, "app name")]
+        if stage:
+            args.append("--stage")
+        if detach:
+            args.append("--detach")
+        timeout = None if stage or detach else SECRETS_ROLLOUT_TIMEOUT
+        return await self.runner.run(*args, stdin=payload, timeout=timeout)
+
+    async def unset_secrets(
+        self, app: str, names: Sequence[str], stage: bool = False, detach: bool = False
+    ) -> "CompletedRun":
+        """``fly secrets unset NAME… -a APP [--stage] [--detach]``."""
+        if isinstance(names, str):
+            names = [names]
+        if not names:
+            raise ValueError("No secrets to unset.")
+        for n in names:
+            if not _SECRET_NAME.fullmatch(n):
+                raise ValueError(f"Invalid secret name {n!r}.")
+        args = ["secrets", "unset", *names, "-a", _arg(app, "app name")]
+        if stage:
+            args.append("--stage")
+        if detach:
+            args.append("--detach")
+        timeout = None if stage or detach else SECRETS_ROLLOUT_TIMEOUT
+        return await self.runner.run(*args, timeout=timeout)
+
+    # --- volumes and IPs --------------------------------------------------------------------
+
+    async def volumes(self, app: str) -> list[Volume]:
+        """``fly volumes list -a APP --json``."""
+        return parse_volumes(await self.runner.run_json("volumes", "list", "-a", _arg(app, "app name"), "--json"))
+
+    async def destroy_volume(self, app: str, volume_id: str) -> "CompletedRun":
+        """``fly volumes destroy ID -a APP --yes``."""
+        return await self.runner.run("volumes", "destroy", _arg(volume_id, "volume id"), "-a", _arg(app, "app name"), "--yes")
+
+    async def ips(self, app: str) -> list[IPAddress]:
+        """``fly ips list -a APP --json``."""
+        return parse_ips(await self.runner.run_json("ips", "list", "-a", _arg(app, "app name"), "--json"))
+
+    # --- streaming and long-lived processes -------------------------------------------------
+
+    def deploy(
+        self,
+        app: str,
+        options: DeployOptions | None = None,
+        *,
+        local_only: bool = False,
+        remote_only: bool = False,
+        ha: bool | None = None,
+        strategy: str | None = None,
+        image: str | None = None,
+        build_args: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> "FlyProcess":
+        """``fly deploy -a APP --yes [--local-only|--remote-only] [--ha=false] [--strategy S] [--image I]
+        [--build-arg K=V]…`` as a streaming process (run in ``cwd``, the project folder).
+
+        Pass either ``options`` or the keyword arguments (``options`` wins when given).
+        """
+        if options is None:
+            options = DeployOptions(
+                local_only=local_only, remote_only=remote_only, ha=ha, strategy=strategy, image=image,
+                build_args=dict(build_args or {}), cwd=cwd,
+            )
+        return self.runner.spawn(*options.argv(app), cwd=options.cwd)
+
+    def logs(self, app: str, machine: str | None = None, region: str | None = None, follow: bool = True) -> "FlyProcess":
+        """``fly logs -a APP --json [-i MACHINE] [-r REGION] [--no-tail]`` (``--no-tail`` when not ``follow``)."""
+        args = ["logs", "-a", _arg(app, "app name"), "--json"]
+        if machine:
+            args += ["-i", _arg(machine, "machine id")]
+        if region:
+            args += ["-r", _arg(region, "region")]
+        if not follow:
+            args.append("--no-tail")
+        return self.runner.spawn(*args)
+
+    def proxy(self, local_port: int, remote_port: int, app: str, host: str | None = None) -> "FlyProcess":
+        """``fly proxy LOCAL:REMOTE [HOST] -a APP --watch-stdin`` (stdin kept open; closing it stops flyctl).
+
+        Wait for ``Proxying localhost:PORT to remote [HOST]:PORT`` with ``FlyProcess.wait_for``.
+        """
+        for port, what in ((local_port, "local port"), (remote_port, "remote port")):
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+                raise ValueError(f"{what} must be a number 0-65535, got {port!r}")
+        if remote_port == 0:
+            raise ValueError("remote port must not be 0")
+        args = ["proxy", f"{local_port}:{remote_port}"]
+        if host:
+            args.append(_arg(host, "remote host"))
+        args += ["-a", _arg(app, "app name"), "--watch-stdin"]
+        return self.runner.spawn(*args, keep_stdin_open=True)
+
+    # --- ssh ---------------------------------------------------------------------------------
+
+    async def ssh_command(
+        self, app: str, cmd: str, machine: str | None = None, timeout: float | None = None
+    ) -> "CompletedRun":
+        """``fly ssh console -a APP -C CMD [--machine ID]`` with ``check=False``.
+
+        flyctl exits 1 for any remote failure; use :func:`ssh_exit_status` for the remote status
+        and :meth:`raise_for_ssh` to turn flyctl's own failures into typed errors.
+        """
+        if not cmd.strip():
+            raise ValueError("ssh command is empty")
+        args = ["ssh", "console", "-a", _arg(app, "app name"), "-C", cmd]
+        if machine:
+            args += ["--machine", _arg(machine, "machine id")]
+        return await self.runner.run(*args, timeout=timeout, check=False)
+
+    @staticmethod
+    def raise_for_ssh(run: "CompletedRun") -> int:
+        """The remote exit status of an ``ssh_command`` run; raises the classified ``FlyctlError`` when
+        flyctl itself failed (not logged in, app not found, no started machines…)."""
+        status = ssh_exit_status(run.returncode, run.stderr)
+        if status is None:
+            raise classify(run.argv, run.returncode, run.stderr, run.stdout)
+        return status
+
+    async def read_database_url(self, app: str, machine: str | None = None) -> str | None:
+        """``fly ssh console -a APP -C "printenv DATABASE_URL"``: the value, or ``None`` when it is unset.
+
+        The value is a secret: it is returned, never logged.
+        """
+        run = await self.ssh_command(app, "printenv DATABASE_URL", machine=machine)
+        status = self.raise_for_ssh(run)
+        if status != 0:
+            return None
+        lines = [ln.strip() for ln in run.stdout.splitlines() if ln.strip()]
+        lines = [ln for ln in lines if "://" in ln or not ln.startswith("Connecting to ")]
+        return lines[-1] if lines else None
+
+
+__all__ = [
+    "DeployOptions",
+    "FlyClient",
+    "MACHINE_ACTIONS",
+    "RunnerLike",
+    "encode_secret_line",
+    "encode_secrets_import",
+    "parse_secrets_import",
+    "ssh_exit_status",
+    "validate_app_name",
+]
