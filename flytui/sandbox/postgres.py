@@ -286,8 +286,8 @@ class EmbeddedPostgres:
         t0 = time.monotonic()
         bin_dir = pg_bin_dir()
         self._run_as = _ensure_service_user() if os.geteuid() == 0 else None
-        self._make_dirs()
         try:
+            self._make_dirs()
             self._initdb(bin_dir, timeout)
             for attempt in range(3):
                 self._port = _free_port()

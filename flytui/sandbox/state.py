@@ -117,8 +117,12 @@ def _atomic_write(path: Path, data: str) -> None:
 
 
 def _kill_group(pid: int, sig: int = signal.SIGTERM) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    """Signal the process group led by ``pid``; falls back to the process alone if it leads none."""
+    try:
         os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
 
 
 def pid_alive(pid: int | None) -> bool:
