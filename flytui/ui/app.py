@@ -48,7 +48,7 @@ class RegistryProvider(Provider):
 class FlytuiApp(App):
     """The console. ``client`` is a ``flytui.fly.client.FlyClient``; the UI only knows a flyctl path."""
 
-    CSS_PATH = "flytui.tcss"
+    CSS_PATH = str(Path(__file__).with_name("flytui.tcss"))
     TITLE = "flytui"
     COMMANDS = {RegistryProvider}
     ENABLE_COMMAND_PALETTE = True

@@ -55,6 +55,7 @@ async def gather_statuses(client: Any, names: list[str], limit: int = STATUS_CON
 
 class AppsPane(Pane):
     GROUP = commands.APPS
+    BINDINGS = commands.bindings([commands.APPS])
     TITLE = "Apps"
     NEEDS_APP = False
     COLUMNS = [("name", "NAME"), ("org", "ORG"), ("status", "STATUS"), ("deployed", "DEPLOYED"),

@@ -74,6 +74,7 @@ def is_fault(row: dict[str, Any]) -> bool:
 
 class MachinesPane(Pane):
     GROUP = commands.MACHINES
+    BINDINGS = commands.bindings([commands.MACHINES])
     TITLE = "Machines"
     MARKABLE = True
     COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("region", "REGION"), ("image", "IMAGE"),

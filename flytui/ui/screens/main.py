@@ -14,9 +14,6 @@ from flytui.ui.screens.secrets import SecretsPane
 from flytui.ui.screens.volumes import VolumesPane
 from flytui.ui.widgets.status import OperationsStatus
 
-for _cls in (AppsPane, MachinesPane, SecretsPane, VolumesPane):
-    _cls.BINDINGS = _cls.pane_bindings()
-
 
 class CommandSuggester(Suggester):
     """Prefix completion of command names for ``:`` mode."""

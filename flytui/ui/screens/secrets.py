@@ -21,6 +21,7 @@ def secret_row(s: Any) -> dict[str, Any]:
 
 class SecretsPane(Pane):
     GROUP = commands.SECRETS
+    BINDINGS = commands.bindings([commands.SECRETS])
     TITLE = "Secrets"
     COLUMNS = [("name", "NAME"), ("digest", "DIGEST"), ("status", "STATUS / CREATED")]
 

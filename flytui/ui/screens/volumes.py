@@ -24,6 +24,7 @@ def volume_row(v: Any) -> dict[str, Any]:
 
 class VolumesPane(Pane):
     GROUP = commands.VOLUMES
+    BINDINGS = commands.bindings([commands.VOLUMES])
     TITLE = "Volumes"
     COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("size", "SIZE"), ("region", "REGION"),
                ("attached", "ATTACHED VM"), ("created", "CREATED")]

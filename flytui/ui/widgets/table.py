@@ -103,6 +103,10 @@ class ResourceTable(DataTable):
                         self.update_cell(key, col, new)
             else:
                 self.add_row(*cells, key=key)
+        if self.visible_keys() != wanted:  # inserted rows landed at the end: rebuild in data order (rare)
+            self.clear()
+            for key in wanted:
+                self.add_row(*self._cells(key), key=key)
         if current is not None and current in wanted_set:
             try:
                 self.move_cursor(row=self.get_row_index(current), animate=False, scroll=False)

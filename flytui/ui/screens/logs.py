@@ -1,0 +1,462 @@
+"""Live logs of one app (optionally one machine): follow, pause, filters, search, save.
+
+Data path: :class:`flytui.fly.logs.LogTail` (in a named worker) decodes ``fly logs --json`` batches and posts
+one :class:`LogsScreen.Batch` message per batch; the screen appends to a :class:`LogBuffer` and the
+:class:`LogView` (a line-API scroll view) renders only the visible lines.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from pathlib import Path
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.screen import Screen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, Static
+
+from flytui.fly.logs import LEVELS, LogBuffer, LogFilter, LogRecord, LogTail, TailStatus, now_stamp, search
+
+_LEVEL_LABEL = {"error": "ERROR", "warn": "WARN ", "info": "INFO ", "debug": "DEBUG", "trace": "TRACE"}
+
+
+class LogView(ScrollView, can_focus=True):
+    """Virtual list of :class:`LogRecord` rows: renders only what is on screen (line API)."""
+
+    COMPONENT_CLASSES = {
+        "logview--time", "logview--region", "logview--machine", "logview--cursor", "logview--match",
+        *(f"logview--{lv}" for lv in LEVELS),
+    }
+    DEFAULT_CSS = "LogView { height: 1fr; }"
+
+    def __init__(self, maxlen: int = 100_000, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows: list[LogRecord] = []
+        self.maxlen = maxlen
+        self.wrap = False
+        self.timestamps = True
+        self.follow = True
+        self.cursor: int | None = None
+        self.highlight: re.Pattern[str] | None = None
+        self._max_width = 0
+        self._starts: list[int] = []   # wrap mode: first visual line of each row
+        self._wrap_width = 0
+
+    # -- layout ----------------------------------------------------------------------------
+    def _prefix_width(self) -> int:
+        return (13 if self.timestamps else 0) + 5 + 15 + 6
+
+    def _row_height(self, rec: LogRecord, avail: int) -> int:
+        return max(1, -(-len(rec.message) // avail))
+
+    def _rebuild(self) -> None:
+        """Recompute the virtual size (and wrap offsets) after rows or options changed."""
+        pw = self._prefix_width()
+        if self.wrap:
+            width = max(10, self.scrollable_content_region.width or self.size.width or 80)
+            avail = max(10, width - pw)
+            self._wrap_width = width
+            starts, acc = [], 0
+            for rec in self.rows:
+                starts.append(acc)
+                acc += max(1, -(-len(rec.message) // avail))
+            self._starts = starts
+            self.virtual_size = Size(width, acc)
+        else:
+            self._starts = []
+            self._max_width = max((len(r.message) for r in self.rows), default=0)
+            self.virtual_size = Size(pw + self._max_width, len(self.rows))
+        self.refresh()
+
+    def set_rows(self, rows: list[LogRecord]) -> None:
+        self.rows = rows[-self.maxlen:] if len(rows) > self.maxlen else rows
+        self.cursor = None
+        self._rebuild()
+        if self.follow:
+            self.scroll_end(animate=False, immediate=False)
+
+    def append_rows(self, new: list[LogRecord]) -> None:
+        if not new:
+            return
+        rows = self.rows
+        rows.extend(new)
+        trimmed = 0
+        if len(rows) > self.maxlen + self.maxlen // 10:
+            trimmed = len(rows) - self.maxlen
+            del rows[:trimmed]
+            if self.cursor is not None:
+                self.cursor = self.cursor - trimmed if self.cursor >= trimmed else None
+        if self.wrap or trimmed:
+            self._rebuild()
+        else:
+            w = max(len(r.message) for r in new)
+            if w > self._max_width:
+                self._max_width = w
+            self.virtual_size = Size(self._prefix_width() + self._max_width, len(rows))
+        if self.follow:
+            self.scroll_end(animate=False, immediate=False)
+        else:
+            self.refresh()
+
+    def on_resize(self) -> None:
+        if self.wrap:
+            self._rebuild()
+
+    def set_options(self, *, wrap: bool | None = None, timestamps: bool | None = None) -> None:
+        if wrap is not None:
+            self.wrap = wrap
+        if timestamps is not None:
+            self.timestamps = timestamps
+        self._rebuild()
+
+    def visual_line_of(self, index: int) -> int:
+        return self._starts[index] if self.wrap and index < len(self._starts) else index
+
+    def goto(self, index: int) -> None:
+        """Put the cursor on row ``index`` and scroll it into view (follow goes off)."""
+        self.cursor = index
+        self.follow = False
+        y = self.visual_line_of(index)
+        height = self.scrollable_content_region.height or 1
+        if not (self.scroll_offset.y <= y < self.scroll_offset.y + height):
+            self.scroll_to(y=max(0, y - height // 2), animate=False, immediate=True)
+        self.refresh()
+
+    # -- rendering -------------------------------------------------------------------------
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"logview--{name}", partial=True)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        line = scroll_y + y
+        if self.wrap:
+            idx = bisect.bisect_right(self._starts, line) - 1
+            if idx < 0 or idx >= len(self.rows):
+                return Strip.blank(width, self.rich_style)
+            part = line - self._starts[idx]
+        else:
+            idx, part = line, 0
+            if idx >= len(self.rows):
+                return Strip.blank(width, self.rich_style)
+        rec = self.rows[idx]
+        base = self.rich_style
+        if idx == self.cursor:
+            base = base + self._style("cursor")
+        segs: list[Segment] = []
+        pw = self._prefix_width()
+        if part == 0:
+            if self.timestamps:
+                segs.append(Segment(f"{rec.time_text:<12} ", base + self._style("time")))
+            segs.append(Segment(f"{rec.region[:4]:<4} ", base + self._style("region")))
+            segs.append(Segment(f"{rec.instance[:14]:<14} ", base + self._style("machine")))
+            segs.append(Segment(f"{_LEVEL_LABEL.get(rec.level, rec.level[:5].upper()):<5} ", base + self._style(rec.level)))
+        else:
+            segs.append(Segment(" " * pw, base))
+        msg = rec.message
+        if self.wrap:
+            avail = max(10, self._wrap_width - pw)
+            msg = msg[part * avail:(part + 1) * avail]
+        if self.highlight is not None and (m := self.highlight.search(msg)) and m.end() > m.start():
+            hs = base + self._style("match")
+            segs += [Segment(msg[:m.start()], base), Segment(msg[m.start():m.end()], hs), Segment(msg[m.end():], base)]
+        else:
+            segs.append(Segment(msg, base))
+        strip = Strip(segs)
+        if not self.wrap:
+            strip = strip.crop(scroll_x, scroll_x + width)
+        return strip.extend_cell_length(width, base)
+
+
+class LogsScreen(Screen[None]):
+    """``LogsScreen(app_name, machine_id=None)``: the live log tail of one app."""
+
+    CSS_PATH = "../logs.tcss"
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("1", "toggle_level(0)", "Errors", show=False),
+        Binding("2", "toggle_level(1)", "Warn", show=False),
+        Binding("3", "toggle_level(2)", "Info", show=False),
+        Binding("4", "toggle_level(3)", "Debug", show=False),
+        Binding("5", "toggle_level(4)", "Trace", show=False),
+        Binding("r", "cycle_region", "Region"),
+        Binding("m", "cycle_machine", "Machine"),
+        Binding("slash", "prompt('filter')", "Filter"),
+        Binding("ctrl+f", "prompt('search')", "Search"),
+        Binding("n", "search_next", "Next", show=False),
+        Binding("N", "search_prev", "Prev", show=False),
+        Binding("w", "toggle_wrap", "Wrap"),
+        Binding("t", "toggle_timestamps", "Time"),
+        Binding("s", "prompt('save')", "Save"),
+        Binding("c", "clear", "Clear"),
+    ]
+
+    class Batch(Message):
+        """One decoded batch of log records (never one message per line)."""
+
+        def __init__(self, records: list[LogRecord]) -> None:
+            super().__init__()
+            self.records = records
+
+    class Status(Message):
+        def __init__(self, status: TailStatus) -> None:
+            super().__init__()
+            self.status = status
+
+    def __init__(self, app_name: str, machine_id: str | None = None) -> None:
+        super().__init__()
+        self.app_name = app_name
+        self.machine_id = machine_id
+        self.buffer: LogBuffer | None = None
+        self.filter = LogFilter()
+        self.search_rx: re.Pattern[str] | None = None
+        self.paused = False
+        self.pending_new = 0
+        self.shown_seq = -1
+        self.tail_status = TailStatus("connecting")
+        self.tail: LogTail | None = None
+        self._prompt_mode: str | None = None
+
+    # -- compose ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        title = f"Logs · {self.app_name}" + (f" · machine {self.machine_id}" if self.machine_id else "")
+        yield Static(title, id="logs-title")
+        yield Static("", id="logs-status")
+        yield LogView(maxlen=self._maxlen(), id="logs-view")
+        yield Input(id="logs-input", classes="bar")
+
+    def _maxlen(self) -> int:
+        cfg = getattr(self.app, "config", None)
+        return int(getattr(cfg, "log_buffer_lines", 100_000) or 100_000)
+
+    @property
+    def view(self) -> LogView:
+        return self.query_one(LogView)
+
+    def on_mount(self) -> None:
+        self.buffer = LogBuffer(self._maxlen())
+        self.view.focus()
+        self._update_status()
+        self.start_tail()
+
+    @work(exclusive=True, group="logs-tail", exit_on_error=False)
+    async def start_tail(self) -> None:
+        """Run the tail supervisor (reconnects itself) until the screen closes."""
+        self.tail = LogTail(
+            self.app.client, self.app_name, machine=self.machine_id,
+            on_records=lambda recs: self.post_message(self.Batch(recs)),
+            on_status=lambda st: self.post_message(self.Status(st)),
+        )
+        await self.tail.run()
+
+    # -- ingest ----------------------------------------------------------------------------
+    def on_logs_screen_batch(self, msg: "LogsScreen.Batch") -> None:
+        assert self.buffer is not None
+        self.buffer.extend(msg.records)
+        if self.paused:
+            self.pending_new += len(msg.records)
+        else:
+            self.view.append_rows(self.filter.apply(msg.records))
+            self.shown_seq = self.buffer.last_seq
+        self._update_status()
+
+    def on_logs_screen_status(self, msg: "LogsScreen.Status") -> None:
+        self.tail_status = msg.status
+        self._update_status()
+
+    def _update_status(self) -> None:
+        buf = self.buffer
+        parts = [self.tail_status.text()]
+        if buf is not None:
+            shown = len(self.view.rows)
+            parts.append(f"{shown}/{len(buf)} lines")
+            errs = buf.levels.get("error", 0)
+            if errs:
+                parts.append(f"{errs} errors")
+        parts.append("following" if self.view.follow else "not following")
+        if self.paused:
+            parts.append(f"⏸ paused · {self.pending_new} new")
+        if self.filter.active:
+            parts.append(f"filter: {self.filter.describe()}")
+        if self.search_rx is not None:
+            parts.append(f"search: /{self.search_rx.pattern}/")
+        self.query_one("#logs-status", Static).update(" │ ".join(parts))
+
+    def refilter(self) -> None:
+        """Apply the filter to everything already received (instant)."""
+        assert self.buffer is not None
+        if self.paused:
+            limit = self.shown_seq
+            rows = self.filter.apply(r for r in self.buffer if r.seq <= limit)
+        else:
+            rows = self.filter.apply(self.buffer)
+            self.shown_seq = self.buffer.last_seq
+        self.view.set_rows(rows)
+        self._update_status()
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_close(self) -> None:
+        if self._prompt_mode:
+            self._end_prompt()
+            return
+        self.app.pop_screen()
+
+    def action_toggle_follow(self) -> None:
+        self.view.follow = not self.view.follow
+        if self.view.follow:
+            self.view.cursor = None
+            self.view.scroll_end(animate=False)
+        self._update_status()
+
+    def action_toggle_pause(self) -> None:
+        assert self.buffer is not None
+        self.paused = not self.paused
+        if not self.paused:
+            self.view.append_rows(self.filter.apply(self.buffer.since(self.shown_seq)))
+            self.shown_seq = self.buffer.last_seq
+            self.pending_new = 0
+        self._update_status()
+
+    def action_toggle_level(self, index: int) -> None:
+        level = LEVELS[index]
+        current = set(LEVELS) if self.filter.levels is None else set(self.filter.levels)
+        current ^= {level}
+        levels = None if current == set(LEVELS) else frozenset(current)
+        self._set_filter(levels=levels)
+
+    def _cycle(self, current: str | None, values: list[str]) -> str | None:
+        options: list[str | None] = [None, *values]
+        i = options.index(current) if current in options else 0
+        return options[(i + 1) % len(options)]
+
+    def action_cycle_region(self) -> None:
+        assert self.buffer is not None
+        self._set_filter(region=self._cycle(self.filter.region, self.buffer.known(self.buffer.regions)))
+
+    def action_cycle_machine(self) -> None:
+        assert self.buffer is not None
+        self._set_filter(machine=self._cycle(self.filter.machine, self.buffer.known(self.buffer.instances)))
+
+    def _set_filter(self, **changes: Any) -> bool:
+        f = self.filter
+        new = LogFilter(
+            levels=changes.get("levels", f.levels), region=changes.get("region", f.region),
+            machine=changes.get("machine", f.machine), text=changes.get("text", f.text),
+            regex=changes.get("regex", f.regex), invert=changes.get("invert", f.invert),
+        )
+        try:
+            new.compile()
+        except ValueError as exc:
+            self.notify(str(exc), title="filter", severity="error")
+            return False
+        self.filter = new
+        self.refilter()
+        return True
+
+    def action_search_next(self) -> None:
+        self._search(backward=False)
+
+    def action_search_prev(self) -> None:
+        self._search(backward=True)
+
+    def _search(self, backward: bool) -> None:
+        rx = self.search_rx or (self.filter._rx if self.filter.text and not self.filter.invert else None)
+        if rx is None:
+            self.notify("No search pattern: press ctrl+f", severity="warning")
+            return
+        view = self.view
+        if view.cursor is not None:
+            start = view.cursor
+        else:
+            start = len(view.rows) if backward else -1
+        hit = search(view.rows, rx, start, backward=backward)
+        if hit is None:
+            self.notify(f"Pattern not found: {rx.pattern}", severity="warning")
+            return
+        view.goto(hit)
+        self._update_status()
+
+    def action_toggle_wrap(self) -> None:
+        self.view.set_options(wrap=not self.view.wrap)
+
+    def action_toggle_timestamps(self) -> None:
+        self.view.set_options(timestamps=not self.view.timestamps)
+
+    def action_clear(self) -> None:
+        assert self.buffer is not None
+        self.buffer.clear()
+        self.pending_new = 0
+        self.shown_seq = self.buffer.last_seq
+        self.view.set_rows([])
+        self._update_status()
+
+    # -- prompt (filter / search / save) ---------------------------------------------------
+    def default_save_path(self) -> Path:
+        return Path.cwd() / f"flytui-logs-{self.app_name}-{now_stamp()}.log"
+
+    def action_prompt(self, mode: str) -> None:
+        inp = self.query_one("#logs-input", Input)
+        self._prompt_mode = mode
+        if mode == "filter":
+            inp.placeholder = "filter regex (prefix ! to invert, empty = none)"
+            inp.value = ("!" if self.filter.invert else "") + self.filter.text
+        elif mode == "search":
+            inp.placeholder = "search regex (n / N: next / previous)"
+            inp.value = self.search_rx.pattern if self.search_rx else ""
+        else:
+            inp.placeholder = "save visible lines to"
+            inp.value = f"./{self.default_save_path().name}"
+        inp.display = True
+        inp.focus()
+
+    def _end_prompt(self) -> None:
+        self._prompt_mode = None
+        inp = self.query_one("#logs-input", Input)
+        inp.display = False
+        self.view.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        mode, value = self._prompt_mode, event.value
+        self._end_prompt()
+        if mode == "filter":
+            invert = value.startswith("!")
+            self._set_filter(text=value[1:] if invert else value, invert=invert and len(value) > 1)
+        elif mode == "search":
+            if not value:
+                self.search_rx = None
+                self.view.highlight = None
+            else:
+                try:
+                    self.search_rx = re.compile(value, re.IGNORECASE)
+                except re.error as exc:
+                    self.notify(f"invalid regular expression {value!r}: {exc}", severity="error")
+                    return
+                self.view.highlight = self.search_rx
+                self._search(backward=False)
+            self.view.refresh()
+            self._update_status()
+        elif mode == "save" and value.strip():
+            lines = [r.format(timestamps=True) for r in self.view.rows]
+            self.save_lines(Path(value.strip()).expanduser(), lines)
+
+    @work(exclusive=True, group="logs-save", exit_on_error=False, thread=True)
+    def save_lines(self, path: Path, lines: list[str]) -> None:
+        """Write the visible (filtered) lines to ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+        except OSError as exc:
+            self.app.call_from_thread(self.app.report_error, exc, "save logs")
+            return
+        self.app.call_from_thread(self.notify, f"Saved {len(lines)} lines to {path}", title="logs")
