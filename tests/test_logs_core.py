@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from flytui.fly.logs import JsonStreamDecoder, LogBuffer, LogFilter, LogRecord, records_from_objects, search
 
-SAMPLE = (Path(__file__).parent / "fixtures" / "logs" / "recon-logs-json.txt").read_text()
+SAMPLE = (Path(__file__).parent / "fixtures" / "transcripts" / "recon-logs-json.txt").read_text()
 
 
 def entry(i: int, level: str = "info", region: str = "iad", inst: str = "e286065f969386", msg: str | None = None) -> dict:
