@@ -322,7 +322,7 @@ def _load_with_alembic(project: AlembicProject) -> dict[str, Revision]:
     for sc in script.walk_revisions():
         raw[sc.revision] = Revision(
             id=sc.revision, down_revisions=_as_tuple(sc.down_revision), message=_first_line(sc.longdoc),
-            path=Path(sc.path).resolve(), branch_labels=tuple(sorted(sc.branch_labels)),
+            path=Path(sc.path).resolve(), branch_labels=tuple(sorted(getattr(sc, "_orig_branch_labels", sc.branch_labels))),
             depends_on=_as_tuple(sc.dependencies),
         )
     return raw
@@ -409,7 +409,7 @@ def _transition(old: list[str | None], new: list[str | None], moves: Mapping[int
             elif dst < src:
                 chars[2 * src - 1] = "/"
             else:
-                chars[2 * src + 1] = "\\"
+                chars[2 * dst - 1] = "\\"
     return "".join(chars).rstrip() + " "
 
 
@@ -426,12 +426,6 @@ def _draw_graph(revisions: Sequence[Revision]) -> list[GraphRow]:
         else:
             col = len(lanes)
             lanes.append(rev.id)
-        parents = list(rev.down_revisions)
-        line = ["* " if i == col else ("| " if lane is not None else "  ") for i, lane in enumerate(lanes)]
-        if len(parents) > 2:
-            line[col] = "*" + "-." * (len(parents) - 2) + " "
-        rows.append(GraphRow(rev.id, "".join(line).rstrip() + " "))
-
         # other lanes that were waiting for this revision collapse into it (branch point)
         dupes = [i for i, lane in enumerate(lanes) if lane == rev.id and i != col]
         if dupes:
@@ -443,6 +437,12 @@ def _draw_graph(revisions: Sequence[Revision]) -> list[GraphRow]:
             lanes = [old[i] for i in survivors]
             rows.append(GraphRow(None, _transition(old, lanes, moves)))
             col = new_index[col]
+
+        parents = list(rev.down_revisions)
+        line = ["* " if i == col else ("| " if lane is not None else "  ") for i, lane in enumerate(lanes)]
+        if len(parents) > 2:
+            line[col] = "*" + "-." * (len(parents) - 2) + " "
+        rows.append(GraphRow(rev.id, "".join(line).rstrip() + " "))
 
         # replace this revision by its parents
         if not parents:
