@@ -86,7 +86,11 @@ def marker() -> str:
 
 
 def _procs() -> list[tuple[int, str, int, int, str]]:
-    """(pid, state, pgrp, session, cmdline) for every process visible in /proc."""
+    """(pid, state, pgrp, session, cmdline) for every process visible in /proc.
+
+    Zombies are dead processes; they count only when they are *our* unreaped children
+    (orphaned grandchildren are init's to reap).
+    """
     rows = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -99,6 +103,8 @@ def _procs() -> list[tuple[int, str, int, int, str]]:
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2:].split()
+        if fields[0] == "Z" and int(fields[1]) != os.getpid():
+            continue
         rows.append((int(entry), fields[0], int(fields[2]), int(fields[3]), cmd))
     return rows
 
@@ -465,3 +471,37 @@ async def test_stream_invocations_are_logged(runner: FlyctlRunner) -> None:
     await asyncio.sleep(0)
     assert [(inv.kind, inv.returncode) for inv in seen] == [("stream", None), ("stream", 0)]
     assert seen[0].argv[-1] == f"TOKEN={MASK}" and proc.argv[-1] == f"TOKEN={MASK}"
+
+
+async def test_flyprocess_terminate_escalates_to_sigkill(runner: FlyctlRunner) -> None:
+    mark = marker()
+    async with runner.spawn("ignore-term", mark) as proc:
+        await proc.wait_for("ready", timeout=5)
+        t0 = time.monotonic()
+        await proc.terminate(grace=0.3)
+        assert 0.25 <= time.monotonic() - t0 < 2.5
+        assert proc.returncode == -9
+        assert "ready" in proc.tail()
+    await assert_no_survivors(proc.pid, mark)
+
+
+async def test_cancelling_a_streaming_consumer_kills_the_group(runner: FlyctlRunner) -> None:
+    mark = marker()
+    started = asyncio.Event()
+    pid = 0
+
+    async def consume() -> None:
+        nonlocal pid
+        async with runner.spawn("grandchild", mark) as proc:
+            pid = proc.pid
+            async for _batch in proc.batches():
+                started.set()
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.wait_for(started.wait(), 5)
+    await wait_until_marker(mark)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await assert_no_survivors(pid, mark)
+    assert live_groups() == {}

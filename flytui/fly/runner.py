@@ -92,7 +92,29 @@ def _signal_group(pgid: int, sig: int) -> bool:
 
 
 def _group_alive(pgid: int) -> bool:
-    return _signal_group(pgid, 0)
+    """True while a member of the group is still running.
+
+    ``killpg(pgid, 0)`` also succeeds for zombies waiting for init to reap them (which can take
+    a second in containers); where ``/proc`` exists, zombies are not counted.
+    """
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 async def _wait_exit(proc: asyncio.subprocess.Process) -> int:
