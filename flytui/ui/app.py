@@ -86,7 +86,8 @@ class FlytuiApp(App):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        self.show_view("machines" if self.current_app else "apps", remember=False)
+        if not any(p.active for p in self.main.query(".pane")):  # the user may already have switched
+            self.show_view("machines" if self.current_app else "apps", remember=False)
         self.load_header()
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,7 @@ class LogView(ScrollView, can_focus=True):
 class LogsScreen(Screen[None]):
     """``LogsScreen(app_name, machine_id=None)``: the live log tail of one app."""
 
-    CSS_PATH = "../logs.tcss"
+    CSS_PATH = str(Path(__file__).parent.parent / "logs.tcss")
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("f", "toggle_follow", "Follow"),
@@ -224,6 +225,7 @@ class LogsScreen(Screen[None]):
         self.pending_new = 0
         self.shown_seq = -1
         self.tail_status = TailStatus("connecting")
+        self.status_history: deque[str] = deque(maxlen=50)  # recent connection states (newest last)
         self.tail: LogTail | None = None
         self._prompt_mode: str | None = None
 
@@ -272,6 +274,7 @@ class LogsScreen(Screen[None]):
 
     def on_logs_screen_status(self, msg: "LogsScreen.Status") -> None:
         self.tail_status = msg.status
+        self.status_history.append(msg.status.text())
         self._update_status()
 
     def _update_status(self) -> None:
