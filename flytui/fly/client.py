@@ -135,9 +135,10 @@ def encode_secret_line(name: str, value: str) -> str:
         line = f"{name}="
     elif not value.startswith((" ", '"')) and not value.endswith("\r"):
         line = f"{name}={value}"
-    elif value.startswith('""'):
+    elif f'"{value}"'.startswith(_TRIPLE):  # '"' or '""…': quoting would open a multi-line value
         raise ValueError(
-            f"Secret {name}: a one-line value starting with two double quotes cannot be passed to `fly secrets import`."
+            f"Secret {name}: a one-line value that starts with a double quote and is only quotes or starts with "
+            "two double quotes cannot be passed to `fly secrets import`."
         )
     else:
         line = f'{name}="{value}"'
