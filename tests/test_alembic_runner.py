@@ -221,3 +221,25 @@ async def test_cancel_kills_subprocess_and_releases_lock(tmp_path: Path, pg_data
 def test_plan_matches_run(demo: AlembicProject) -> None:
     history = load_history(demo)
     assert [r.id for r in plan(history, [], "head", "upgrade")] == ["0001_user", "0002_todo"]
+
+
+def _run_app(project_dir: Path, url: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+
+    code = ("from fastapi.testclient import TestClient\nfrom app.main import app\nc = TestClient(app)\n"
+            "print(c.get('/').json()['database'], c.get('/health').status_code, c.get('/users').json())\n")
+    import os
+    env = {**os.environ, "DATABASE_URL": url}
+    return subprocess.run([sys.executable, "-c", code], cwd=project_dir, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+async def test_demo_app_with_fly_url_fails_then_works(demo: AlembicProject, pg_database: str) -> None:
+    broken = _run_app(demo.root, pg_database.replace("postgresql+psycopg://", "postgres://", 1))
+    assert broken.returncode != 0
+    assert "NoSuchModuleError: Can't load plugin: sqlalchemy.dialects:postgres" in broken.stderr
+    await AlembicRunner(demo, ALEMBIC).run_to_end(["upgrade", "head"], pg_database)
+    fixed = _run_app(demo.root, pg_database)
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.split(" ", 2)[:2] == ["ok", "200"]
+    assert "demo@example.com" in fixed.stdout  # inserted by 0002_todo
