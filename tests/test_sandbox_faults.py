@@ -74,3 +74,16 @@ def test_missing_state_dir_env(sandbox):
     env.pop("FLYTUI_SANDBOX_DIR")
     r = subprocess.run([sandbox.flyctl, "version"], env=env, capture_output=True, text=True)
     assert r.returncode == 1 and "FLYTUI_SANDBOX_DIR is not set" in r.stderr
+
+
+def test_log_rate_generator(sandbox):
+    sandbox.create_app("busy")
+    sandbox.add_machine("busy", state="started")
+    env = dict(sandbox.env, FLYTUI_SANDBOX_LOG_RATE="200")
+    proc = subprocess.Popen([sandbox.flyctl, "logs", "-a", "busy"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(50)]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert all(" app[" in ln and '"GET /items/' in ln for ln in lines)

@@ -6,14 +6,16 @@ first started machine's local port.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import os
 import socket
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 from flytui.sandbox.commands import Ctx, command
 from flytui.sandbox.state import SandboxError, get_app
@@ -37,6 +39,7 @@ def _target(state: dict[str, Any], app: dict[str, Any], remote_port: int) -> tup
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy bytes one way until EOF, then close the writer."""
     try:
         while data := await reader.read(65536):
             writer.write(data)
@@ -50,6 +53,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 async def _serve(ctx: Ctx, bind: str, local: int, remote_port: int, label: str, app_name: str,
                  watch_stdin: bool) -> int:
+    """Listen on bind:local, forward each connection to the app's private-network target."""
+    import asyncio
+
     async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
         target = _target(ctx.sb.read(), get_app(ctx.sb.read(), app_name), remote_port)
         try:
@@ -107,6 +113,8 @@ def proxy(ctx: Ctx) -> int:
     pid = os.getpid()
     with ctx.sb.transaction() as st:
         st.setdefault("proxies", []).append(pid)
+    import asyncio
+
     try:
         return asyncio.run(_serve(ctx, ctx.flag("bind_addr") or "127.0.0.1", local, remote, label, app_name,
                                   bool(ctx.flag("watch_stdin"))))
