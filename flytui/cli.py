@@ -50,38 +50,16 @@ def _start_demo() -> tuple[str, dict[str, str], Path | None, Callable[[], None]]
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
-    try:
-        from flytui.ui import doctor_cli  # type: ignore[attr-defined]
-    except ImportError:
-        doctor_cli = None
-    if doctor_cli is not None and hasattr(doctor_cli, "run"):
-        return int(doctor_cli.run(args) or 0)
-    return _plain_doctor(args)
-
-
-def _plain_doctor(args: argparse.Namespace) -> int:
-    """Fallback text rendering of :func:`flytui.doctor.run_doctor` until ``doctor_cli`` exists."""
+    """`flytui doctor`: the doctor screen's checks as text; exit 1 when any check failed."""
     import asyncio
-    import inspect
 
     from flytui import doctor
 
-    folder = args.dir or Path.cwd()
-    client = _make_client(args.flyctl, None)
+    folder = (args.dir or Path.cwd()).resolve()
+    client = _make_client(args.flyctl, None, folder)
     app = args.doctor_app or args.app or app_from_fly_toml(folder)
-    run = getattr(doctor, "run_doctor", None)
-    if run is None:
-        print("doctor: flytui.doctor.run_doctor is missing", file=sys.stderr)
-        return 2
-    params = inspect.signature(run).parameters
-    kwargs: dict[str, Any] = {k: v for k, v in (("client", client), ("app", app), ("project_dir", folder))
-                              if k in params}
-    report = asyncio.run(run(**kwargs))
-    marks = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
-    for c in report.checks:
-        print(f"{marks.get(c.status, '?')} {c.title}: {c.detail}")
-        if c.status in ("warn", "fail") and c.fix:
-            print(f"    fix: {c.fix}")
+    report = asyncio.run(doctor.run_doctor(client, folder, app=app))
+    print(doctor.render_text(report))
     return 0 if report.ok else 1
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
@@ -215,7 +214,7 @@ def check_alembic(project_dir: Path | None) -> Check:
         c.detail = "no alembic.ini found"
         c.fix = "Run `alembic init migrations` if this app uses a database."
         return c
-    c.status, c.detail = OK, f"alembic project at {project.ini_path if hasattr(project, 'ini_path') else project}"
+    c.status, c.detail = OK, f"{project.config_file.name} with migrations in {project.script_location.name}/"
     c.data["project"] = project
     return c
 
@@ -246,10 +245,29 @@ def check_release_command(ft: FlyToml | None, has_alembic: bool) -> Check:
     return c
 
 
-_NORMALISES = re.compile(r"postgresql\+psycopg|postgres://|replace\(\s*['\"]postgres", re.I)
+def _normalising_literals(source: str) -> bool:
+    """True when code (not comments or docstrings) holds a literal that rewrites the scheme."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            v = node.value
+            if v.startswith(("postgres://", "postgresql+psycopg", "postgresql+asyncpg")) or v == "postgres":
+                return True
+    return False
 
 
 def _code_normalises_url(project_dir: Path) -> bool:
+    """Does the project's own code rewrite DATABASE_URL's scheme before handing it to SQLAlchemy?"""
     for path in list(project_dir.glob("*.py")) + list(project_dir.glob("*/*.py")) + list(project_dir.glob("*/*/*.py")):
         if ".venv" in path.parts or "versions" in path.parts:
             continue
@@ -257,7 +275,7 @@ def _code_normalises_url(project_dir: Path) -> bool:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        if "DATABASE_URL" in text and _NORMALISES.search(text):
+        if "DATABASE_URL" in text and _normalising_literals(text):
             return True
     return False
 
