@@ -27,7 +27,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Mapping
 
 from flytui.fly.errors import (
     FlyctlError,
@@ -596,7 +596,8 @@ class FlyProcess:
         try:
             self._proc = await self._runner._exec(self._argv_real, stdin_pipe=pipe, cwd=self._cwd)
         except FlyctlError:
-            self._runner._emit(Invocation(self.argv, self._started_wall, time.monotonic() - self._t0, None, "", self._kind))
+            duration = time.monotonic() - self._t0
+            self._runner._emit(Invocation(self.argv, self._started_wall, duration, None, "", self._kind))
             raise
         self.pid = self._proc.pid
         assert self._proc.stdout is not None and self._proc.stderr is not None
