@@ -28,3 +28,142 @@ def copy_demo_project(dest: Path, app_name: str) -> Path:
         path = dest / name
         path.write_text(path.read_text(encoding="utf-8").replace(APP_NAME_PLACEHOLDER, app_name), encoding="utf-8")
     return dest
+
+
+# --- `flytui --demo`: the whole journey locally ------------------------------------------------
+
+DEMO_APP = "flytui-demo"
+DEMO_DB_APP = "flytui-demo-db"
+DEMO_REGION = "nrt"
+
+
+def sandbox_flyctl_path(workspace: Path) -> str:
+    """The emulator executable: the console script next to this Python, else a wrapper script."""
+    import os
+    import stat
+    import sys
+
+    candidate = Path(sys.executable).parent / "flytui-sandbox-flyctl"
+    if candidate.exists() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    found = shutil.which("flytui-sandbox-flyctl")
+    if found:
+        return found
+    wrapper = workspace / "bin" / "flyctl"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m flytui.sandbox.flyctl "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC | stat.S_IXGRP | stat.S_IXOTH)
+    return str(wrapper)
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+class Demo:
+    """A temporary workspace: embedded Postgres, sandbox flyctl state and the demo project.
+
+    State after :meth:`start` is what a user has after ``fly launch --no-deploy`` plus
+    ``fly postgres create`` and ``fly postgres attach``: an app that was never deployed, a Postgres app
+    with one started machine, and ``DATABASE_URL=postgres://…?sslmode=disable`` staged for the first
+    deploy — the value SQLAlchemy rejects. ``database_url`` is what attach printed, the value a user
+    copies from their terminal.
+    """
+
+    def __init__(self, workspace: Path | None = None, *, app: str = DEMO_APP, db_app: str = DEMO_DB_APP,
+                 speed: float = 1.0) -> None:
+        import tempfile
+
+        self.workspace = Path(workspace) if workspace else Path(tempfile.mkdtemp(prefix="flytui-demo-"))
+        self.app = app
+        self.db_app = db_app
+        self.speed = speed
+        self.pg = None
+        self.sandbox = None
+        self.project_dir = self.workspace / "fly-demo"
+        self.flyctl = ""
+        self.env: dict[str, str] = {}
+        self.database_url: str | None = None
+        self._closed = False
+
+    def _fly(self, *args: str, cwd: Path | None = None) -> str:
+        import subprocess
+
+        proc = subprocess.run([self.flyctl, *args], env=self.env, cwd=cwd, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=120)
+        if proc.returncode != 0:
+            raise DemoError(f"fly {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc.stdout
+
+    def start(self) -> "Demo":
+        import os
+
+        from flytui.sandbox.postgres import EmbeddedPostgres
+        from flytui.sandbox.state import Sandbox
+
+        try:
+            self.pg = EmbeddedPostgres().start()
+            sandbox_dir = self.workspace / "sandbox"
+            self.sandbox = Sandbox.init(sandbox_dir, user_email="you@example.com", org="personal")
+            self.sandbox.set_postgres_server(self.pg.host, self.pg.port, self.pg.user)
+            copy_demo_project(self.project_dir, self.app)
+            self.flyctl = sandbox_flyctl_path(self.workspace)
+            self.env = {
+                **os.environ,
+                "FLYTUI_SANDBOX_DIR": str(sandbox_dir),
+                "FLYTUI_SANDBOX_SPEED": str(self.speed),
+            }
+            self._fly("apps", "create", self.app, "--org", "personal")
+            self._fly("postgres", "create", "--name", self.db_app, "--org", "personal", "--region", DEMO_REGION)
+            out = self._fly("postgres", "attach", self.db_app, "-a", self.app)
+            for line in out.splitlines():
+                line = line.strip().lstrip("+").strip()
+                if line.startswith("DATABASE_URL="):
+                    self.database_url = line.split("=", 1)[1]
+            if not self.database_url:
+                raise DemoError("fly postgres attach printed no DATABASE_URL")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Stop every machine process, proxy and Postgres; remove the workspace. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.sandbox is not None:
+            try:
+                self.sandbox.teardown()
+            except Exception:  # noqa: BLE001 - best effort, keep cleaning
+                pass
+        if self.pg is not None:
+            try:
+                self.pg.stop()
+            except Exception:  # noqa: BLE001
+                pass
+        shutil.rmtree(self.workspace, ignore_errors=True)
+
+    def __enter__(self) -> "Demo":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_demo(workspace: Path | None = None, speed: float = 1.0):  # type: ignore[no-untyped-def]
+    """Set up the demo; returns ``(flyctl_path, env, project_dir, cleanup)`` for ``flytui --demo``.
+
+    ``FLYTUI_DATABASE_URL`` is set to what ``fly postgres attach`` printed, as if the user had copied
+    it from their terminal: flytui's doctor and migrations pane read it from there (in memory only).
+    """
+    import atexit
+    import os
+    import sys
+
+    print("flytui demo: starting PostgreSQL and the flyctl sandbox…", file=sys.stderr, flush=True)
+    demo = Demo(workspace, speed=speed).start()
+    atexit.register(demo.close)
+    env = {k: v for k, v in demo.env.items() if k.startswith("FLYTUI_SANDBOX")}
+    os.environ["FLYTUI_DATABASE_URL"] = demo.database_url or ""
+    return demo.flyctl, env, demo.project_dir, demo.close

@@ -1,0 +1,49 @@
+"""`flytui --demo` workspace: the state a user has after fly launch + postgres attach, and a clean exit."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flytui.sandbox.demo import Demo
+
+
+def _pids_mentioning(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in cmd:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_demo_state_and_cleanup(tmp_path: Path) -> None:
+    demo = Demo(speed=50)
+    try:
+        demo.start()
+        ws = demo.workspace
+        assert demo.database_url and demo.database_url.startswith("postgres://flytui_demo:")
+        assert demo.database_url.endswith("@flytui-demo-db.flycast:5432/flytui_demo?sslmode=disable")
+        assert (demo.project_dir / "fly.toml").read_text().count("flytui-demo") >= 1
+        out = demo._fly("secrets", "list", "-a", demo.app)
+        assert "* DATABASE_URL" in out and "Staged" in out
+        assert demo.database_url.split(":")[2].split("@")[0] not in out  # password never listed
+        apps = demo._fly("apps", "list")
+        assert "flytui-demo-db" in apps and "flytui-demo " in apps
+        assert demo.pg is not None and demo.pg.running
+        pg_pid = demo.pg.pid
+    finally:
+        demo.close()
+    assert not ws.exists()
+    assert not _pids_mentioning(str(ws))
+    try:
+        os.kill(pg_pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive
+    demo.close()  # idempotent
