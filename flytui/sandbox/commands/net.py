@@ -51,6 +51,37 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.close()
 
 
+def _bind(bind: str, local: int) -> socket.socket:
+    """A listening TCP socket on bind:local, or flyctl's Go ``listen tcp`` error."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((bind, local))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise SandboxError(f"listen tcp {bind}:{local}: bind: address already in use") from None
+        raise SandboxError(f"listen tcp {bind}:{local}: bind: {exc.strerror.lower()}") from None
+    sock.listen(64)
+    return sock
+
+
+def _until_stopped(watch_stdin: bool) -> asyncio.Future[int]:
+    """A future that resolves (to exit code 0) when stdin closes under ``--watch-stdin``; else never."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+    if watch_stdin:
+        def watch() -> None:
+            with contextlib.suppress(Exception):
+                while os.read(0, 65536):
+                    pass
+            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(0))
+
+        threading.Thread(target=watch, daemon=True).start()
+    return done
+
+
 async def _serve(ctx: Ctx, bind: str, local: int, remote_port: int, label: str, app_name: str,
                  watch_stdin: bool) -> int:
     """Listen on bind:local, forward each connection to the app's private-network target."""
@@ -70,31 +101,28 @@ async def _serve(ctx: Ctx, bind: str, local: int, remote_port: int, label: str, 
             return
         await asyncio.gather(_pipe(cr, uw), _pipe(ur, cw))
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((bind, local))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise SandboxError(f"listen tcp {bind}:{local}: bind: address already in use") from None
-        raise SandboxError(f"listen tcp {bind}:{local}: bind: {exc.strerror.lower()}") from None
-    sock.listen(64)
+    sock = _bind(bind, local)
     server = await asyncio.start_server(handle, sock=sock)
     port = sock.getsockname()[1]
     ctx.out(f"Proxying localhost:{port} to remote [{label}]:{remote_port}")
-    done = asyncio.get_running_loop().create_future()
-    if watch_stdin:
-        loop = asyncio.get_running_loop()
-
-        def watch() -> None:
-            with contextlib.suppress(Exception):
-                while os.read(0, 65536):
-                    pass
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(0))
-
-        threading.Thread(target=watch, daemon=True).start()
+    done = _until_stopped(watch_stdin)
     async with server:
         return await done
+
+
+async def _serve_ssh(ctx: Ctx, bind: str, local: int, label: str, app_name: str, watch_stdin: bool) -> int:
+    """``fly proxy L:22 HOST -a APP``: the machine's SSH server (hallpass) on bind:local."""
+    from flytui.sandbox import sshd
+
+    sock = _bind(bind, local)
+    acceptor, hallpass = await sshd.serve(ctx.sb, sock, app_name, label)
+    port = sock.getsockname()[1]
+    ctx.out(f"Proxying localhost:{port} to remote [{label}]:22")
+    try:
+        return await _until_stopped(watch_stdin)
+    finally:
+        acceptor.close()
+        await hallpass.close()
 
 
 @command("proxy")
@@ -115,9 +143,13 @@ def proxy(ctx: Ctx) -> int:
         st.setdefault("proxies", []).append(pid)
     import asyncio
 
+    bind = ctx.flag("bind_addr") or "127.0.0.1"
+    watch = bool(ctx.flag("watch_stdin"))
+    is_pg = get_app(ctx.sb.read(), app_name).get("role") == "postgres_cluster"
     try:
-        return asyncio.run(_serve(ctx, ctx.flag("bind_addr") or "127.0.0.1", local, remote, label, app_name,
-                                  bool(ctx.flag("watch_stdin"))))
+        if remote == 22 and not is_pg:
+            return asyncio.run(_serve_ssh(ctx, bind, local, label, app_name, watch))
+        return asyncio.run(_serve(ctx, bind, local, remote, label, app_name, watch))
     finally:
         with ctx.sb.transaction() as st:
             st["proxies"] = [p for p in st.get("proxies", []) if p != pid]
@@ -158,4 +190,114 @@ def ssh_console(ctx: Ctx) -> int:
     if code != 0:
         status = code if code > 0 else 128 - code
         raise SandboxError(f"ssh shell: Process exited with status {status}")
+    return 0
+
+
+ISSUE_BANNER = """
+!!!! WARNING: We're now prompting you to save an SSH private key and certificate       !!!!
+!!!! (the private key in "id_whatever" and the certificate in "id_whatever-cert.pub"). !!!!
+!!!! These SSH credentials are time-limited and handling them in files is clunky;      !!!!
+!!!! consider running an SSH agent and running this command with --agent. Things       !!!!
+!!!! should just sort of work like magic if you do.                                    !!!!"""
+NON_INTERACTIVE = "prompt: non interactive"
+
+
+def _issue_org(ctx: Ctx) -> str:
+    """``[org]`` positional, else ``--org``/``$FLY_ORG``; flyctl cannot prompt without a terminal."""
+    from flytui.sandbox.state import get_org
+
+    slug = (ctx.args[0] if ctx.args else None) or ctx.flag("org") or os.environ.get("FLY_ORG")
+    if not slug:
+        raise SandboxError("org slug must be specified when not running interactively")
+    get_org(ctx.sb.read(), slug)
+    return slug
+
+
+def _open_key_files(ctx: Ctx, root: str) -> tuple[int, int]:
+    """Open PATH and PATH-cert.pub like issue.go (O_EXCL unless --overwrite of a fly.io key file)."""
+    mode = os.O_WRONLY | os.O_TRUNC | os.O_CREAT
+    if not ctx.flag("overwrite"):
+        mode |= os.O_EXCL
+    elif os.path.exists(root):
+        try:
+            with open(root, "rb") as fh:
+                content = fh.read()
+        except OSError as exc:
+            ctx.out(f"File exists, but we can't read it to make sure it's safe to overwrite: open {root}: "
+                    f"{(exc.strerror or '').lower()}")
+            raise SandboxError(NON_INTERACTIVE) from None  # issue.go prompts for another path
+        if b"fly.io" not in content:
+            ctx.out("File exists, but isn't a fly.io ed25519 private key")
+            raise SandboxError(NON_INTERACTIVE)
+    try:
+        pf = os.open(root, mode, 0o600)
+    except OSError as exc:
+        ctx.out(f"Can't open private key file: open {root}: {(exc.strerror or '').lower()}")
+        raise SandboxError(NON_INTERACTIVE) from None
+    try:
+        cf = os.open(root + "-cert.pub", mode, 0o600)
+    except OSError as exc:
+        os.close(pf)
+        ctx.out(f"Can't open certificate file {root}-cert.pub: open {root}-cert.pub: {(exc.strerror or '').lower()}")
+        raise SandboxError(NON_INTERACTIVE) from None
+    return pf, cf
+
+
+def _add_to_agent(private_key: bytes, certificate: bytes) -> None:
+    """``--agent``: add key + certificate to ``$SSH_AUTH_SOCK``."""
+    import asyncio
+
+    import asyncssh
+
+    sock = os.environ.get("SSH_AUTH_SOCK", "")
+
+    async def add() -> None:
+        try:
+            agent = await asyncssh.connect_agent(sock) if sock else None
+        except (OSError, asyncssh.Error) as exc:
+            raise SandboxError(f"can't connect to SSH agent: dial unix {sock}: connect: {exc}") from None
+        if agent is None:
+            raise SandboxError("can't connect to SSH agent: dial unix : connect: no such file or directory")
+        try:
+            key = asyncssh.import_private_key(private_key)
+            cert = asyncssh.import_certificate(certificate)
+            await agent.add_keys([(key, cert)])
+        except (OSError, asyncssh.Error, ValueError) as exc:
+            raise SandboxError(f"ssh-agent failure: {exc}") from None
+        finally:
+            agent.close()
+            await agent.wait_closed()
+
+    asyncio.run(add())
+
+
+@command("ssh issue")
+def ssh_issue(ctx: Ctx) -> int:
+    """``fly ssh issue [org] [path] [--agent] [--hours N] [-u root,fly] [--overwrite]`` (issue.go texts)."""
+    from flytui.sandbox import sshd
+
+    _issue_org(ctx)
+    try:
+        hours = int(ctx.flag("hours") or 24)
+    except ValueError:
+        raise SandboxError(f'invalid argument "{ctx.flag("hours")}" for "--hours" flag: '
+                           'strconv.ParseInt: parsing "{0}": invalid syntax'.format(ctx.flag("hours"))) from None
+    if hours < 1 or hours > 72:
+        raise SandboxError("Invalid expiration time (1-72 hours)\n")
+    users = tuple(u.strip() for u in str(ctx.flag("user") or "root,fly").split(",") if u.strip())
+    cred = sshd.issue_credential(ctx.sb, principals=users, hours=hours)
+    if ctx.flag("agent"):
+        _add_to_agent(cred.private_key, cred.certificate)
+        ctx.out(f"Populated agent with cert:\n{cred.certificate.decode().strip()}")
+        return 0
+    ctx.out(ISSUE_BANNER)
+    if len(ctx.args) < 2:
+        raise SandboxError(NON_INTERACTIVE)  # "Path to store private key: " cannot be asked
+    root = ctx.args[1]
+    pf, cf = _open_key_files(ctx, root)
+    with os.fdopen(cf, "wb") as fh:
+        fh.write(cred.certificate)
+    with os.fdopen(pf, "wb") as fh:
+        fh.write(cred.private_key)
+    ctx.out(f"Wrote {hours}-hour SSH credential to {root}, {root}-cert.pub")
     return 0
