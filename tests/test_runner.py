@@ -505,3 +505,17 @@ async def test_cancelling_a_streaming_consumer_kills_the_group(runner: FlyctlRun
         await task
     await assert_no_survivors(pid, mark)
     assert live_groups() == {}
+
+
+@pytest.mark.parametrize("ticks", [0, 1, 2, 3, 5, 8])
+async def test_cancel_while_starting_leaves_nothing(runner: FlyctlRunner, ticks: int) -> None:
+    """Cancelled at any point of the start-up (the child may exist before exec returns)."""
+    mark = marker()
+    task = asyncio.ensure_future(runner.run("grandchild", mark, timeout=30))
+    for _ in range(ticks):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await assert_no_survivors(None, mark)
+    assert live_groups() == {}

@@ -164,6 +164,15 @@ async def _cleanup_shielded(proc: asyncio.subprocess.Process, grace: float) -> N
     await asyncio.shield(task)
 
 
+def _kill_if_started(start: asyncio.Future[asyncio.subprocess.Process]) -> None:
+    """Done-callback: a child whose starter was abandoned is killed with its group."""
+    if start.cancelled() or start.exception() is not None:
+        return
+    task = asyncio.ensure_future(_terminate_group(start.result(), 0.0))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
 # ------------------------------------------------------------------------------------------
 # locating flyctl
 
@@ -336,6 +345,25 @@ class FlyctlRunner:
         return env
 
     async def _exec(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> asyncio.subprocess.Process:
+        """Start flyctl in its own session; a cancellation while starting still kills the group.
+
+        The child exists before ``create_subprocess_exec`` returns (pipes are connected after the
+        fork), so the start runs shielded: if we are cancelled meanwhile, we let it finish, kill
+        the whole group, then re-raise CancelledError.
+        """
+        start = asyncio.ensure_future(self._create(argv, stdin_pipe=stdin_pipe, cwd=cwd))
+        try:
+            return await asyncio.shield(start)
+        except asyncio.CancelledError:
+            try:
+                proc = await asyncio.shield(start)
+            except BaseException:  # cancelled again, or the start failed
+                start.add_done_callback(_kill_if_started)
+                raise asyncio.CancelledError() from None
+            await _cleanup_shielded(proc, self.grace)
+            raise
+
+    async def _create(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> asyncio.subprocess.Process:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
