@@ -342,6 +342,12 @@ class FlytuiApp(App):
     def action_open_doctor(self) -> None:
         self._open_optional("flytui.ui.screens.doctor", "DoctorScreen", "doctor", self.current_app, self.project_dir)
 
+    def action_open_flytoml(self) -> None:
+        if not self.project_dir:
+            self.notify("fly.toml needs a project folder (run flytui in the folder with fly.toml)", severity="warning")
+            return
+        self._open_optional("flytui.ui.screens.flytoml", "FlyTomlScreen", "fly.toml", self.project_dir)
+
     async def action_quit(self) -> None:
         self._kill_children()
         self.exit()

@@ -53,6 +53,8 @@ COMMANDS: tuple[Command, ...] = (
     _c("migrations", "Migrations", "Alembic migrations of the project's database", "M", VIEW, "open_migrations",
        "mig", "alembic"),
     _c("doctor", "Doctor", "Preflight checks for the project folder", "H", VIEW, "open_doctor", "doc"),
+    _c("flytoml", "fly.toml", "View and edit fly.toml (validated, shown as a diff, written atomically)", "T", VIEW,
+       "open_flytoml", "toml"),
     _c("previous", "Previous view", "Go back to the previous view", "minus", VIEW, "previous_view", "-"),
     # global
     _c("refresh", "Refresh", "Refresh the current view now", "r", GLOBAL, "refresh_view"),

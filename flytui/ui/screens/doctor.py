@@ -1,0 +1,503 @@
+"""Doctor screen: the preflight checks of :func:`flytui.doctor.run_doctor`, live, with one-key fixes.
+
+Checks appear as they complete (``on_check`` -> :class:`DoctorScreen.CheckDone`); a re-run (``r``) updates the
+rows in place and keeps the cursor. The selected check shows why it matters and the fix; ``f``/``enter`` runs
+the one-key fix where the check names one (``Check.fix_action``):
+
+* login        -- suspend the UI, run ``fly auth login`` in the real terminal, re-run the doctor;
+* billing      -- open the billing URL in the browser (and show it);
+* read URL     -- read DATABASE_URL from a running machine (``fly ssh console``), keep it in memory only,
+                  re-run the doctor with it (it is only ever shown masked);
+* fix URL      -- open the DATABASE_URL doctor prefilled with that value (the secret goes to flyctl on stdin);
+* release_command / internal_port -- open the fly.toml editor on the proposed change (diff, confirm, save);
+* create app   -- open the create-app modal prefilled with the fly.toml app name.
+
+Fixes that change something are refused in read-only mode (``guard_mutation``).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.markup import escape
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from flytui.doctor import (
+    FAIL,
+    FIX_BILLING,
+    FIX_CREATE_APP,
+    FIX_DATABASE_URL,
+    FIX_INTERNAL_PORT,
+    FIX_LOGIN,
+    FIX_READ_DATABASE_URL,
+    FIX_RELEASE_COMMAND,
+    OK,
+    SKIP,
+    WARN,
+    Check,
+    DoctorReport,
+    run_doctor,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flytui.fly.flytoml import FlyToml
+
+MARKS = {OK: "✓ ok", WARN: "! warn", FAIL: "✗ fail", SKIP: "- skip"}
+STATUS_COLOR = {OK: "success", WARN: "warning", FAIL: "error", SKIP: "foreground-muted"}
+PENDING = "… "
+
+FIX_LABELS = {
+    FIX_LOGIN: "run `fly auth login` in this terminal",
+    FIX_BILLING: "open the billing page in your browser",
+    FIX_READ_DATABASE_URL: "read DATABASE_URL from a running machine (fly ssh console)",
+    FIX_DATABASE_URL: "open the DATABASE_URL fix (the secret is set through stdin)",
+    FIX_RELEASE_COMMAND: "add [deploy] release_command to fly.toml (shown as a diff first)",
+    FIX_INTERNAL_PORT: "set http_service.internal_port in fly.toml (shown as a diff first)",
+    FIX_CREATE_APP: "create the app (fly apps create)",
+}
+# fixes that change something (on Fly.io or on disk): refused in read-only mode
+MUTATING_FIXES = frozenset({FIX_DATABASE_URL, FIX_RELEASE_COMMAND, FIX_INTERNAL_PORT, FIX_CREATE_APP})
+RELEASE_COMMAND = "alembic upgrade head"
+
+
+def status_cell(status: str, colors: dict[str, str]) -> Text:
+    """The coloured status mark of one check."""
+    color = colors.get(STATUS_COLOR.get(status, ""), "")
+    return Text(MARKS.get(status, status), style=f"bold {color}".strip())
+
+
+def detail_markup(check: Check, read_only: bool = False) -> str:
+    """Markup for the detail panel: what was found, why it matters, the fix and the fix key."""
+    color = STATUS_COLOR.get(check.status, "foreground")
+    lines = [f"[b]{escape(check.title)}[/b]  [${color}]{escape(MARKS.get(check.status, check.status))}[/]"]
+    if check.detail:
+        lines.append(escape(check.detail))
+    if check.why:
+        lines += ["", f"[b]Why it matters[/b]  {escape(check.why)}"]
+    if check.fix and check.status != OK:
+        lines += ["", f"[b]Fix[/b]  {escape(check.fix)}"]
+    if check.fix_action:
+        label = FIX_LABELS.get(check.fix_action, check.fix_action)
+        if read_only and check.fix_action in MUTATING_FIXES:
+            lines += ["", f"[$warning]One-key fix disabled in read-only mode: {escape(label)}[/]"]
+        else:
+            lines += ["", f"[$accent]Press f or enter to fix:[/] {escape(label)}"]
+    return "\n".join(lines)
+
+
+def summary_line(checks: list[Check]) -> str:
+    failed = sum(1 for c in checks if c.status == FAIL)
+    warned = sum(1 for c in checks if c.status == WARN)
+    fixes = sum(1 for c in checks if c.fix_action)
+    return (f"{len(checks)} checks: {failed} failed, {warned} warnings"
+            + (f" · {fixes} one-key fix{'es' if fixes != 1 else ''} (f)" if fixes else ""))
+
+
+class DoctorScreen(Screen[None]):
+    """Preflight checks for the current app and project folder."""
+
+    CSS_PATH = str(Path(__file__).with_name("doctor.tcss"))
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("r", "rerun", "Re-run"),
+        Binding("f", "fix", "Fix"),
+        Binding("t", "open_flytoml", "fly.toml"),
+    ]
+
+    class CheckDone(Message):
+        """One check finished (posted from ``run_doctor``'s ``on_check``)."""
+
+        def __init__(self, run: int, check: Check) -> None:
+            super().__init__()
+            self.run, self.check = run, check
+
+    class Finished(Message):
+        def __init__(self, run: int, report: DoctorReport | None) -> None:
+            super().__init__()
+            self.run, self.report = run, report
+
+    def __init__(self, app_name: str | None = None, project_dir: Path | None = None) -> None:
+        super().__init__()
+        self.app_name = app_name
+        self.project_dir = Path(project_dir) if project_dir else None
+        self.checks: dict[str, Check] = {}
+        self.report: DoctorReport | None = None
+        self.running = False
+        self._run = 0
+        self._seen: list[str] = []
+        # DATABASE_URL read from a machine: in memory only, never shown unmasked, never written anywhere
+        self._database_url: str | None = None
+
+    # --- layout -------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("", id="doctor-title")
+        table: DataTable[Any] = DataTable(id="doctor-checks", cursor_type="row", zebra_stripes=False)
+        table.add_column("status", key="status", width=8)
+        table.add_column("check", key="title", width=30)
+        table.add_column("detail", key="detail")
+        yield table
+        yield Static("", id="doctor-detail")
+        yield Static("", id="doctor-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._update_title()
+        self.query_one(DataTable).focus()
+        self.rerun()
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#doctor-checks", DataTable)
+
+    def _update_title(self) -> None:
+        where = str(self.project_dir) if self.project_dir else "no project folder"
+        app = self.target_app() or "no app"
+        self.query_one("#doctor-title", Static).update(
+            f"[b]Doctor[/b]  ·  app [b]{escape(app)}[/b]  ·  {escape(where)}"
+            + ("  ·  [$accent]DATABASE_URL read from a machine (in memory)[/]" if self._database_url else ""))
+
+    def target_app(self) -> str | None:
+        """The app the checks are about: the one given, else fly.toml's ``app``."""
+        if self.app_name:
+            return self.app_name
+        if self.project_dir and (self.project_dir / "fly.toml").is_file():
+            try:
+                from flytui.fly.flytoml import FlyToml
+
+                return FlyToml.load(self.project_dir).app
+            except Exception:  # noqa: BLE001 - an invalid fly.toml is reported by the checks themselves
+                return None
+        return None
+
+    # --- running the checks ---------------------------------------------------------------------------
+    def action_rerun(self) -> None:
+        self.rerun()
+
+    def rerun(self) -> None:
+        """Start (or restart) the checks; rows are updated in place as results arrive."""
+        self._run += 1
+        self._seen = []
+        self.running = True
+        table = self.table
+        for key in list(table.rows):
+            table.update_cell(key, "status", Text(PENDING, style="dim"))
+        self.query_one("#doctor-summary", Static).update("running checks…")
+        self._update_title()
+        self.run_checks(self._run, self._database_url)
+
+    @work(exclusive=True, group="doctor", exit_on_error=False)
+    async def run_checks(self, run: int, database_url: str | None) -> None:
+        op = self.app.begin_op("doctor")
+        report: DoctorReport | None = None
+        try:
+            report = await run_doctor(self.app.client, self.project_dir, app=self.app_name,
+                                      database_url=database_url,
+                                      on_check=lambda c: self.post_message(self.CheckDone(run, c)))
+        except Exception as exc:  # noqa: BLE001 - run_doctor never raises for a check; this is a bug path
+            self.app.report_error(exc, "doctor")
+        finally:
+            self.app.end_op(op)
+            self.post_message(self.Finished(run, report))
+
+    def on_doctor_screen_check_done(self, message: CheckDone) -> None:
+        if message.run != self._run:
+            return  # a stale result from a cancelled run
+        c = message.check
+        self.checks[c.id] = c
+        self._seen.append(c.id)
+        table = self.table
+        colors = self.app.get_css_variables()
+        cells = {"status": status_cell(c.status, colors), "title": c.title, "detail": c.detail}
+        if c.id in table.rows:
+            for col, value in cells.items():
+                table.update_cell(c.id, col, value)
+        else:
+            table.add_row(*cells.values(), key=c.id)
+        if self.selected_id() == c.id or table.row_count == 1:
+            self.show_detail()
+
+    def on_doctor_screen_finished(self, message: Finished) -> None:
+        if message.run != self._run:
+            return
+        self.running = False
+        self.report = message.report
+        table = self.table
+        selected = self.selected_id()
+        for key in [k.value for k in list(table.rows) if k.value not in self._seen]:
+            table.remove_row(key)
+            self.checks.pop(key, None)
+        order = [k.value for k in table.rows]
+        if order != self._seen:  # new checks appeared (e.g. after logging in): keep the doctor's order
+            table.clear()
+            colors = self.app.get_css_variables()
+            for cid in self._seen:
+                c = self.checks[cid]
+                table.add_row(status_cell(c.status, colors), c.title, c.detail, key=cid)
+            if selected in self._seen:
+                table.move_cursor(row=self._seen.index(selected))
+        checks = [self.checks[cid] for cid in self._seen]
+        self.query_one("#doctor-summary", Static).update(summary_line(checks))
+        self.show_detail()
+
+    # --- selection ------------------------------------------------------------------------------------
+    def selected_id(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # noqa: BLE001 - cursor outside the table while rows change
+            return None
+        return key.value
+
+    def selected_check(self) -> Check | None:
+        cid = self.selected_id()
+        return self.checks.get(cid) if cid else None
+
+    def select(self, check_id: str) -> None:
+        """Move the cursor to a check (used by tests and after fixes)."""
+        table = self.table
+        table.move_cursor(row=table.get_row_index(check_id))
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        check = self.selected_check()
+        self.query_one("#doctor-detail", Static).update(
+            detail_markup(check, self.app.read_only) if check else "")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_fix()
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def action_open_flytoml(self) -> None:
+        if not self.project_dir:
+            self.notify("No project folder: start flytui in the folder with fly.toml", severity="warning")
+            return
+        from flytui.ui.screens.flytoml import FlyTomlScreen
+
+        self.app.push_screen(FlyTomlScreen(self.project_dir), self._after_flytoml)
+
+    # --- fixes ----------------------------------------------------------------------------------------
+    def action_fix(self) -> None:
+        check = self.selected_check()
+        if check is None:
+            return
+        action = check.fix_action
+        if not action:
+            self.notify(f"{check.title}: no one-key fix" + (f". {check.fix}" if check.fix else ""))
+            return
+        if action in MUTATING_FIXES and not self.app.guard_mutation(f"Fix: {check.title}"):
+            return
+        handler: Callable[[Check], None] | None = getattr(self, f"fix_{action}", None)
+        if handler is None:
+            self.notify(f"flytui cannot perform '{action}' yet", severity="warning")
+            return
+        handler(check)
+
+    # login ---------------------------------------------------------------------------------------------
+    def fix_login(self, check: Check) -> None:
+        """Suspend the UI and run ``fly auth login`` in the real terminal, then re-run the doctor."""
+        runner = self.app.runner
+        try:
+            argv = [runner.path, "auth", "login"]
+            env = runner.child_env() if hasattr(runner, "child_env") else dict(os.environ)
+        except Exception as exc:  # noqa: BLE001 - FlyctlNotFound
+            self.app.report_error(exc, "fly auth login")
+            return
+        code = self.run_in_terminal(argv, env)
+        if code is None:
+            return
+        if code == 0:
+            self.notify("fly auth login finished; re-running the checks", title="fly auth login")
+        else:
+            self.notify(f"`{shlex.join(argv)}` exited with status {code}", title="fly auth login",
+                        severity="warning")
+        reload_header = getattr(self.app, "load_header", None)
+        if callable(reload_header):
+            reload_header()
+        self.rerun()
+
+    def run_in_terminal(self, argv: list[str], env: dict[str, str]) -> int | None:
+        """Run an interactive command in the real terminal (UI suspended). None when the terminal is not ours."""
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.app.suspend():
+                return subprocess.run(argv, env=env, check=False).returncode
+        except SuspendNotSupported:
+            self.notify(f"Run `{shlex.join([os.path.basename(argv[0]), *argv[1:]])}` in a terminal, then press r",
+                        title="cannot suspend here", severity="warning", timeout=15)
+            return None
+        except OSError as exc:
+            self.app.report_error(exc, "fly auth login")
+            return None
+
+    # billing -------------------------------------------------------------------------------------------
+    def fix_open_billing(self, check: Check) -> None:
+        url = str(check.data.get("billing_url") or "https://fly.io/dashboard/personal/billing")
+        self.notify(f"Opening {url}", title="billing", timeout=15)
+        self.open_url(url)
+
+    @work(exclusive=True, group="doctor-browser", thread=True, exit_on_error=False)
+    def open_url(self, url: str) -> None:
+        import webbrowser
+
+        webbrowser.open(url)
+
+    # DATABASE_URL --------------------------------------------------------------------------------------
+    def fix_read_database_url(self, check: Check) -> None:
+        app = self.target_app()
+        if not app:
+            self.notify("No app to read DATABASE_URL from", severity="warning")
+            return
+        self.read_database_url(app)
+
+    @work(exclusive=True, group="doctor-fix", exit_on_error=False)
+    async def read_database_url(self, app: str) -> None:
+        """``fly ssh console -C 'printenv DATABASE_URL'``; the value stays in memory, masked on screen."""
+        from flytui.db.urls import mask_url
+
+        op = self.app.begin_op(f"read DATABASE_URL {app}")
+        try:
+            url = await self.app.client.read_database_url(app)
+        except Exception as exc:  # noqa: BLE001 - shown via report_error
+            self.app.report_error(exc, "read DATABASE_URL")
+            return
+        finally:
+            self.app.end_op(op)
+        if not url:
+            self.notify(f"DATABASE_URL is not set on {app}'s machine", severity="warning")
+            return
+        self._database_url = url
+        self.notify(f"Read DATABASE_URL from {app}: {mask_url(url)}", title="DATABASE_URL")
+        self.rerun()
+
+    def fix_fix_database_url(self, check: Check) -> None:
+        app = self.target_app()
+        if not self._database_url or not app:
+            self.notify("Read DATABASE_URL first (select the check and press f)", severity="warning")
+            return
+        self.open_dburl_fix(app, self._database_url)
+
+    async def _database_url_digest(self, app: str) -> str | None:
+        secrets = await self.app.client.secrets(app)
+        return next((s.digest for s in secrets if s.name == "DATABASE_URL"), None)
+
+    @work(exclusive=True, group="doctor-fix", exit_on_error=False)
+    async def open_dburl_fix(self, app: str, url: str) -> None:
+        """Open the DATABASE_URL doctor prefilled; afterwards, learn from the secret's digest whether it changed."""
+        from textual.widgets import Input
+
+        from flytui.ui.screens.dburl import DatabaseUrlScreen
+
+        try:
+            before = await self._database_url_digest(app)
+        except Exception as exc:  # noqa: BLE001
+            self.app.report_error(exc, "list secrets")
+            return
+        screen = DatabaseUrlScreen(app)
+        await self.app.push_screen(screen, lambda _: self.after_dburl(app, screen, before))
+        screen.query_one("#dburl-input", Input).value = url
+        screen.check(url)
+
+    @work(exclusive=True, group="doctor-fix", exit_on_error=False)
+    async def after_dburl(self, app: str, screen: Any, before: str | None) -> None:
+        try:
+            after = await self._database_url_digest(app)
+        except Exception as exc:  # noqa: BLE001
+            self.app.report_error(exc, "list secrets")
+            after = before
+        fixed = getattr(screen, "fixed", None)
+        if fixed and after != before:
+            self._database_url = fixed  # what was just set: re-check it (still memory only)
+        self.rerun()
+
+    # fly.toml ------------------------------------------------------------------------------------------
+    def fix_add_release_command(self, check: Check) -> None:
+        self.open_flytoml_change("deploy.release_command", RELEASE_COMMAND,
+                                 f"Run migrations on every deploy: [deploy] release_command = {RELEASE_COMMAND!r}")
+
+    def fix_set_internal_port(self, check: Check) -> None:
+        port = check.data.get("port")
+        if not isinstance(port, int):
+            self.notify("Cannot tell which port the Dockerfile serves on", severity="warning")
+            return
+        self.open_flytoml_change("http_service.internal_port", port,
+                                 f"Match the Dockerfile: http_service.internal_port = {port}")
+
+    def open_flytoml_change(self, dotted: str, value: Any, reason: str) -> None:
+        """Open the fly.toml editor straight on the diff of one proposed value."""
+        if not self.project_dir:
+            self.notify("No project folder", severity="warning")
+            return
+        from flytui.fly.flytoml import FlyToml
+        from flytui.ui.screens.flytoml import FlyTomlScreen
+
+        try:
+            proposed: FlyToml = FlyToml.load(self.project_dir).with_value(dotted, value)
+        except Exception as exc:  # noqa: BLE001 - unreadable / invalid fly.toml
+            self.app.report_error(exc, "read fly.toml")
+            return
+        self.app.push_screen(FlyTomlScreen(self.project_dir, proposed=proposed, reason=reason), self._after_flytoml)
+
+    def _after_flytoml(self, saved: bool | None) -> None:
+        if saved:
+            self.rerun()
+
+    # create app ----------------------------------------------------------------------------------------
+    def fix_create_app(self, check: Check) -> None:
+        self.open_create_app(self.target_app() or "")
+
+    @work(exclusive=True, group="doctor-fix", exit_on_error=False)
+    async def open_create_app(self, name: str) -> None:
+        from textual.widgets import Input
+
+        from flytui.ui.screens.create_app import CreateAppScreen
+
+        org = getattr(self.app, "org_filter", None) or self.app.config.default_org
+        screen = CreateAppScreen(default_org=org)
+        await self.app.push_screen(screen, self._after_create_app)
+        screen.query_one("#create-name", Input).value = name
+
+    def _after_create_app(self, result: tuple[str, str | None] | None) -> None:
+        if result:
+            self.create_app(*result)
+
+    @work(exclusive=True, group="doctor-fix", exit_on_error=False)
+    async def create_app(self, name: str, org: str | None) -> None:
+        op = self.app.begin_op(f"create {name}")
+        try:
+            if not org:
+                org = await self._default_org()
+            await self.app.client.create_app(name, org)
+        except Exception as exc:  # noqa: BLE001 - shown via report_error
+            self.app.report_error(exc, f"create app {name}")
+            return
+        finally:
+            self.app.end_op(op)
+        self.notify(f"New app created: {name}")
+        self.rerun()
+
+    async def _default_org(self) -> str:
+        """The only organization, or ``personal``; ValueError when the user must choose."""
+        slugs = [str(getattr(o, "slug", "")) for o in await self.app.client.orgs()]
+        if len(slugs) == 1:
+            return slugs[0]
+        if "personal" in slugs:
+            return "personal"
+        raise ValueError("choose an organization in the dialog")
