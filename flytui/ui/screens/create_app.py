@@ -25,7 +25,7 @@ class CreateAppScreen(ModalScreen[tuple[str, str | None] | None]):
             yield Label("Create app", id="confirm-title")
             yield Input(placeholder="app-name", id="create-name")
             yield Select([(self.default_org, self.default_org)] if self.default_org else [], prompt="organization",
-                         value=self.default_org or Select.BLANK, id="create-org")
+                         value=self.default_org or Select.NULL, id="create-org")
             yield Label("", id="create-error")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Create", id="confirm-yes", variant="primary")
@@ -62,8 +62,12 @@ class CreateAppScreen(ModalScreen[tuple[str, str | None] | None]):
         if err:
             self.query_one("#create-error", Label).update(err)
             return
-        org = self.query_one("#create-org", Select).value
-        self.dismiss((name, None if org is Select.BLANK else str(org)))
+        select = self.query_one("#create-org", Select)
+        if select.value is Select.NULL:
+            self.query_one("#create-error", Label).update("Choose an organization (tab, then enter)")
+            select.focus()
+            return
+        self.dismiss((name, str(select.value)))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._submit()

@@ -41,7 +41,7 @@ class VolumesPane(Pane):
         async def run() -> None:
             name = self.table.rows_data[vid]["name"]
             req = ConfirmRequest(f"Destroy volume {name} ({vid}) of {app}? Its data is lost.", [vid],
-                                 [self.app.flyctl_argv("volumes", "destroy", vid, "--yes")], typed_name=vid,
+                                 [self.app.flyctl_argv("volumes", "destroy", vid, "-a", app, "--yes")], typed_name=vid,
                                  danger=True, confirm_label="Destroy")
             if not await self.app.confirm(req):
                 return
