@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 GLOBAL, VIEW, APPS, MACHINES, SECRETS, VOLUMES = "global", "view", "apps", "machines", "secrets", "volumes"
-PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES)
+MIGRATIONS = "migrations"  # keys bound by the migrations screen (flytui/ui/screens/migrations.py)
+COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
+PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,14 @@ COMMANDS: tuple[Command, ...] = (
     _c("doctor", "Doctor", "Preflight checks for the project folder", "H", VIEW, "open_doctor", "doc"),
     _c("flytoml", "fly.toml", "View and edit fly.toml (validated, shown as a diff, written atomically)", "T", VIEW,
        "open_flytoml", "toml"),
+    _c("releases", "Releases", "Release history of the current app; redeploy an earlier image (or :releases APP)",
+       "V", VIEW, "show_view('releases')", "rel", "rollback", takes_arg=True),
+    _c("command-log", "Command log", "Every flyctl call flytui made: argv (redacted), exit code, duration, stderr",
+       "at", VIEW, "show_view('command-log')", "cl", "cmdlog", "history"),
+    _c("tunnels", "Tunnels", "Live fly proxy tunnels: open one (e.g. for psql), close one", "T", VIEW,
+       "show_view('tunnels')", "tun", "pf", "proxy"),
+    _c("scale", "Scale", "Machine count per process group and VM size (fly scale count / fly scale vm)", "S",
+       VIEW, "open_scale", "sc", mutating=True, takes_arg=True),
     _c("previous", "Previous view", "Go back to the previous view", "minus", VIEW, "previous_view", "-"),
     # global
     _c("refresh", "Refresh", "Refresh the current view now", "r", GLOBAL, "refresh_view"),
@@ -84,6 +94,8 @@ COMMANDS: tuple[Command, ...] = (
        mutating=True),
     _c("machine-mark", "Mark", "Mark/unmark the row for a bulk action", "space", MACHINES, "toggle_mark"),
     _c("machine-faults", "Faults only", "Show only machines that are not healthy", "f", MACHINES, "toggle_faults"),
+    _c("machine-shell", "Shell", "Open fly ssh console on the selected machine in this terminal", "x", MACHINES,
+       "app.open_shell", "ssh", "shell"),
     # secrets pane
     _c("secret-set", "Set secrets", "Set secrets (values go to flyctl on stdin)", "n", SECRETS, "set_secret",
        mutating=True),
@@ -93,6 +105,46 @@ COMMANDS: tuple[Command, ...] = (
     # volumes pane
     _c("volume-destroy", "Destroy volume", "Destroy the selected volume", "ctrl+d", VOLUMES, "destroy_volume",
        mutating=True),
+    # command log pane
+    _c("log-copy", "Copy command", "Copy the selected command line to the clipboard", "y", COMMAND_LOG,
+       "copy_command"),
+    _c("log-clear", "Clear log", "Forget the finished entries of the command log", "c", COMMAND_LOG, "clear_log"),
+    # tunnels pane
+    _c("tunnel-open", "Open tunnel", "fly proxy LOCAL:REMOTE -a APP (e.g. remote port 5432 for psql)", "n",
+       TUNNELS, "open_tunnel"),
+    _c("tunnel-close", "Close tunnel", "Stop the selected fly proxy", "ctrl+d", TUNNELS, "close_tunnel"),
+    _c("tunnel-copy", "Copy connect command", "Copy the psql command line (or local address) of the tunnel", "y",
+       TUNNELS, "copy_connect"),
+    # releases pane
+    _c("release-redeploy", "Redeploy release", "Redeploy the image of the selected release (rollback)", "R",
+       RELEASES, "redeploy", "redeploy", mutating=True),
+    # migrations screen (actions run on the screen; mutating ones are refused in read-only mode)
+    _c("migrate-url", "Database URL", "Enter the database URL or $ENV_VAR (memory only)", "c", MIGRATIONS,
+       "screen.prompt_url"),
+    _c("migrate-url-app", "Read app DATABASE_URL", "Read DATABASE_URL from a running machine of the app", "F",
+       MIGRATIONS, "screen.url_from_app"),
+    _c("migrate-preview", "SQL preview", "Upgrade/downgrade SQL of the selected revision, with lint", "p",
+       MIGRATIONS, "screen.preview"),
+    _c("migrate-up", "Upgrade +1", "alembic upgrade +1 (preview, confirm, run)", "u", MIGRATIONS,
+       "screen.migrate('up')", mutating=True),
+    _c("migrate-head", "Upgrade head", "alembic upgrade head", "U", MIGRATIONS, "screen.migrate('head')",
+       mutating=True),
+    _c("migrate-heads", "Upgrade heads", "alembic upgrade heads (every branch)", "H", MIGRATIONS,
+       "screen.migrate('heads')", mutating=True),
+    _c("migrate-to", "Upgrade to selected", "alembic upgrade <selected revision>", "g", MIGRATIONS,
+       "screen.migrate('to')", mutating=True),
+    _c("migrate-down", "Downgrade -1", "alembic downgrade -1 (confirmation)", "b", MIGRATIONS,
+       "screen.migrate('down')", mutating=True),
+    _c("migrate-down-to", "Downgrade to selected", "alembic downgrade <selected revision> (confirmation)", "B",
+       MIGRATIONS, "screen.migrate('down_to')", mutating=True),
+    _c("migrate-stamp", "Stamp selected", "alembic stamp <selected> (no schema change; confirmation)", "S",
+       MIGRATIONS, "screen.migrate('stamp')", mutating=True),
+    _c("migrate-merge", "Merge heads", "alembic merge heads (writes a merge revision file)", "m", MIGRATIONS,
+       "screen.merge_heads", mutating=True),
+    _c("migrate-remote", "Remote mode", "Toggle running alembic inside a machine over SSH", "R", MIGRATIONS,
+       "screen.toggle_remote"),
+    _c("migrate-import-error", "History import error", "Why the history was read statically", "e", MIGRATIONS,
+       "screen.show_import_error"),
 )
 
 _BY_ID = {c.id: c for c in COMMANDS}
@@ -114,7 +166,7 @@ def key_for(cmd: Command, keymap: Mapping[str, str] | None = None) -> str | None
     return cmd.key
 
 
-_KEY_LABELS = {"slash": "/", "colon": ":", "question_mark": "?", "minus": "-", "space": "space",
+_KEY_LABELS = {"at": "@", "slash": "/", "colon": ":", "question_mark": "?", "minus": "-", "space": "space",
                "escape": "esc", "enter": "enter"}
 
 
