@@ -1,0 +1,564 @@
+"""``MigrationSession``: one Alembic project + one database, reached through a shared ``fly proxy`` tunnel.
+
+Plain asyncio, no UI imports; heavy libraries are imported lazily by the services it calls. It ties together:
+
+- the database URL: typed by the user, read from an environment variable they name, or (explicit request
+  only) the app's ``DATABASE_URL`` read from a running machine. It lives in memory only, never on disk, and
+  is shown masked (:attr:`MigrationSession.masked_url`);
+- the database app derived from the URL host (``X.flycast``, ``X.internal``, ``top2.nearest.of.X.internal``),
+  or given by the user; local hosts are used directly (no tunnel);
+- the tunnel (``fly proxy L:5432 -a X``) from a shared :class:`~flytui.db.tunnel.TunnelManager`, and the
+  local URL (``fix_url`` + ``tunnel_url``: ``postgresql+psycopg://``, ``sslmode=disable`` kept);
+- history, current heads, pending revisions (:class:`Snapshot`);
+- previews before running (:class:`ActionPreview`: the revisions that will run, ``--sql`` of the range,
+  lint findings, downgrade warnings, stamp warning);
+- runs through :class:`~flytui.db.alembic_service.AlembicRunner` with the advisory lock (``MigrationLocked``
+  names the holder), or inside a machine (remote mode, ``flytui.db.remote.RemoteAlembic``); every run ends
+  with a :class:`RunSummary` (real exit code, heads before/after, whether the tunnel dropped meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from flytui.db.alembic_service import (
+    AlembicProject,
+    AlembicRunner,
+    DowngradeWarning,
+    History,
+    LogLine,
+    Progress,
+    Revision,
+    RunFinished,
+    RunResult,
+    RunStarted,
+    SqlPreview,
+    check_downgrade,
+    current_heads_async,
+    detect_alembic_command,
+    load_history,
+    plan,
+)
+from flytui.db.lock import MigrationLock
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flytui.db.sqllint import Finding
+    from flytui.db.tunnel import Tunnel, TunnelManager
+
+__all__ = [
+    "ActionKind", "MigrationAction", "ActionPreview", "RevisionPreview", "Snapshot", "RunSummary",
+    "MigrationSession", "MigrationSessionError", "RemoteUnavailable", "db_app_from_host", "is_local_host",
+    "STAMP_WARNING",
+]
+
+ActionKind = Literal["upgrade", "downgrade", "stamp"]
+UrlSource = Literal["prompt", "env", "app"]
+
+STAMP_WARNING = ("stamp changes no schema: it only rewrites the alembic_version table, so the database must "
+                 "already match the target revision")
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+class MigrationSessionError(Exception):
+    """A problem the user can fix (no URL yet, unknown env var, unknown database app ...)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class RemoteUnavailable(MigrationSessionError):
+    """Remote mode was asked for but ``flytui.db.remote`` is not installed/built."""
+
+
+# --------------------------------------------------------------------------- URL helpers
+
+
+def db_app_from_host(host: str | None) -> str | None:
+    """The Fly app that serves ``host``: ``X.flycast``, ``X.internal``, ``<region|topN.nearest.of>.X.internal``.
+
+    None for anything else (the user must say which app to proxy to).
+    """
+    if not host:
+        return None
+    host = host.strip().lower().rstrip(".")
+    m = re.fullmatch(r"([a-z0-9][a-z0-9-]*)\.flycast", host)
+    if m:
+        return m.group(1)
+    m = re.fullmatch(r"top\d+\.nearest\.of\.([a-z0-9][a-z0-9-]*)\.internal", host)
+    if m:
+        return m.group(1)
+    m = re.fullmatch(r"(?:[a-z0-9-]+\.)?([a-z0-9][a-z0-9-]*)\.internal", host)
+    if m:
+        return m.group(1)
+    return None
+
+
+def is_local_host(host: str | None) -> bool:
+    """True for localhost / loopback / a Unix socket directory (no tunnel needed)."""
+    return not host or host in _LOCAL_HOSTS or host.startswith("/")
+
+
+def _url_host(url: str) -> tuple[str | None, int]:
+    """(host, port) of a database URL (``?host=`` socket directories count as the host)."""
+    from flytui.db.urls import parse_url
+
+    parsed = parse_url(url)
+    host = parsed.host or (parsed.query.get("host") if isinstance(parsed.query.get("host"), str) else None)
+    return host, int(parsed.port or 5432)
+
+
+# --------------------------------------------------------------------------- value types
+
+
+@dataclass(frozen=True)
+class MigrationAction:
+    """One alembic command: ``upgrade +1``, ``downgrade <rev>``, ``stamp head`` ..."""
+
+    kind: ActionKind
+    target: str
+
+    @property
+    def args(self) -> list[str]:
+        """The alembic arguments (no URL)."""
+        return [self.kind, self.target]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.target}"
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Downgrade and stamp always need a confirmation."""
+        return self.kind in ("downgrade", "stamp")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the status table shows: history + the database's current heads."""
+
+    history: History
+    current: tuple[str, ...] | None          # None: not connected (history only)
+    states: dict[str, str]                   # id -> applied | pending | current | head
+    pending: tuple[Revision, ...]
+    graph: dict[str, str]
+
+    @property
+    def multiple_heads(self) -> bool:
+        return len(self.history.heads) > 1
+
+
+@dataclass(frozen=True)
+class ActionPreview:
+    """Everything shown before an action runs."""
+
+    action: MigrationAction
+    revisions: tuple[Revision, ...]          # in run order
+    sql: SqlPreview | None
+    findings: tuple["Finding", ...]
+    downgrade_warnings: tuple[DowngradeWarning, ...]
+    warnings: tuple[str, ...]                # e.g. the stamp warning
+    error: str | None                        # plan error (multiple heads, ambiguous walk, nothing to do)
+    current: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RevisionPreview:
+    """SQL of one revision in both directions (explicit ``parent:rev`` / ``rev:parent`` ranges)."""
+
+    revision: Revision
+    upgrade: SqlPreview
+    downgrade: SqlPreview
+    upgrade_findings: tuple["Finding", ...]
+    downgrade_warnings: tuple[DowngradeWarning, ...]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Last event of :meth:`MigrationSession.run`: the real exit code decides ``ok``."""
+
+    action: MigrationAction
+    result: RunResult
+    heads_before: tuple[str, ...]
+    heads_after: tuple[str, ...] | None      # None: could not be read (tunnel down)
+    tunnel_dropped: bool
+    remote: bool
+    exit_code_exact: bool
+    note: str                                # one sentence for the user
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+
+SessionEvent = RunStarted | LogLine | Progress | RunFinished | RunSummary
+
+
+# --------------------------------------------------------------------------- the session
+
+
+class MigrationSession:
+    """One Alembic project against one database. See the module docstring.
+
+    ``runner``: the app's FlyctlRunner (tunnels); ``client``: FlyClient (reading DATABASE_URL, remote mode);
+    ``tunnels``: a TunnelManager shared by the whole app (one is made if None); ``alembic_command``:
+    argv prefix of the project's alembic (autodetected if None).
+    """
+
+    def __init__(self, project: AlembicProject, *, runner: Any = None, client: Any = None,
+                 tunnels: "TunnelManager | None" = None, alembic_command: Sequence[str] | None = None,
+                 env_extra: Mapping[str, str] | None = None, x_args: Sequence[str] = (),
+                 lock: bool = True) -> None:
+        self.project = project
+        self.runner = runner
+        self.client = client
+        self._tunnels = tunnels
+        self.alembic = AlembicRunner(project, alembic_command or detect_alembic_command(project.root), lock=lock)
+        self.env_extra: dict[str, str] = dict(env_extra or {})
+        self.x_args: list[str] = list(x_args)
+        self._url: str | None = None
+        self.url_source: UrlSource | None = None
+        self.db_app: str | None = None
+        self.remote_port = 5432
+        self.direct = False
+        self.tunnel: Tunnel | None = None
+        self.local_url: str | None = None
+        self.history: History | None = None
+        self.remote_app: str | None = None
+        self.remote_machine: str | None = None
+        self._drops = 0
+        self._unlisten: Any = None
+        self._run_lock = asyncio.Lock()
+
+    # ---------------------------------------------------------------- URL
+    @property
+    def has_url(self) -> bool:
+        return self._url is not None
+
+    @property
+    def masked_url(self) -> str | None:
+        """The user's URL with the password replaced by ``***`` (safe to show)."""
+        from flytui.db.urls import mask_url
+
+        return mask_url(self._url) if self._url else None
+
+    @property
+    def masked_local_url(self) -> str | None:
+        from flytui.db.urls import mask_url
+
+        return mask_url(self.local_url) if self.local_url else None
+
+    def set_url(self, url: str, *, source: UrlSource = "prompt", db_app: str | None = None) -> str | None:
+        """Remember ``url`` (in memory only) and derive the database app; returns the app (None: local host).
+
+        MigrationSessionError when the URL is unusable or the host names no Fly app and ``db_app`` is None.
+        """
+        from flytui.db.urls import UrlError, diagnose_url
+
+        url = url.strip()
+        try:
+            host, port = _url_host(url)
+        except UrlError as exc:
+            raise MigrationSessionError(str(exc), "expected postgres://USER:PASSWORD@HOST:5432/DB") from None
+        diag = diagnose_url(url)
+        blocking = [p for p in diag.errors if not p.fixable]
+        if blocking:
+            raise MigrationSessionError(blocking[0].message, blocking[0].hint)
+        app = db_app or db_app_from_host(host)
+        direct = app is None and is_local_host(host)
+        if app is None and not direct:
+            raise MigrationSessionError(
+                f"cannot tell which Fly app serves the database host {host!r}",
+                "name the Postgres app (the one to `fly proxy` to)")
+        self._url, self.url_source, self.db_app, self.remote_port, self.direct = url, source, app, port, direct
+        self.local_url = None
+        return app
+
+    def url_from_env(self, name: str, environ: Mapping[str, str] | None = None) -> str | None:
+        """Use the URL in environment variable ``name`` (``$NAME`` accepted)."""
+        env = os.environ if environ is None else environ
+        name = name.strip().lstrip("$")
+        value = env.get(name)
+        if not value:
+            raise MigrationSessionError(f"environment variable {name} is not set",
+                                        "export it before starting flytui, or type the URL")
+        return self.set_url(value, source="env")
+
+    async def url_from_app(self, app: str, machine: str | None = None) -> str | None:
+        """Read the app's ``DATABASE_URL`` from a running machine (``fly ssh console -C printenv``)."""
+        if self.client is None:
+            raise MigrationSessionError("no Fly client", "")
+        value = await self.client.read_database_url(app, machine=machine)
+        if not value:
+            raise MigrationSessionError(f"DATABASE_URL is not set on {app}'s machine",
+                                        f"attach a database: fly postgres attach <pg-app> -a {app}")
+        return self.set_url(value, source="app")
+
+    # ---------------------------------------------------------------- tunnel
+    @property
+    def tunnels(self) -> "TunnelManager":
+        if self._tunnels is None:
+            from flytui.db.tunnel import TunnelManager
+
+            self._tunnels = TunnelManager(self.runner)
+        return self._tunnels
+
+    @property
+    def tunnel_state(self) -> str:
+        """``direct``, ``none`` or the tunnel's state (connecting / up / dropped / closed / failed)."""
+        if self.direct and self.local_url:
+            return "direct"
+        return self.tunnel.state if self.tunnel is not None else "none"
+
+    async def connect(self) -> str:
+        """Open (or share) the tunnel and build the local URL; returns it. Idempotent."""
+        from flytui.db.urls import fix_url, tunnel_url
+
+        if self._url is None:
+            raise MigrationSessionError("no database URL yet", "enter one (c), or read the app's (F)")
+        if self.direct:
+            self.local_url = fix_url(self._url)
+            return self.local_url
+        if self.tunnel is None or self.tunnel.state in ("closed", "failed"):
+            await self.disconnect()
+            if self.runner is None:
+                raise MigrationSessionError("no flyctl runner for the tunnel", "")
+            tunnel = await self.tunnels.acquire(self.db_app or "", self.remote_port)
+            self.tunnel = tunnel
+            self._unlisten = tunnel.add_listener(self._on_tunnel_state)
+        assert self.tunnel is not None
+        if self.tunnel.state != "up":
+            await self.tunnel.wait_state("up", "failed", timeout=60)
+        if self.tunnel.local_port is None:
+            raise MigrationSessionError("the tunnel has no local port", "")
+        self.local_url = tunnel_url(fix_url(self._url), self.tunnel.local_port)
+        return self.local_url
+
+    def _on_tunnel_state(self, tunnel: "Tunnel", state: str) -> None:
+        if state == "dropped":
+            self._drops += 1
+
+    def add_tunnel_listener(self, cb: Any) -> None:
+        """``cb(tunnel, state)`` on tunnel state changes (also for tunnels opened later)."""
+        self.tunnels.add_listener(cb)
+
+    async def disconnect(self) -> None:
+        """Release the shared tunnel (the manager closes it when nobody uses it)."""
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+        tunnel, self.tunnel = self.tunnel, None
+        if tunnel is not None:
+            self.tunnels.release(tunnel)
+
+    async def close(self) -> None:
+        await self.disconnect()
+
+    # ---------------------------------------------------------------- reading
+    async def load_history(self, *, prefer_static: bool = False) -> History:
+        """History from ScriptDirectory, else the static fallback (in a thread)."""
+        self.history = await asyncio.to_thread(load_history, self.project, prefer_static=prefer_static)
+        return self.history
+
+    async def current_heads(self) -> tuple[str, ...]:
+        """The version table's rows, read through the tunnel."""
+        url = self.local_url or await self.connect()
+        return await current_heads_async(url, self.project.version_table, self.project.version_table_schema)
+
+    async def snapshot(self, *, reload_history: bool = True) -> Snapshot:
+        """History (+ current heads when a URL is set)."""
+        history = await self.load_history() if reload_history or self.history is None else self.history
+        current = await self.current_heads() if self._url is not None else None
+        return self._snapshot(history, current)
+
+    @staticmethod
+    def _snapshot(history: History, current: tuple[str, ...] | None) -> Snapshot:
+        states: dict[str, str] = dict(history.states(current or ()))
+        pending = tuple(history.pending(current or ()))
+        return Snapshot(history, current, states, pending, history.graph_column())
+
+    # ---------------------------------------------------------------- previews
+    async def preview(self, action: MigrationAction) -> ActionPreview:
+        """Which revisions ``action`` runs, their SQL (``--sql cur:target``), lint findings, downgrade warnings."""
+        from flytui.db.sqllint import lint_sql
+
+        history = self.history or await self.load_history()
+        current = await self.current_heads()
+        warnings: list[str] = []
+        try:
+            if action.kind == "stamp":
+                revisions: list[Revision] = []
+                warnings.append(STAMP_WARNING)
+            else:
+                revisions = plan(history, current, action.target, action.kind)
+        except (ValueError, KeyError) as exc:
+            return ActionPreview(action, (), None, (), (), tuple(warnings), _text(exc), current)
+        if action.kind != "stamp" and not revisions:
+            return ActionPreview(action, (), None, (), (), (), f"nothing to {action.kind}: the database is at "
+                                 f"{', '.join(current) or 'base'}", current)
+        dwarn: list[DowngradeWarning] = []
+        if action.kind == "downgrade":
+            for rev in revisions:
+                dwarn.extend(await asyncio.to_thread(check_downgrade, rev))
+        sql: SqlPreview | None = None
+        findings: list[Finding] = []
+        if action.kind != "stamp":
+            sql = await self.alembic.preview_sql(action.kind, action.target, self.local_url or "",
+                                                 history=history, current=current, env_extra=self.env_extra,
+                                                 x_args=self.x_args)
+            if sql.ok:
+                findings = lint_sql(sql.sql)
+        return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
+                             None, current)
+
+    async def preview_revision(self, rev_id: str) -> RevisionPreview:
+        """Upgrade SQL ``parent:rev`` and downgrade SQL ``rev:parent`` of one revision (no DB state used)."""
+        from flytui.db.sqllint import lint_sql
+
+        history = self.history or await self.load_history()
+        rev = history.get(rev_id)
+        url = self.local_url or "postgresql+psycopg://preview@localhost/preview"
+        parents = list(rev.down_revisions)
+        up = await self.alembic.preview_sql("upgrade", rev.id, url, history=history, current=parents,
+                                            env_extra=self.env_extra, x_args=self.x_args)
+        down_target = parents[0] if len(parents) == 1 else "base"
+        if len(parents) > 1:
+            down = SqlPreview(False, "", "a merge revision: downgrade one branch at a time", [], "")
+        else:
+            down = await self.alembic.preview_sql("downgrade", down_target, url, history=history,
+                                                  current=[rev.id], env_extra=self.env_extra, x_args=self.x_args)
+        findings = tuple(lint_sql(up.sql)) if up.ok else ()
+        dwarn = tuple(await asyncio.to_thread(check_downgrade, rev))
+        return RevisionPreview(rev, up, down, findings, dwarn)
+
+    # ---------------------------------------------------------------- running
+    def set_remote(self, app: str | None, machine: str | None = None) -> None:
+        """Remote mode on (``app``: the web app whose machine runs alembic) or off (None)."""
+        if app is not None:
+            _remote_module()  # RemoteUnavailable now rather than at run time
+        self.remote_app, self.remote_machine = app, machine
+
+    @property
+    def remote(self) -> bool:
+        return self.remote_app is not None
+
+    async def run(self, action: MigrationAction, *, total: int | None = None) -> AsyncIterator[SessionEvent]:
+        """Run ``action``; yields the runner's events and finally a :class:`RunSummary`.
+
+        Local mode: the project's alembic with ``DATABASE_URL`` = the tunnel URL and the advisory lock
+        (``MigrationLocked`` before anything starts). Remote mode: inside a machine; the lock is still held
+        through the tunnel when one is open.
+        """
+        if self._run_lock.locked():
+            raise MigrationSessionError("a migration is already running in this session", "wait for it")
+        async with self._run_lock:
+            if not self.remote:
+                await self.connect()
+            before = await self._heads_or_none()
+            drops = self._drops
+            result: RunResult | None = None
+            exact = True
+            async for event in self._events(action, total):
+                if isinstance(event, RunFinished):
+                    result = event.result
+                    exact = bool(getattr(result, "exit_code_exact", True))
+                yield event
+            assert result is not None
+            dropped = self._drops > drops
+            after = await self._heads_after(dropped)
+            yield self._summary(action, result, before or (), after, dropped, exact)
+
+    async def _events(self, action: MigrationAction, total: int | None) -> AsyncIterator[Any]:
+        if not self.remote:
+            assert self.local_url is not None
+            async for event in self.alembic.run(action.args, self.local_url, self.env_extra, self.x_args,
+                                                total=total):
+                yield event
+            return
+        remote = _remote_module().RemoteAlembic(self.client, self.remote_app, self.remote_machine,
+                                               runner=self.runner)
+        lock = MigrationLock(self.local_url) if (self.local_url and self.alembic.lock) else None
+        if lock is not None:
+            await lock.acquire()
+        try:
+            async for event in remote.run(action.args, self.env_extra or None):
+                yield event
+        finally:
+            if lock is not None:
+                await asyncio.shield(lock.release())
+
+    async def _heads_or_none(self) -> tuple[str, ...] | None:
+        if self._url is None:
+            return None
+        try:
+            return await self.current_heads()
+        except Exception:  # noqa: BLE001 - informative only
+            return None
+
+    async def _heads_after(self, dropped: bool) -> tuple[str, ...] | None:
+        """Heads after a run; after a drop, wait for the tunnel to come back first."""
+        if self._url is None:
+            return None
+        if dropped and self.tunnel is not None:
+            with contextlib.suppress(Exception):
+                await self.tunnel.wait_state("up", "failed", timeout=30)
+        return await self._heads_or_none()
+
+    def _summary(self, action: MigrationAction, result: RunResult, before: tuple[str, ...],
+                 after: tuple[str, ...] | None, dropped: bool, exact: bool) -> RunSummary:
+        at = (", ".join(after) or "base") if after is not None else "unknown (database not reachable)"
+        if result.ok:
+            note = f"{action.label} succeeded (exit 0); the database is at {at}"
+        else:
+            which = f" in revision {result.failed_revision}" if result.failed_revision else ""
+            code = f"exit {result.returncode}" + ("" if exact else ", collapsed by `fly ssh console -C`")
+            note = f"{action.label} failed{which} ({code}); the database is at {at}"
+            if dropped:
+                note = (f"the tunnel dropped during {action.label}: alembic lost its connection and the "
+                        f"transaction was rolled back by PostgreSQL; the database is at {at}")
+        if dropped and result.ok:
+            note += " (the tunnel dropped and reconnected during the run)"
+        return RunSummary(action, result, before, after, dropped, self.remote, exact, note)
+
+    async def merge_heads(self, message: str = "merge heads") -> tuple[int, str]:
+        """``alembic merge heads -m MESSAGE`` (writes a new revision file; no database). (exit code, output)."""
+        argv = self.alembic.argv(["merge", "heads", "-m", message], self.x_args)
+        env = dict(os.environ, **self.env_extra)
+        if self.local_url:
+            env["DATABASE_URL"] = self.local_url
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=str(self.project.root), env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        out, _ = await proc.communicate()
+        return int(proc.returncode or 0), out.decode("utf-8", "replace")
+
+
+def _remote_module() -> Any:
+    try:
+        return importlib.import_module("flytui.db.remote")
+    except ImportError:
+        raise RemoteUnavailable("remote mode not available", "flytui.db.remote is not installed") from None
+
+
+def _text(exc: BaseException) -> str:
+    return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def find_project(start: Path | None) -> AlembicProject | None:
+    """The Alembic project at ``start`` (or the working directory) or a parent."""
+    from flytui.db.alembic_service import find_alembic_project
+
+    return find_alembic_project(Path(start) if start else Path.cwd())

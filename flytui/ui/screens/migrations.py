@@ -1,0 +1,664 @@
+"""The migrations pane: Alembic history like ``flyway info`` with a lane graph, previews, and runs through the tunnel.
+
+All I/O goes through :class:`flytui.db.migrations.MigrationSession` inside named workers; results come back as
+messages. Keys come from the command registry (group ``migrations``), so read-only mode refuses the mutating
+ones in ``FlytuiApp.action_command``.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Log, Static
+
+from flytui.ui import commands
+from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+
+HERE = Path(__file__).parent
+STATE_STYLE = {"current": "b $success", "applied": "$success", "pending": "$warning", "head": "b $warning",
+               "running": "b $accent", "failed": "b $error"}
+LOG_FLUSH = 0.05  # seconds between Log batches
+
+
+def _esc(text: str) -> str:
+    """Escape ``[`` for Textual markup."""
+    return text.replace("[", r"\[")
+
+
+class MigrationConfirmScreen(ConfirmScreen):
+    """The shared confirm dialog plus the plan: revisions, SQL and lint findings."""
+
+    CSS_PATH = [str(HERE / "confirm.tcss"), str(HERE / "migrations.tcss")]
+
+    def __init__(self, request: ConfirmRequest, body: str) -> None:
+        super().__init__(request)
+        self.body = body
+
+    async def on_mount(self) -> None:
+        super().on_mount()
+        scroll = VerticalScroll(Static(self.body, id="mig-confirm-body", markup=True), id="mig-confirm-scroll")
+        await self.query_one("#confirm-box").mount(scroll, before="#confirm-buttons")
+
+
+class MigrationsScreen(Screen[None]):
+    """Status table + detail/preview + live log of one Alembic project. ``MigrationsScreen(app, project_dir)``."""
+
+    CSS_PATH = str(HERE / "migrations.tcss")
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("r", "reload", "Refresh"),
+        *(replace(b, show=True) for b in commands.bindings([commands.MIGRATIONS])),
+    ]
+
+    # --- messages -------------------------------------------------------------------------------
+    class Loaded(Message):
+        def __init__(self, snapshot: Any) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+
+    class Connected(Message):
+        def __init__(self, db_app: str | None) -> None:
+            super().__init__()
+            self.db_app = db_app
+
+    class TunnelChanged(Message):
+        def __init__(self, state: str) -> None:
+            super().__init__()
+            self.state = state
+
+    class Detail(Message):
+        def __init__(self, rev_id: str, text: str) -> None:
+            super().__init__()
+            self.rev_id = rev_id
+            self.text = text
+
+    class LogBatch(Message):
+        def __init__(self, lines: list[str]) -> None:
+            super().__init__()
+            self.lines = lines
+
+    class RunProgress(Message):
+        def __init__(self, progress: Any) -> None:
+            super().__init__()
+            self.progress = progress
+
+    class RunDone(Message):
+        def __init__(self, summary: Any) -> None:
+            super().__init__()
+            self.summary = summary
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def __init__(self, app_name: str | None = None, project_dir: Path | None = None) -> None:
+        super().__init__()
+        self.app_name = app_name
+        self.project_dir = Path(project_dir) if project_dir else None
+        self.session: Any = None
+        self.snapshot: Any = None
+        self.prompt_mode: str | None = None
+        self.pending_url: str | None = None
+        self.running = False
+        self.last_summary: Any = None
+        self.status_text = ""
+        self.progress_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Migrations", id="mig-header")
+        yield Static("", id="mig-banner")
+        with Horizontal(id="mig-main"):
+            yield DataTable(id="mig-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="mig-side"):
+                yield Static("Select a revision", id="mig-detail")
+        yield Static("", id="mig-progress")
+        yield Log(id="mig-log", max_lines=5000)
+        yield Input(id="mig-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#mig-table", DataTable)
+        for key, label in (("graph", "graph"), ("id", "revision"), ("message", "message"), ("state", "state"),
+                           ("file", "file")):
+            table.add_column(label, key=key)
+        self.query_one("#mig-banner").display = False
+        self.query_one("#mig-input").display = False
+        from flytui.db.migrations import MigrationSession, find_project
+
+        project = find_project(self.project_dir)
+        if project is None:
+            where = self.project_dir or Path.cwd()
+            self.status_text = f"No Alembic project (alembic.ini or [tool.alembic]) in {where} or its parents"
+            self._update_header()
+            return
+        self.session = MigrationSession(project, runner=self.app.runner, client=self.app.client,
+                                        tunnels=self._tunnel_manager())
+        self.session.add_tunnel_listener(lambda _t, state: self.post_message(self.TunnelChanged(state)))
+        self._update_header()
+        self.load()
+        env_name = os.environ.get("FLYTUI_MIGRATIONS_URL_ENV")
+        if env_name:
+            self.use_url(f"${env_name}")
+        else:
+            table.focus()
+
+    def _tunnel_manager(self) -> Any:
+        """The app-wide TunnelManager (``app.tunnels``), created on first use so tunnels are shared."""
+        manager = getattr(self.app, "tunnels", None)
+        if manager is None and self.app.runner is not None:
+            from flytui.db.tunnel import TunnelManager
+
+            manager = TunnelManager(self.app.runner)
+            self.app.tunnels = manager  # type: ignore[attr-defined]
+        return manager
+
+    async def on_unmount(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    def action_close(self) -> None:
+        if self.query_one("#mig-input").display:
+            self._end_prompt()
+            return
+        self.dismiss()
+
+    # --- header ---------------------------------------------------------------------------------
+    def _update_header(self) -> None:
+        s = self.session
+        parts = ["[b]Migrations[/b]"]
+        if s is not None:
+            parts.append(_esc(str(s.project.root)))
+            if s.has_url:
+                state = s.tunnel_state
+                style = {"up": "$success", "direct": "$success", "connecting": "$warning",
+                         "dropped": "$error", "failed": "$error"}.get(state, "$foreground-muted")
+                where = f"db app [b]{s.db_app}[/b]" if s.db_app else "local database"
+                port = f" :{s.tunnel.local_port}" if s.tunnel is not None and s.tunnel.local_port else ""
+                parts.append(f"{where} · tunnel [{style}]{state}{port}[/] · {_esc(s.masked_url or '')}")
+            else:
+                parts.append("no database URL (c: enter one or $ENV_VAR, F: read the app's)")
+            if self.snapshot is not None:
+                h = self.snapshot.history
+                src = ("history: alembic" if h.source == "alembic"
+                       else "[reverse $warning] history: static read (revision modules did not import; e) [/]")
+                parts.append(src)
+            mode = (f"[reverse $accent] REMOTE on {s.remote_app} [/]" if s.remote else "local alembic")
+            parts.append(mode)
+        if self.app.read_only:
+            parts.append("[reverse $warning] READ-ONLY [/]")
+        line = "  ·  ".join(parts)
+        if self.status_text:
+            line += "\n" + _esc(self.status_text)
+        self.query_one("#mig-header", Static).update(line)
+
+    def _set_status(self, text: str) -> None:
+        self.status_text = text
+        self._update_header()
+
+    # --- loading --------------------------------------------------------------------------------
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(exclusive=True, group="mig-load", exit_on_error=False)
+    async def load(self) -> None:
+        if self.session is None:
+            return
+        try:
+            snap = await self.session.snapshot()
+        except Exception as exc:  # noqa: BLE001
+            self.app.report_error(exc, "load migrations")
+            try:  # still show the history without the database
+                snap = self.session._snapshot(await self.session.load_history(), None)
+            except Exception as exc2:  # noqa: BLE001
+                self.app.report_error(exc2, "read history")
+                return
+        self.post_message(self.Loaded(snap))
+
+    def on_migrations_screen_loaded(self, msg: "MigrationsScreen.Loaded") -> None:
+        self.snapshot = snap = msg.snapshot
+        table = self.query_one("#mig-table", DataTable)
+        wanted = [r.id for r in snap.history.revisions]
+        existing = [str(k.value) for k in table.rows]
+        root = self.session.project.root
+        rows = {}
+        for rev in snap.history.revisions:
+            state = self._state_label(rev, snap)
+            path = str(rev.path.relative_to(root)) if rev.path and rev.path.is_relative_to(root) else str(rev.path)
+            rows[rev.id] = (snap.graph.get(rev.id, "*"), rev.id, rev.message, state, path)
+        if existing != wanted:
+            cursor = table.cursor_row
+            table.clear()
+            for rid in wanted:
+                table.add_row(*rows[rid], key=rid)
+            if wanted:
+                table.move_cursor(row=min(cursor, len(wanted) - 1))
+        else:
+            for rid in wanted:
+                for col, value in zip(("graph", "id", "message", "state", "file"), rows[rid]):
+                    if table.get_cell(rid, col) != value:
+                        table.update_cell(rid, col, value)
+        banner = self.query_one("#mig-banner", Static)
+        if snap.multiple_heads:
+            banner.update(f"Multiple heads: {', '.join(snap.history.heads)} — `upgrade head` is ambiguous. "
+                          "H: upgrade heads (all branches)   m: alembic merge heads (new merge revision)")
+            banner.display = True
+        else:
+            banner.display = False
+        self._update_header()
+        self._show_detail()
+
+    @staticmethod
+    def _state_label(rev: Any, snap: Any) -> str:
+        """applied / pending / current / head, plus merge / branch point."""
+        state = snap.states.get(rev.id, "pending") if snap.current is not None else (
+            "head" if rev.is_head else "?")
+        extra = [x for x, on in (("merge", rev.is_merge), ("branch point", rev.is_branch_point)) if on]
+        if state == "current" and rev.is_head:
+            extra.insert(0, "head")
+        return " · ".join([state, *extra])
+
+    # --- URL ------------------------------------------------------------------------------------
+    def action_prompt_url(self) -> None:
+        self._prompt("url", "database URL, or $ENV_VAR holding it (kept in memory only)", password=True)
+
+    def _prompt(self, mode: str, placeholder: str, password: bool = False) -> None:
+        inp = self.query_one("#mig-input", Input)
+        self.prompt_mode = mode
+        inp.placeholder = placeholder
+        inp.password = password
+        inp.value = ""
+        inp.display = True
+        inp.focus()
+
+    def _end_prompt(self) -> None:
+        inp = self.query_one("#mig-input", Input)
+        inp.display = False
+        inp.value = ""
+        self.prompt_mode = None
+        self.query_one("#mig-table").focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        mode, value = self.prompt_mode, event.value.strip()
+        self._end_prompt()
+        if not value:
+            return
+        if mode == "url":
+            self.use_url(value)
+        elif mode == "db_app" and self.pending_url:
+            url, self.pending_url = self.pending_url, None
+            self.use_url(url, db_app=value)
+        elif mode == "remote":
+            self._set_remote(value)
+
+    def use_url(self, value: str, db_app: str | None = None) -> None:
+        """A URL or ``$NAME``: remember it, then connect (asks for the database app when the host names none)."""
+        from flytui.db.migrations import MigrationSessionError
+
+        if self.session is None:
+            return
+        try:
+            if value.startswith("$") and db_app is None:
+                self.session.url_from_env(value)
+            else:
+                if value.startswith("$"):
+                    value = os.environ.get(value[1:], "")
+                self.session.set_url(value, source="prompt", db_app=db_app)
+        except MigrationSessionError as exc:
+            if "which Fly app" in exc.message:
+                self.pending_url = value if not value.startswith("$") else os.environ.get(value[1:], "")
+                self._prompt("db_app", f"{exc.message}: {exc.hint}")
+                return
+            self.app.notify(exc.message + (f"\n{exc.hint}" if exc.hint else ""), title="database URL",
+                            severity="error")
+            return
+        self._update_header()
+        self.connect()
+
+    @work(exclusive=True, group="mig-connect", exit_on_error=False)
+    async def connect(self) -> None:
+        self._set_status("connecting…")
+        try:
+            await self.session.connect()
+        except Exception as exc:  # noqa: BLE001
+            self._set_status("")
+            self.app.report_error(exc, "open the database tunnel")
+            return
+        self.post_message(self.Connected(self.session.db_app))
+
+    def on_migrations_screen_connected(self, msg: "MigrationsScreen.Connected") -> None:
+        self._set_status("")
+        self.load()
+
+    def on_migrations_screen_tunnel_changed(self, msg: "MigrationsScreen.TunnelChanged") -> None:
+        if msg.state == "dropped":
+            self._set_status("tunnel dropped: reconnecting…")
+        elif msg.state == "up" and self.status_text.startswith("tunnel dropped"):
+            self._set_status("tunnel reconnected")
+        elif msg.state == "failed":
+            self._set_status("tunnel failed: press c to enter the URL again")
+        self._update_header()
+
+    @work(exclusive=True, group="mig-connect", exit_on_error=False)
+    async def action_url_from_app(self) -> None:
+        """Explicit request: read DATABASE_URL from a running machine of the current app."""
+        if self.session is None:
+            return
+        if not self.app_name:
+            self.app.notify("Select an app first (A or :machines APP)", severity="warning")
+            return
+        self._set_status(f"reading DATABASE_URL from a machine of {self.app_name}…")
+        try:
+            await self.session.url_from_app(self.app_name)
+            await self.session.connect()
+        except Exception as exc:  # noqa: BLE001
+            self._set_status("")
+            self.app.report_error(exc, "read DATABASE_URL")
+            return
+        self.post_message(self.Connected(self.session.db_app))
+
+    # --- details --------------------------------------------------------------------------------
+    def selected(self) -> str | None:
+        table = self.query_one("#mig-table", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        rid = self.selected()
+        if rid is None or self.snapshot is None:
+            return
+        rev = self.snapshot.history.get(rid)
+        lines = [f"[b]{_esc(rev.id)}[/b]  {_esc(rev.message)}",
+                 f"state: {self.snapshot.states.get(rev.id, '?') if self.snapshot.current is not None else '?'}",
+                 f"revises: {', '.join(rev.down_revisions) or '<base>'}"]
+        children = [r.id for r in self.snapshot.history.revisions if rev.id in r.down_revisions]
+        lines.append(f"next: {', '.join(children) or '(head)'}")
+        if rev.branch_labels:
+            lines.append(f"branch labels: {', '.join(rev.branch_labels)}")
+        if rev.depends_on:
+            lines.append(f"depends on: {', '.join(rev.depends_on)}")
+        lines.append(f"file: {_esc(str(rev.path))}")
+        lines.append("\n[i]p: SQL preview of upgrade and downgrade[/i]")
+        self.query_one("#mig-detail", Static).update("\n".join(lines))
+
+    @work(exclusive=True, group="mig-preview", exit_on_error=False)
+    async def action_preview(self) -> None:
+        rid = self.selected()
+        if rid is None or self.session is None:
+            return
+        self.query_one("#mig-detail", Static).update(f"rendering SQL of {rid}…")
+        try:
+            pv = await self.session.preview_revision(rid)
+        except Exception as exc:  # noqa: BLE001
+            self.app.report_error(exc, "SQL preview")
+            return
+        self.post_message(self.Detail(rid, _render_revision_preview(pv)))
+
+    def on_migrations_screen_detail(self, msg: "MigrationsScreen.Detail") -> None:
+        self.query_one("#mig-detail", Static).update(msg.text)
+
+    def action_show_import_error(self) -> None:
+        h = self.snapshot.history if self.snapshot else None
+        if h is None or h.source != "static":
+            self.app.notify("History was read with Alembic (the revision modules import)")
+            return
+        self.query_one("#mig-detail", Static).update(
+            "[b]History read statically[/b] (ast of versions/*.py) because importing the revision modules "
+            f"in flytui failed:\n\n{_esc(h.import_error or '?')}\n\nRunning still uses the project's own alembic.")
+
+    # --- actions --------------------------------------------------------------------------------
+    def action_migrate(self, what: str) -> None:
+        """``up`` (+1), ``head``, ``heads``, ``to`` (selected), ``down`` (-1), ``down_to`` (selected), ``stamp``."""
+        from flytui.db.migrations import MigrationAction
+
+        if not self.app.guard_mutation(f"migrate {what}"):
+            return
+        if self.session is None or not self.session.has_url:
+            self.app.notify("No database yet: press c to enter its URL (or F to read the app's)", severity="warning")
+            return
+        if self.running:
+            self.app.notify("A migration is running", severity="warning")
+            return
+        sel = self.selected()
+        if what in ("to", "down_to", "stamp") and sel is None:
+            self.app.notify("Select a revision first", severity="warning")
+            return
+        action = {
+            "up": MigrationAction("upgrade", "+1"), "head": MigrationAction("upgrade", "head"),
+            "heads": MigrationAction("upgrade", "heads"), "to": MigrationAction("upgrade", sel or ""),
+            "down": MigrationAction("downgrade", "-1"), "down_to": MigrationAction("downgrade", sel or ""),
+            "stamp": MigrationAction("stamp", sel or ""),
+        }[what]
+        self.prepare(action)
+
+    @work(exclusive=True, group="mig-preview", exit_on_error=False)
+    async def prepare(self, action: Any) -> None:
+        """Preview (plan + SQL + lint), confirm, then run."""
+        self._set_status(f"preparing {action.label}…")
+        try:
+            pv = await self.session.preview(action)
+        except Exception as exc:  # noqa: BLE001
+            self._set_status("")
+            self.app.report_error(exc, action.label)
+            return
+        self._set_status("")
+        if pv.error:
+            self.app.notify(pv.error, title=f"{action.label}: not possible", severity="error", timeout=10)
+            return
+        argv = self.session.alembic.argv(action.args, self.session.x_args)
+        where = "DATABASE_URL=" + (self.session.masked_local_url or "")
+        targets = [r.id for r in pv.revisions] or [action.target]
+        request = ConfirmRequest(
+            title=f"alembic {action.label}" + (" (remote, inside a machine)" if self.session.remote else ""),
+            targets=targets, argvs=[argv, [where]], danger=action.needs_confirmation,
+            confirm_label=action.kind.capitalize())
+        ok = await self._confirm(request, _render_action_preview(pv))
+        if ok:
+            self.run_action_worker(action, len(pv.revisions) or None)
+
+    async def _confirm(self, request: ConfirmRequest, body: str) -> bool:
+        import asyncio
+
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def done(result: bool | None) -> None:
+            if not fut.done():
+                fut.set_result(bool(result))
+
+        self.app.push_screen(MigrationConfirmScreen(request, body), done)
+        return await fut
+
+    @work(exclusive=True, group="mig-run", exit_on_error=False)
+    async def run_action_worker(self, action: Any, total: int | None) -> None:
+        from flytui.db.alembic_service import LogLine, Progress, RunStarted
+        from flytui.db.migrations import RunSummary
+
+        self.running = True
+        self.query_one("#mig-log", Log).write_line(f"$ alembic {action.label}")
+        buf: list[str] = []
+        last = time.monotonic()
+        op = self.app.begin_op(f"alembic {action.label}") if hasattr(self.app, "begin_op") else -1
+        try:
+            async for event in self.session.run(action, total=total):
+                if isinstance(event, LogLine):
+                    buf.append(event.text)
+                elif isinstance(event, RunStarted):
+                    buf.append(f"[flytui] started pid {event.pid}; migration lock held by backend {event.lock_pid}")
+                elif isinstance(event, Progress):
+                    self.post_message(self.RunProgress(event))
+                elif isinstance(event, RunSummary):
+                    if buf:
+                        self.post_message(self.LogBatch(buf))
+                        buf = []
+                    self.post_message(self.RunDone(event))
+                now = time.monotonic()
+                if buf and (now - last >= LOG_FLUSH or len(buf) >= 200):
+                    self.post_message(self.LogBatch(buf))
+                    buf, last = [], now
+        except Exception as exc:  # noqa: BLE001 - MigrationLocked, tunnel errors ...
+            if buf:
+                self.post_message(self.LogBatch(buf))
+            self.post_message(self.RunDone(exc))
+        finally:
+            self.running = False
+            if hasattr(self.app, "end_op"):
+                self.app.end_op(op)
+
+    def on_migrations_screen_log_batch(self, msg: "MigrationsScreen.LogBatch") -> None:
+        self.query_one("#mig-log", Log).write_lines(msg.lines)
+
+    def on_migrations_screen_run_progress(self, msg: "MigrationsScreen.RunProgress") -> None:
+        p = msg.progress
+        total = f"/{p.total}" if p.total else ""
+        src = ", ".join(p.from_revisions) or "base"
+        dst = ", ".join(p.to_revisions) or "base"
+        self.progress_text = f"step {p.index}{total}: {p.direction} {src} → {dst}  {p.message}"
+        self.query_one("#mig-progress", Static).update(_esc(self.progress_text))
+        rev = p.revision
+        table = self.query_one("#mig-table", DataTable)
+        if rev and rev in {str(k.value) for k in table.rows}:
+            table.update_cell(rev, "state", "running…")
+
+    def on_migrations_screen_run_done(self, msg: "MigrationsScreen.RunDone") -> None:
+        from flytui.db.lock import MigrationLocked
+
+        s = msg.summary
+        self.last_summary = s
+        progress = self.query_one("#mig-progress", Static)
+        log = self.query_one("#mig-log", Log)
+        if isinstance(s, BaseException):
+            if isinstance(s, MigrationLocked):
+                text = f"{s.message}. {s.hint}"
+            else:
+                text = f"{getattr(s, 'message', None) or s}"
+            progress.update(f"[b $error]not started:[/] {_esc(text)}")
+            log.write_line(f"[flytui] not started: {text}")
+            self.app.report_error(s, "migration")
+        elif s.ok:
+            progress.update(f"[b $success]✓[/] {_esc(s.note)}")
+            log.write_line(f"[flytui] {s.note}")
+            self.app.notify(s.note, title="migration finished")
+        else:
+            r = s.result
+            detail = f"\nerror: {r.error}" if r.error else ""
+            exact = "" if s.exit_code_exact else "\n(remote exit code collapsed to 1 by fly ssh console -C)"
+            progress.update(f"[b $error]✗[/] {_esc(s.note)}{_esc(detail)}{exact}")
+            log.write_lines(["[flytui] " + s.note, "[flytui] error output:", *r.error_output.splitlines()[-15:]])
+            self.app.notify(s.note + detail, title="migration failed", severity="error", timeout=15)
+            if r.failed_revision:
+                self._show_failed(r.failed_revision, r)
+        self.load()
+
+    def _show_failed(self, rev_id: str, result: Any) -> None:
+        self.query_one("#mig-detail", Static).update(
+            f"[b $error]failed revision {_esc(rev_id)}[/]\nexit code {result.returncode}\n"
+            f"{_esc(result.error or '')}\n\n{_esc(result.error_output)}")
+
+    async def action_merge_heads(self) -> None:
+        self.merge_worker()
+
+    @work(exclusive=True, group="mig-merge", exit_on_error=False)
+    async def merge_worker(self) -> None:
+        if self.session is None:
+            return
+        argv = self.session.alembic.argv(["merge", "heads", "-m", "merge heads"])
+        ok = await self._confirm(ConfirmRequest("alembic merge heads (writes a new revision file)",
+                                                list(self.snapshot.history.heads if self.snapshot else []),
+                                                [argv], confirm_label="Merge"),
+                                 "Creates a merge revision in the project's versions folder. No database change.")
+        if not ok:
+            return
+        code, out = await self.session.merge_heads()
+        self.post_message(self.LogBatch([f"$ {shlex.join(argv)}", *out.splitlines(), f"[flytui] exit {code}"]))
+        self.load()
+
+    # --- remote ---------------------------------------------------------------------------------
+    def action_toggle_remote(self) -> None:
+        from flytui.db.migrations import RemoteUnavailable
+
+        if self.session is None:
+            return
+        if self.session.remote:
+            self.session.set_remote(None)
+            self.app.notify("Local mode: the project's alembic runs here, through the tunnel")
+            self._update_header()
+            return
+        if not self.app_name:
+            self._prompt("remote", "Fly app whose machine runs alembic")
+            return
+        try:
+            self._set_remote(self.app_name)
+        except RemoteUnavailable as exc:
+            self.app.notify(exc.message, severity="warning")
+
+    def _set_remote(self, app: str) -> None:
+        from flytui.db.migrations import RemoteUnavailable
+
+        try:
+            self.session.set_remote(app)
+        except RemoteUnavailable as exc:
+            self.app.notify(exc.message, severity="warning")
+            return
+        self.app.notify(f"Remote mode: alembic runs inside a machine of {app} over SSH")
+        self._update_header()
+
+
+# --- rendering ----------------------------------------------------------------------------------
+def _render_findings(findings: Any) -> list[str]:
+    out = []
+    for f in findings:
+        color = "$error" if f.severity == "error" else "$warning"
+        out.append(f"[{color}]⚠ {f.rule}[/] line {f.line}: {_esc(f.message)}\n    {_esc(f.statement)}\n"
+                   f"    → {_esc(f.advice)}")
+    return out
+
+
+def _render_action_preview(pv: Any) -> str:
+    """Body of the confirm dialog: revisions, warnings, lint, SQL."""
+    lines = [f"Database at: [b]{', '.join(pv.current) or 'base'}[/b]"]
+    if pv.revisions:
+        lines.append(f"Will run {len(pv.revisions)} revision(s), in order:")
+        lines += [f"  {i}. {_esc(r.id)}  {_esc(r.message)}" for i, r in enumerate(pv.revisions, 1)]
+    for w in pv.warnings:
+        lines.append(f"[b $warning]⚠ {_esc(w)}[/]")
+    for w in pv.downgrade_warnings:
+        lines.append(f"[b $warning]⚠ {_esc(w.revision)} line {w.line}: {_esc(w.message)}[/]")
+    if pv.findings:
+        lines.append(f"[b]Lint: {len(pv.findings)} finding(s)[/b]")
+        lines += _render_findings(pv.findings)
+    elif pv.sql is not None and pv.sql.ok:
+        lines.append("[$success]Lint: no findings[/]")
+    if pv.sql is not None:
+        lines.append(f"[b]SQL ({_esc(pv.sql.range)}):[/b]")
+        lines.append(_esc(pv.sql.sql.strip()) if pv.sql.ok else f"[$error]preview failed:[/] {_esc(pv.sql.error or '')}")
+    return "\n".join(lines)
+
+
+def _render_revision_preview(pv: Any) -> str:
+    rev = pv.revision
+    lines = [f"[b]{_esc(rev.id)}[/b]  {_esc(rev.message)}", f"file: {_esc(str(rev.path))}", ""]
+    for title, sql in (("upgrade", pv.upgrade), ("downgrade", pv.downgrade)):
+        lines.append(f"[b]{title} --sql {_esc(sql.range)}[/b]")
+        lines.append(_esc(sql.sql.strip()) if sql.ok else f"[$error]cannot render:[/] {_esc(sql.error or '')}")
+        lines.append("")
+    if pv.upgrade_findings:
+        lines.append("[b]Lint (upgrade)[/b]")
+        lines += _render_findings(pv.upgrade_findings)
+    else:
+        lines.append("[$success]Lint (upgrade): no findings[/]")
+    for w in pv.downgrade_warnings:
+        lines.append(f"[b $warning]⚠ downgrade line {w.line}: {_esc(w.message)}[/]")
+    return "\n".join(lines)
