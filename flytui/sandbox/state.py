@@ -249,7 +249,11 @@ class Sandbox:
             return new_app(st, name, org, role=role, deployed=deployed, source_dir=source_dir, network=network)
 
     def create_postgres(self, name: str, org: str = "personal", region: str = "iad") -> dict[str, Any]:
-        """Create a Fly Postgres app (role ``postgres_cluster``) with one started machine."""
+        """Create a Fly Postgres app (role ``postgres_cluster``) with one started machine.
+
+        The app gets its private address ``127.0.0.N``; with a backing server set, the machine's
+        forwarder (``127.0.0.N:5432`` -> server) starts now, else lazily once a server is set.
+        """
         with self.transaction() as st:
             app = new_app(st, name, org, role="postgres_cluster", deployed=True)
             app["ips"].append({"ID": ulid_like(), "Address": "fdaa:0:3b99:0:1::2", "Type": "private_v6",
@@ -260,6 +264,10 @@ class Sandbox:
             m["config"]["metadata"].update({"fly-managed-postgres": "true", "role": "primary"})
             m["checks"] = [{"name": "pg", "status": "passing", "output": "[✓] connections: 5 used, 3 reserved, 300 max",
                             "updated_at": now_rfc3339()}]
+            from flytui.sandbox import procs
+
+            procs.assign_address(st, app)
+            procs.start_flycast(st, app, m)  # the machine's process: 127.0.0.N:5432 -> backing server
             return app
 
     def add_machine(self, app: str, *, region: str = "iad", state: str = "stopped",
@@ -342,7 +350,7 @@ class Sandbox:
 
     # ---- processes -----------------------------------------------------------------------
     def teardown(self) -> None:
-        """Stop every machine process and proxy this sandbox started. Idempotent."""
+        """Stop every machine process (incl. Postgres forwarders) and proxy this sandbox started. Idempotent."""
         if not self.state_path.exists():
             return
         with self.transaction() as st:

@@ -74,7 +74,8 @@ def wait_healthy(sb_ctx: Ctx, app_name: str, machine_id: str, timeout: float) ->
         if not procs.runnable(app):
             return True, ""
         info = m.get("sandbox", {})
-        if not procs.pid_alive(info.get("pid")):
+        # like flyctl's smoke checks: any exit of the main process while starting means crashing
+        if not procs.pid_alive(info.get("pid")) or procs.read_exits(sb_ctx.sb, machine_id):
             return False, "crashed"
         path = (app.get("config") or {}).get("check_path") or "/"
         from flytui.sandbox.commands.basic import http_ok
@@ -146,7 +147,7 @@ def rolling_update(ctx: Ctx, app_name: str, *, image: str | None = None, release
             add_event(m, "update", "replacing", "user")
             add_event(m, "start", "started", "flyd")
             m["state"] = "started"
-            procs.start_machine_process(ctx.sb, a, m, st.get("postgres_server"))
+            procs.start_machine_process(ctx.sb, a, m, state=st)
         ctx.err(f"{pre} Waiting for {mid} [app] to have state: started")
         ctx.pace(0.3)
         if not wait:
@@ -308,7 +309,11 @@ def _push(ctx: Ctx, app_name: str, tag: str, fail: bool) -> None:
 
 def run_in_app(app: dict[str, Any], server: dict[str, Any] | None, cmd: str,
                *, capture: bool) -> subprocess.Popen[bytes]:
-    """Run ``cmd`` (shlex split, no shell) like a machine would: app dir, secrets env, venv bin first."""
+    """Run ``cmd`` (shlex split, no shell) like a machine would: app dir, secrets env, venv bin first.
+
+    The env is the machine's (``DATABASE_URL`` exactly as set, plus ``PGHOSTADDR`` for its Postgres
+    app, whose forwarder is started if needed); call it outside a state transaction. ``server`` is unused.
+    """
     argv = procs.resolve_program(shlex.split(cmd))
     cwd = app.get("source_dir") or os.getcwd()
     env = procs.app_env(app, server)
@@ -396,7 +401,7 @@ def _first_launch(ctx: Ctx, app_name: str, cfg: DeployConfig, image: str, releas
             m["config"]["metadata"]["fly_release_version"] = str(release["version"])
             m["config"]["metadata"]["fly_flyctl_version"] = FLYCTL_VERSION
             m["config"]["env"].update(cfg.env)
-            procs.start_machine_process(ctx.sb, app, m, st.get("postgres_server"))
+            procs.start_machine_process(ctx.sb, app, m, state=st)
             mid = m["id"]
         ctx.pace(0.8)
         ctx.err(f"  Waiting for {mid} to have state: started")

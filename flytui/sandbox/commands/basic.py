@@ -208,9 +208,11 @@ def active_machines(app: dict[str, Any]) -> list[dict[str, Any]]:
 
 @command("status")
 def status(ctx: Ctx) -> int:
-    state = ctx.sb.read()
-    app = get_app(state, ctx.app_name())
-    machines = active_machines(app)
+    with ctx.sb.transaction() as state:
+        app = get_app(state, ctx.app_name())
+        procs.reconcile_app(ctx.sb, app)
+        refresh_checks(app)
+        machines = active_machines(app)
     if ctx.json:
         org = get_org(state, app["org"])
         print_json({
@@ -258,15 +260,22 @@ def releases(ctx: Ctx) -> int:
 
 
 def refresh_checks(app: dict[str, Any]) -> None:
-    """Recompute each machine's HTTP check from its real process (passing iff it answers)."""
+    """Recompute each machine's checks from its real process (call after :func:`procs.reconcile_app`).
+
+    Not started -> critical ``connect: connection refused``; a started machine with a process is
+    passing iff its HTTP check path answers (< 400) within 0.5 s; state-only machines pass.
+    """
     for m in app["machines"]:
-        if not m.get("checks") or app.get("role") == "postgres_cluster":
+        if not m.get("checks"):
             continue
         if m["state"] != "started":
-            status_, output = "critical", "the machine is not started"
+            status_, output = "critical", procs.REFUSED
+        elif app.get("role") == "postgres_cluster":
+            continue
         elif procs.runnable(app):
-            ok = http_ok(m.get("sandbox", {}).get("port"), app.get("config", {}).get("check_path") or "/")
-            status_, output = ("passing", "[✓] 200 OK") if ok else ("critical", "connect: connection refused")
+            ok = http_ok(m.get("sandbox", {}).get("port"), app.get("config", {}).get("check_path") or "/",
+                         timeout=0.5)
+            status_, output = ("passing", "[✓] 200 OK") if ok else ("critical", procs.REFUSED)
         else:
             status_, output = "passing", "Success"
         for c in m["checks"]:
@@ -295,6 +304,7 @@ def http_ok(port: int | None, path: str, timeout: float = 1.0) -> bool:
 def checks_list(ctx: Ctx) -> int:
     with ctx.sb.transaction() as st:
         app = get_app(st, ctx.app_name())
+        procs.reconcile_app(ctx.sb, app)
         refresh_checks(app)
         machines = active_machines(app)
     if ctx.json:
@@ -379,7 +389,6 @@ def scale_count(ctx: Ctx) -> int:
         raise SandboxError("prompt: non interactive")
     with ctx.sb.transaction() as st:
         app = get_app(st, ctx.app_name())
-        server = st.get("postgres_server")
         ms = [m for m in active_machines(app) if m["config"]["metadata"].get("fly_process_group") == group]
         ctx.out(f"App '{app['name']}' is going to be scaled according to this plan:")
         diff = want - len(ms)
@@ -397,7 +406,7 @@ def scale_count(ctx: Ctx) -> int:
                                 state="started", process_group=group,
                                 internal_port=int(app.get("config", {}).get("internal_port") or 8080),
                                 check_path=app.get("config", {}).get("check_path", "/"))
-                procs.start_machine_process(ctx.sb, app, m, server)
+                procs.start_machine_process(ctx.sb, app, m, state=st)
                 ctx.out(f"  Created {m['id']} group:{group} region:{m['region']} size:shared-cpu-1x")
         for m in ms[want:] if diff < 0 else []:
             procs.stop_machine_process(m)
@@ -418,12 +427,11 @@ def scale_vm(ctx: Ctx) -> int:
         mem = int(ctx.flag("vm_memory"))
     with ctx.sb.transaction() as st:
         app = get_app(st, ctx.app_name())
-        server = st.get("postgres_server")
         for m in active_machines(app):
             m["config"]["guest"] = {"cpu_kind": kind, "cpus": cpus, "memory_mb": mem}
             add_event(m, "update", "replacing")
             if m["state"] == "started":
-                procs.start_machine_process(ctx.sb, app, m, server)
+                procs.start_machine_process(ctx.sb, app, m, state=st)
             ctx.out(f"Updating machine {m['id']}")
             ctx.out(f"  Machine {m['id']} updated successfully!")
     ctx.out(f"Scaled VM Type to '{size}'")

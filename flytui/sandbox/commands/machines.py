@@ -18,6 +18,7 @@ def _size(m: dict[str, Any]) -> str:
 def machine_list(ctx: Ctx) -> int:
     with ctx.sb.transaction() as st:
         app = get_app(st, ctx.app_name())
+        procs.reconcile_app(ctx.sb, app)
         refresh_checks(app)
         machines = active_machines(app)
     if ctx.json:
@@ -51,8 +52,10 @@ def machine_list(ctx: Ctx) -> int:
 def machine_status(ctx: Ctx) -> int:
     if not ctx.args:
         raise SandboxError("accepts 1 arg(s), received 0")
-    app = get_app(ctx.sb.read(), ctx.app_name())
-    m = find_machine(app, ctx.args[0])
+    with ctx.sb.transaction() as st:
+        app = get_app(st, ctx.app_name())
+        m = find_machine(app, ctx.args[0])
+        procs.reconcile_app(ctx.sb, app)
     if ctx.json:
         print_json(strip_private(m))
         return 0
@@ -89,7 +92,7 @@ def machine_start(ctx: Ctx) -> int:
                 raise SandboxError(f"machine could not be started: machine {m['id']} is destroyed")
             add_event(m, "start", "started", "user")
             m["state"] = "started"
-            procs.start_machine_process(ctx.sb, app, m, st.get("postgres_server"))
+            procs.start_machine_process(ctx.sb, app, m, state=st)
         ctx.out(f"{m['id']} has been started")
     return 0
 
@@ -136,7 +139,7 @@ def machine_restart(ctx: Ctx) -> int:
             add_event(m, "restart", "stopping", "user")
             add_event(m, "start", "started", "flyd")
             m["state"] = "started"
-            procs.start_machine_process(ctx.sb, app, m, st.get("postgres_server"))
+            procs.start_machine_process(ctx.sb, app, m, state=st)
         ctx.out(f"  Waiting for {m['id']} to become healthy")
         ctx.out(f"Machine {m['id']} restarted successfully!")
     return 0
