@@ -61,7 +61,7 @@ COMMANDS: tuple[Command, ...] = (
        "V", VIEW, "show_view('releases')", "rel", "rollback", takes_arg=True),
     _c("command-log", "Command log", "Every flyctl call flytui made: argv (redacted), exit code, duration, stderr",
        "at", VIEW, "show_view('command-log')", "cl", "cmdlog", "history"),
-    _c("tunnels", "Tunnels", "Live fly proxy tunnels: open one (e.g. for psql), close one", "T", VIEW,
+    _c("tunnels", "Tunnels", "Live fly proxy tunnels: open one (e.g. for psql), close one", "P", VIEW,
        "show_view('tunnels')", "tun", "pf", "proxy"),
     _c("scale", "Scale", "Machine count per process group and VM size (fly scale count / fly scale vm)", "S",
        VIEW, "open_scale", "sc", mutating=True, takes_arg=True),
