@@ -8,9 +8,12 @@ from textual.widgets import ContentSwitcher, Footer, Input, Static
 
 from flytui.ui import commands
 from flytui.ui.screens.apps import AppsPane
+from flytui.ui.screens.command_log import CommandLogPane
 from flytui.ui.screens.machines import MachinesPane
 from flytui.ui.screens.pane import Pane
+from flytui.ui.screens.rollback import ReleasesPane
 from flytui.ui.screens.secrets import SecretsPane
+from flytui.ui.screens.tunnels import TunnelsPane
 from flytui.ui.screens.volumes import VolumesPane
 from flytui.ui.widgets.status import OperationsStatus
 
@@ -36,6 +39,9 @@ class MainScreen(Screen):
             yield MachinesPane(id="machines")
             yield SecretsPane(id="secrets")
             yield VolumesPane(id="volumes")
+            yield ReleasesPane(id="releases")
+            yield CommandLogPane(id="command-log")
+            yield TunnelsPane(id="tunnels")
         yield Input(placeholder="filter: text  /regex/  !invert  field:value", id="filter", classes="bar")
         yield Input(placeholder=":command  (apps, machines APP, secrets, logs, deploy, -)", id="command",
                     classes="bar", suggester=CommandSuggester())
