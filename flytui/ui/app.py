@@ -12,6 +12,7 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.reactive import reactive
 
+from flytui.fly.commandlog import CommandLog
 from flytui.fly.errors import FlyError
 from flytui.ui import commands
 from flytui.ui.config import Config
@@ -66,6 +67,9 @@ class FlytuiApp(App):
         self._initial_app = current_app
         self.view_history: list[str] = []
         self.header_info: dict[str, str] = {}
+        self.command_log = CommandLog()  # every flyctl call (redacted), for the command log pane
+        self.command_log.attach(self.runner)
+        self._tunnels: Any = None
         if self.config.theme:
             try:
                 self.theme = self.config.theme
@@ -120,6 +124,24 @@ class FlytuiApp(App):
             return list(self.main.query_one("#apps").table.rows_data)
         except Exception:  # noqa: BLE001
             return []
+
+    @property
+    def tunnels(self) -> Any:
+        """The app's one ``TunnelManager`` (created on first use, closed on exit); None without a runner."""
+        if self._tunnels is None and self.runner is not None:
+            from flytui.db.tunnel import TunnelManager
+
+            self._tunnels = TunnelManager(self.runner)
+        return self._tunnels
+
+    async def close_tunnels(self) -> None:
+        """Close every ``fly proxy`` the app owns (bounded wait; the group kill on exit is the backstop)."""
+        manager, self._tunnels = self._tunnels, None
+        if manager is not None:
+            try:
+                await asyncio.wait_for(manager.close_all(), 5.0)
+            except Exception:  # noqa: BLE001 - exiting anyway
+                pass
 
     # --- header -----------------------------------------------------------------------------------
     @work(exclusive=True, group="header", exit_on_error=False)
@@ -348,7 +370,22 @@ class FlytuiApp(App):
             return
         self._open_optional("flytui.ui.screens.flytoml", "FlyTomlScreen", "fly.toml", self.project_dir)
 
+    def action_open_scale(self) -> None:
+        if not self.current_app:
+            self.notify("Select an app first (A or :scale APP)", severity="warning")
+            return
+        from flytui.ui.screens.scale import ScaleScreen
+
+        self.push_screen(ScaleScreen(self.current_app), lambda changed: self.action_refresh_view() if changed else None)
+
+    def action_open_shell(self) -> None:
+        from flytui.ui.screens.shell import open_shell
+
+        pane = self.main.pane
+        open_shell(self, pane.table.selected_key if pane.GROUP == commands.MACHINES else None)
+
     async def action_quit(self) -> None:
+        await self.close_tunnels()
         self._kill_children()
         self.exit()
 
@@ -362,5 +399,6 @@ class FlytuiApp(App):
         except Exception:  # noqa: BLE001
             pass
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        await self.close_tunnels()
         self._kill_children()
