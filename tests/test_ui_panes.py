@@ -298,3 +298,21 @@ async def test_pane_failure_is_a_notification_and_pane_keeps_working(sandbox, fa
         await pilot.press("t")  # and still takes keys
         assert await wait_until(pilot, lambda: screen_name(app) == "ConfirmScreen")
         await pilot.press("escape")
+
+
+# --- empty states --------------------------------------------------------------------------------
+async def test_empty_states_say_what_to_do(sandbox):
+    app = make(sandbox)
+    async with app.run_test(size=(160, 45)) as pilot:
+        apps = app.main.query_one("#apps")
+        empty = app.main.query_one("#apps-empty")
+        assert await wait_until(pilot, lambda: apps.loads >= 1)
+        assert empty.display and "No apps found" in str(empty.render()) and "press c" in str(empty.render()).lower()
+        sandbox.create_app("alpha")
+        await pilot.press("r")
+        assert await wait_until(pilot, lambda: "alpha" in apps.table.rows_data)
+        assert not empty.display
+        await pilot.press("slash", *"zzz")
+        assert empty.display and "No rows match the filter 'zzz'" in str(empty.render())
+        await pilot.press("escape", "escape")
+        assert not empty.display and apps.table.visible_keys() == ["alpha"]

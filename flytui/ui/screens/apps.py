@@ -20,8 +20,9 @@ def app_row(app: Any, status: Any = None) -> dict[str, Any]:
     deployed = pick(src, "deployed", "Deployed", default=pick(app, "deployed"))
     release = pick(app, "current_release", "latest_release")
     rel_text = "-"
+    ver = pick(status, "version") if status is not None else None
     if pick(app, "current_release_status", "current_release_created_at") is not None:
-        rel_text = " ".join(x for x in (text(pick(app, "current_release_status")),
+        rel_text = " ".join(x for x in (f"v{ver}" if ver else "-", text(pick(app, "current_release_status")),
                                         fmt_time(pick(app, "current_release_created_at"))) if x != "-") or "-"
     elif release is not None:
         ver = pick(release, "version")
@@ -58,12 +59,18 @@ class AppsPane(Pane):
     BINDINGS = commands.bindings([commands.APPS])
     TITLE = "Apps"
     NEEDS_APP = False
+    EMPTY = ("No apps found{where}. Press c to create one, O to switch organization, "
+             "or run `fly launch` in your project folder.")
     COLUMNS = [("name", "NAME"), ("org", "ORG"), ("status", "STATUS"), ("deployed", "DEPLOYED"),
                ("hostname", "HOSTNAME"), ("release", "LATEST RELEASE")]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.apps: dict[str, Any] = {}
+
+    def empty_text(self) -> str:
+        org = getattr(self.app, "org_filter", None)
+        return self.EMPTY.format(where=f" in org {org}" if org else "")
 
     def title_text(self) -> str:
         org = getattr(self.app, "org_filter", None)

@@ -77,6 +77,8 @@ class MachinesPane(Pane):
     BINDINGS = commands.bindings([commands.MACHINES])
     TITLE = "Machines"
     MARKABLE = True
+    EMPTY = ("No machines in {token}. Deploy the project (d, from the folder with fly.toml) to create them, "
+             "or pick another app (A).")
     COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("region", "REGION"), ("image", "IMAGE"),
                ("checks", "CHECKS"), ("process", "PROCESS"), ("size", "SIZE"), ("updated", "UPDATED")]
 
@@ -105,6 +107,7 @@ class MachinesPane(Pane):
         self.faults_only = not self.faults_only
         self.table.row_filter = (lambda key, row: is_fault(row)) if self.faults_only else None
         self.table.set_filter(self.table.filter_text)
+        self.update_empty()
         self.app.notify("Showing faults only" if self.faults_only else "Showing all machines")
 
     def action_detail(self) -> None:
@@ -189,6 +192,7 @@ class MachinesPane(Pane):
                             rows = dict(self.table.rows_data)
                             rows.pop(mid)
                             self.table.set_rows(rows)
+                            self.update_empty()
                         return "destroyed"
                     raise
                 state = str(pick(m, "state", default=""))

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Label
+from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState
 
 from flytui.ui import commands
@@ -26,6 +26,11 @@ class Pane(Vertical):
     COLUMNS: ClassVar[list[tuple[str, str]]] = []
     MARKABLE: ClassVar[bool] = False
     NEEDS_APP: ClassVar[bool] = True
+    EMPTY: ClassVar[str] = "Nothing here yet."  # shown when a load returns no rows; ``{token}`` is filled in
+
+    DEFAULT_CSS = """
+    Pane > .empty-state { color: $foreground-muted; padding: 1 2; height: auto; display: none; }
+    """
 
     class Loaded(Message):
         """Rows for the pane, tagged with the selection they were loaded for."""
@@ -51,6 +56,7 @@ class Pane(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(self.TITLE, classes="pane-title", id=f"{self.GROUP}-title")
         yield ResourceTable(self.COLUMNS, markable=self.MARKABLE, id=f"{self.GROUP}-table")
+        yield Static("", classes="empty-state", id=f"{self.GROUP}-empty", markup=False)
 
     @property
     def table(self) -> ResourceTable:
@@ -60,6 +66,26 @@ class Pane(Vertical):
     def token(self) -> Any:
         """What the data depends on (the current app); a result for another token is dropped."""
         return self.app.current_app if self.NEEDS_APP else getattr(self.app, "org_filter", None)
+
+    def empty_text(self) -> str:
+        """What to tell the user when the loaded data set is empty (with what to do next)."""
+        return self.EMPTY.format(token=self.token() or "")
+
+    def update_empty(self) -> None:
+        """Show the empty-state line when a load returned nothing or the filter hides every row."""
+        table = self.table
+        msg = ""
+        if self.loads and self.loaded_token == self.token():
+            if not table.rows_data:
+                msg = self.empty_text()
+            elif not table.visible_keys():
+                what = f"the filter {table.filter_text!r}" if table.filter_text else "the current view"
+                msg = f"No rows match {what} ({len(table.rows_data)} hidden). Press esc to clear the filter."
+                if getattr(self, "faults_only", False):
+                    msg += " Faults only is on: press f to show every row."
+        empty = self.query_one(".empty-state", Static)
+        empty.update(msg)
+        empty.display = bool(msg)
 
     def title_text(self) -> str:
         tok = self.token()
@@ -71,6 +97,7 @@ class Pane(Vertical):
         self.query_one(".pane-title", Label).update(self.title_text())
         if self.loaded_token != self.token():
             self.table.set_rows({})
+        self.update_empty()
         self.reload()
         self.table.focus()
 
@@ -116,6 +143,7 @@ class Pane(Vertical):
         self.loads += 1
         self.table.set_rows(message.rows)
         self.after_load(message.extra)
+        self.update_empty()
         self._arm_poll()
 
     def after_load(self, extra: Any) -> None:
@@ -136,3 +164,4 @@ class Pane(Vertical):
     # --- filter ---------------------------------------------------------------------------------
     def apply_filter(self, text: str) -> None:
         self.table.set_filter(text)
+        self.update_empty()

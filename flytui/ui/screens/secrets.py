@@ -15,7 +15,8 @@ def secret_row(s: Any) -> dict[str, Any]:
     return {
         "name": text(pick(s, "name")),
         "digest": text(pick(s, "digest")),
-        "status": state_cell(status) if status else fmt_time(created),
+        "status": state_cell(status) if status else "-",
+        "created": fmt_time(created),
     }
 
 
@@ -23,7 +24,8 @@ class SecretsPane(Pane):
     GROUP = commands.SECRETS
     BINDINGS = commands.bindings([commands.SECRETS])
     TITLE = "Secrets"
-    COLUMNS = [("name", "NAME"), ("digest", "DIGEST"), ("status", "STATUS / CREATED")]
+    COLUMNS = [("name", "NAME"), ("digest", "DIGEST"), ("status", "STATUS"), ("created", "CREATED")]
+    EMPTY = "No secrets set on {token}. Press n to set one (values go to flyctl on stdin), b for the DATABASE_URL doctor."
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         secrets = await self.app.client.secrets(token)
