@@ -531,6 +531,9 @@ class LogTail:
         self.connections = 0
         self.status = TailStatus("stopped")
         self.process: Any = None
+        #: text lines per batch (pretty JSON is ~30 lines per entry) and pause between batches (s)
+        self.max_batch = 4000
+        self.breather = 0.0
 
     def _emit(self, status: TailStatus) -> None:
         self.status = status
@@ -552,7 +555,7 @@ class LogTail:
             self.process = proc
             self.connections += 1
             self._emit(TailStatus("connected", attempt=self.attempts))
-            async for batch in proc.batches():
+            async for batch in proc.batches(max_batch=self.max_batch, interval=0.05):
                 out = []
                 for ln in batch:
                     if ln.stream == "out":
@@ -564,6 +567,10 @@ class LogTail:
                     if objs:
                         got = True
                         self.on_records(records_from_objects(objs))
+                if self.breather:
+                    # leave the event loop to keys and rendering between batches; the runner's bounded
+                    # buffer then slows flyctl down instead of the UI (nothing is dropped)
+                    await asyncio.sleep(self.breather)
             rc = proc.returncode
             if rc is None:
                 try:

@@ -203,11 +203,11 @@ class LogsScreen(Screen[None]):
     ]
 
     class Batch(Message):
-        """One decoded batch of log records (never one message per line)."""
+        """Decoded log records are waiting in the screen's inbox (at most one such message is queued).
 
-        def __init__(self, records: list[LogRecord]) -> None:
-            super().__init__()
-            self.records = records
+        The tail appends each decoded batch to the inbox and posts this message only when none is
+        pending, so a flood can never build a backlog in the message queue that would delay keys.
+        """
 
     class Status(Message):
         def __init__(self, status: TailStatus) -> None:
@@ -228,6 +228,8 @@ class LogsScreen(Screen[None]):
         self.status_history: deque[str] = deque(maxlen=50)  # recent connection states (newest last)
         self.tail: LogTail | None = None
         self._prompt_mode: str | None = None
+        self._inbox: list[LogRecord] = []
+        self._batch_posted = False
 
     # -- compose ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -256,19 +258,42 @@ class LogsScreen(Screen[None]):
         """Run the tail supervisor (reconnects itself) until the screen closes."""
         self.tail = LogTail(
             self.app.client, self.app_name, machine=self.machine_id,
-            on_records=lambda recs: self.post_message(self.Batch(recs)),
+            on_records=self._receive,
             on_status=lambda st: self.post_message(self.Status(st)),
         )
         await self.tail.run()
 
+    async def on_unmount(self) -> None:
+        """Leaving the screen (or the app): stop flyctl's whole process group now, not at loop teardown."""
+        await self.stop_tail()
+
+    async def stop_tail(self) -> None:
+        """Cancel the tail worker and terminate the running ``fly logs`` (idempotent)."""
+        self.workers.cancel_group(self, "logs-tail")
+        proc = self.tail.process if self.tail is not None else None
+        if proc is not None:
+            try:
+                await proc.terminate(grace=1.0)
+            except Exception as exc:  # noqa: BLE001 - best effort on the way out
+                self.log.warning(f"stopping fly logs: {exc!r}")
+
     # -- ingest ----------------------------------------------------------------------------
+    def _receive(self, records: list[LogRecord]) -> None:
+        """Called by the tail for each decoded batch (same event loop)."""
+        self._inbox.extend(records)
+        if not self._batch_posted:
+            self._batch_posted = True
+            self.post_message(self.Batch())
+
     def on_logs_screen_batch(self, msg: "LogsScreen.Batch") -> None:
         assert self.buffer is not None
-        self.buffer.extend(msg.records)
+        records, self._inbox = self._inbox, []
+        self._batch_posted = False
+        self.buffer.extend(records)
         if self.paused:
-            self.pending_new += len(msg.records)
+            self.pending_new += len(records)
         else:
-            self.view.append_rows(self.filter.apply(msg.records))
+            self.view.append_rows(self.filter.apply(records))
             self.shown_seq = self.buffer.last_seq
         self._update_status()
 
