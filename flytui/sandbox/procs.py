@@ -16,8 +16,9 @@ app's log file as a log entry, restarts it per the restart policy (``on-failure`
 (read back by :func:`reconcile_app`). Killing the group (stop/suspend/destroy/teardown) kills both.
 Machines without a runnable command (never deployed) are state only.
 
-Private network emulation: each Fly Postgres app owns a loopback address ``127.0.0.N`` (allocated
-once, stored in ``app["sandbox"]["addr"]``). Its primary machine's process is a TCP forwarder
+Private network emulation: each Fly Postgres app owns a loopback address ``127.0.0.N`` (N in
+2..254: the first one where ``:5432`` binds, scanning from a per-sandbox offset; kept in
+``app["sandbox"]["addr"]``). Its primary machine's process is a TCP forwarder
 (``python -m flytui.sandbox.procs flycast FD TARGET``) listening on ``127.0.0.N:5432`` and
 forwarding to the backing PostgreSQL server; stopping that machine really makes the database
 unreachable. Consumers see ``DATABASE_URL`` exactly as ``fly postgres attach`` set it, plus libpq's
@@ -32,6 +33,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
+import random
 import re
 import shlex
 import socket
@@ -194,8 +196,12 @@ def _claim_address(state: dict[str, Any], pg: dict[str, Any]) -> tuple[str, sock
         if sock is not None:
             return current, sock
     taken = {a.get("sandbox", {}).get("addr") for a in state.get("apps", {}).values() if a is not pg}
-    for n in range(_FIRST_ADDR, _LAST_ADDR + 1):
-        addr = f"127.0.0.{n}"
+    span = _LAST_ADDR - _FIRST_ADDR + 1
+    # Scan from a per-sandbox offset: concurrent sandboxes on one host (parallel tests, a demo) then
+    # rarely pick the address another one's stopped pg app still owns.
+    base = state.setdefault("network", {}).setdefault("base", random.randrange(span))
+    for i in range(span):
+        addr = f"127.0.0.{_FIRST_ADDR + (base + i) % span}"
         if addr in taken or addr == current:
             continue
         sock = _bind_flycast(addr)
