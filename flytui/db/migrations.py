@@ -25,7 +25,7 @@ import importlib
 import os
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -235,7 +235,7 @@ class MigrationSession:
         self.remote_port = 5432
         self.direct = False
         self.tunnel: Tunnel | None = None
-        self.local_url: str | None = None
+        self._local_base: str | None = None   # fixed URL (postgresql+psycopg), host/port not yet replaced
         self.history: History | None = None
         self.remote_app: str | None = None
         self.remote_machine: str | None = None
@@ -284,7 +284,7 @@ class MigrationSession:
                 f"cannot tell which Fly app serves the database host {host!r}",
                 "name the Postgres app (the one to `fly proxy` to)")
         self._url, self.url_source, self.db_app, self.remote_port, self.direct = url, source, app, port, direct
-        self.local_url = None
+        self._local_base = None
         return app
 
     def url_from_env(self, name: str, environ: Mapping[str, str] | None = None) -> str | None:
@@ -330,8 +330,8 @@ class MigrationSession:
         if self._url is None:
             raise MigrationSessionError("no database URL yet", "enter one (c), or read the app's (F)")
         if self.direct:
-            self.local_url = fix_url(self._url)
-            return self.local_url
+            self._local_base = fix_url(self._url)
+            return self._local_base
         if self.tunnel is None or self.tunnel.state in ("closed", "failed"):
             await self.disconnect()
             if self.runner is None:
@@ -344,8 +344,21 @@ class MigrationSession:
             await self.tunnel.wait_state("up", "failed", timeout=60)
         if self.tunnel.local_port is None:
             raise MigrationSessionError("the tunnel has no local port", "")
-        self.local_url = tunnel_url(fix_url(self._url), self.tunnel.local_port)
-        return self.local_url
+        self._local_base = fix_url(self._url)
+        return tunnel_url(self._local_base, self.tunnel.local_port)
+
+    @property
+    def local_url(self) -> str | None:
+        """The URL alembic gets: the tunnel's current local end (it may move to another port on reconnect)."""
+        from flytui.db.urls import tunnel_url
+
+        if self._local_base is None:
+            return None
+        if self.direct:
+            return self._local_base
+        if self.tunnel is None or self.tunnel.local_port is None:
+            return None
+        return tunnel_url(self._local_base, self.tunnel.local_port)
 
     def _on_tunnel_state(self, tunnel: "Tunnel", state: str) -> None:
         if state == "dropped":
@@ -375,7 +388,7 @@ class MigrationSession:
 
     async def current_heads(self) -> tuple[str, ...]:
         """The version table's rows, read through the tunnel."""
-        url = self.local_url or await self.connect()
+        url = await self.connect()
         return await current_heads_async(url, self.project.version_table, self.project.version_table_schema)
 
     async def snapshot(self, *, reload_history: bool = True) -> Snapshot:
@@ -477,7 +490,7 @@ class MigrationSession:
                     exact = bool(getattr(result, "exit_code_exact", True))
                 yield event
             assert result is not None
-            dropped = self._drops > drops
+            dropped = await self._dropped_since(drops, result.ok)
             after = await self._heads_after(dropped)
             yield self._summary(action, result, before or (), after, dropped, exact)
 
@@ -499,6 +512,18 @@ class MigrationSession:
         finally:
             if lock is not None:
                 await asyncio.shield(lock.release())
+
+    async def _dropped_since(self, drops: int, ok: bool) -> bool:
+        """Did the tunnel drop during the run? After a failure, give the supervisor a moment to notice."""
+        if self.remote or self.tunnel is None:
+            return False
+        deadline = asyncio.get_running_loop().time() + (0 if ok else 1.0)
+        while True:
+            if self._drops > drops or self.tunnel.state != "up":
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
 
     async def _heads_or_none(self) -> tuple[str, ...] | None:
         if self._url is None:
