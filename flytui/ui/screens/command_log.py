@@ -16,7 +16,6 @@ from textual.widgets import Label, Static
 
 from flytui.ui import commands
 from flytui.ui.screens.pane import Pane
-from flytui.ui.widgets.table import ResourceTable
 
 GROUP = "command-log"
 
@@ -55,6 +54,7 @@ class CommandLogPane(Pane):
     TITLE: ClassVar[str] = "Command log"
     NEEDS_APP: ClassVar[bool] = False
     REDRAW: ClassVar[float] = 0.2
+    EMPTY: ClassVar[str] = "No flyctl calls yet."
     COLUMNS: ClassVar[list[tuple[str, str]]] = [
         ("when", "WHEN"), ("status", "STATUS"), ("duration", "TIME"), ("kind", "KIND"), ("command", "COMMAND"),
         ("error", "ERROR")]
@@ -66,8 +66,7 @@ class CommandLogPane(Pane):
         self._shown_version = -1
 
     def compose(self) -> ComposeResult:
-        yield Label(self.TITLE, classes="pane-title", id=f"{GROUP}-title")
-        yield ResourceTable(self.COLUMNS, id=f"{GROUP}-table")
+        yield from super().compose()
         yield Static("", id="command-log-detail", markup=False)
 
     @property
@@ -112,6 +111,7 @@ class CommandLogPane(Pane):
         self.loads += 1
         self.query_one(".pane-title", Label).update(self.title_text())
         self._show_detail()
+        getattr(self, "update_empty", lambda: None)()
         if self.active:  # keep "N s ago" fresh
             self._poll_timer = self.set_timer(max(1.0, self.app.config.refresh_interval), self.reload)
 

@@ -45,6 +45,7 @@ class ReleasesPane(Pane):
     GROUP: ClassVar[str] = GROUP
     BINDINGS = commands.bindings([GROUP])
     TITLE: ClassVar[str] = "Releases"
+    EMPTY: ClassVar[str] = "No releases for {token} yet."
     COLUMNS: ClassVar[list[tuple[str, str]]] = [
         ("version", "VERSION"), ("status", "STATUS"), ("description", "DESCRIPTION"), ("user", "USER"),
         ("date", "DATE"), ("image", "IMAGE")]

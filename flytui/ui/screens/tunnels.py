@@ -17,7 +17,6 @@ from textual.widgets import Button, Input, Label, Static
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
-from flytui.ui.widgets.table import ResourceTable
 
 GROUP = "tunnels"
 PG_PORT = 5432
@@ -122,6 +121,7 @@ class TunnelsPane(Pane):
     BINDINGS = commands.bindings([GROUP])
     TITLE: ClassVar[str] = "Tunnels"
     NEEDS_APP: ClassVar[bool] = False
+    EMPTY: ClassVar[str] = "No tunnels. Press n to open one (e.g. remote port 5432 for psql)."
     COLUMNS: ClassVar[list[tuple[str, str]]] = [
         ("local", "LOCAL"), ("app", "APP"), ("target", "TARGET"), ("state", "STATE"), ("uptime", "UPTIME"),
         ("users", "USERS"), ("pid", "PID"), ("connect", "CONNECT"), ("error", "ERROR")]
@@ -167,6 +167,7 @@ class TunnelsPane(Pane):
         self.table.set_rows({tunnel_key(i.app, i.remote_port, i.host): tunnel_row(i) for i in infos})
         self.loads += 1
         self.query_one(".pane-title", Label).update(f"{self.TITLE} — {len(infos)} live")
+        getattr(self, "update_empty", lambda: None)()
         if self.active:
             self._poll_timer = self.set_timer(1.0, self.reload)
 
