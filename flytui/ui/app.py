@@ -303,8 +303,8 @@ class FlytuiApp(App):
     def set_org(self, org: str | None) -> None:
         self.org_filter = org or None
         self.update_header()
-        apps = self.main.query_one("#apps")
-        if apps.active:
+        apps = self.main.query("#apps").first() if self.main.query("#apps") else None  # built on first use
+        if apps is not None and apps.active:
             apps.activate()
 
     def action_switch_app(self) -> None:
