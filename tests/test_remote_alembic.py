@@ -180,3 +180,37 @@ async def test_no_started_machine_and_command_building(deployed):
     assert remote_command("alembic", ["upgrade", "head"]) == "alembic upgrade head"
     assert remote_command(["python", "-m", "alembic"], ["stamp", "a b"]) == "python -m alembic stamp 'a b'"
     assert remote_command("cd /app && alembic", ["upgrade", "+1"]) == "sh -c 'cd /app && alembic upgrade +1'"
+
+
+async def test_cancel_mid_run_cleans_up_everything(deployed):
+    import asyncio
+
+    d = deployed
+    # a remote command that outlives the test unless the session is torn down (shell syntax: sh -c)
+    ra = RemoteAlembic(d.client, d.app, alembic="echo started; sleep 60; alembic")
+    seen: list = []
+
+    async def consume() -> None:
+        async for event in ra.run(["current"]):
+            seen.append(event)
+
+    task = asyncio.ensure_future(consume())
+    for _ in range(300):
+        if any(isinstance(e, LogLine) and e.text == "started" for e in seen):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        task.cancel()
+        pytest.fail(f"remote command never started: {seen}")
+    assert isinstance(seen[0], RunStarted) and seen[0].argv[:2] == ["sh", "-c"]
+    assert any("sleep 60" in p for p in _leftovers(d.sb, d.project))  # it really runs in the app dir
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(50):
+        if not _leftovers(d.sb, d.project):
+            break
+        await asyncio.sleep(0.1)
+    assert _leftovers(d.sb, d.project) == []
+    assert all(not p.exists() for p in _issued_key_dirs(d.sb))
+    assert d.sb.read()["proxies"] == []

@@ -177,7 +177,11 @@ class RemoteAlembic:
         """Run ``alembic <args>`` remotely; yields RunStarted, LogLine/Progress, then RunFinished.
 
         The result is a :class:`RemoteRunResult`. ``env_extra`` is sent as SSH environment requests
-        (never on a command line); the fallback cannot pass it and says so in ``note``.
+        (never on a command line); the fallback cannot pass it and says so in ``note``. Consume it with
+        ``contextlib.aclosing(...)`` (or to the end) so that stopping early closes the SSH session, the
+        proxy and deletes the key at once; cancelling the consuming task does the same.
+        Raises :class:`RemoteError` (no started machine) and flyctl's typed errors (``fly status``,
+        or ``fly ssh console`` failing before the command ran).
         """
         cmd = remote_command(self.alembic, list(args))
         org, machine = await self._target()
@@ -284,9 +288,13 @@ class RemoteAlembic:
                     continue
                 for event in collector.feed(*item):
                     yield event
-            completed = await process.wait()
+            try:
+                completed = await process.wait()
+                status, sig = completed.exit_status, completed.exit_signal
+            except (OSError, asyncssh.Error):
+                status, sig = None, None
             finished = True
-            code, exact, note = _exit_code(completed.exit_status, completed.exit_signal)
+            code, exact, note = _exit_code(status, sig)
             yield RunFinished(collector.result(argv, code, started, exact=exact, status=code if exact else None,
                                                transport="ssh", machine=machine, note=note))
         finally:
