@@ -11,7 +11,6 @@ import shutil
 import socket
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -297,3 +296,17 @@ def test_live_process_failing_its_check_path_is_critical(sandbox, project):
     row = next(ln for ln in sb.run("status", "-a", "web-app").stdout.splitlines() if m["id"] in ln)
     assert "started" in row and "1 total, 1 critical" in row
     assert pid_alive(sb.read()["apps"]["web-app"]["machines"][0]["sandbox"]["pid"])  # alive, only unhealthy
+
+
+def test_private_target_follows_the_pg_machine(sandbox_pg):
+    """The helper net.py's proxy can use: the forwarder while started, nothing once stopped."""
+    from flytui.sandbox.procs import private_target
+
+    sb = sandbox_pg
+    sb.create_postgres("tgt-db")
+    st = sb.read()
+    assert private_target(st, st["apps"]["tgt-db"]) == ("tcp", (pg_addr(sb, "tgt-db"), 5432))
+    m = pg_machine(sb, "tgt-db")
+    assert sb.run("machine", "stop", m["id"], "-a", "tgt-db").returncode == 0
+    st = sb.read()
+    assert private_target(st, st["apps"]["tgt-db"]) is None

@@ -282,6 +282,24 @@ def database_hostaddr(app: dict[str, Any], state: dict[str, Any]) -> str | None:
     return pg.get("sandbox", {}).get("addr") or assign_address(state, pg)
 
 
+def private_target(state: dict[str, Any], app: dict[str, Any]) -> tuple[str, Any] | None:
+    """Where ``[<app>.internal]:<port>`` leads in the sandbox: ``("tcp", (host, port))`` or None.
+
+    A Postgres app -> its forwarder ``(127.0.0.N, 5432)`` while its machine is started (so a stopped
+    database is unreachable through ``fly proxy`` too); another app -> its first started machine's
+    local port. For ``commands/net.py``'s proxy (it does not use this yet).
+    """
+    if app.get("role") == "postgres_cluster":
+        addr = app.get("sandbox", {}).get("addr")
+        live = any(m.get("state") == "started" and process_alive(m) for m in app.get("machines", []))
+        return ("tcp", (addr, FLYCAST_PORT)) if addr and live else None
+    for m in app.get("machines", []):
+        port = m.get("sandbox", {}).get("port")
+        if m.get("state") == "started" and port:
+            return "tcp", ("127.0.0.1", int(port))
+    return None
+
+
 def _state_from_env(app_name: str) -> dict[str, Any] | None:
     """Current state from ``$FLYTUI_SANDBOX_DIR`` with the app's forwarder started (own transaction)."""
     directory = os.environ.get(ENV_DIR)
