@@ -134,10 +134,12 @@ async def test_upgrade_head_over_ssh_with_progress(deployed):
     assert _leftovers(d.sb, d.project) == []
 
 
-async def test_failing_remote_alembic_returns_its_real_exit_code(deployed):
+async def test_failing_remote_alembic_exact_then_collapsed_in_fallback(deployed):
     d = deployed
     local = d.local_alembic("upgrade", "no_such_rev")
     assert local.returncode not in (0, 1)  # alembic's CommandError exit (255): distinguishable from flyctl's 1
+
+    # exact path: the real exit code of the remote alembic
     ra = RemoteAlembic(d.client, d.app, machine=d.machine["id"])
     _, result = await _collect(ra, "upgrade", "no_such_rev")
     assert not result.ok
@@ -147,11 +149,8 @@ async def test_failing_remote_alembic_returns_its_real_exit_code(deployed):
     assert result.error and "no_such_rev" in result.error
     assert _leftovers(d.sb, d.project) == []
 
-
-async def test_fallback_states_the_collapsed_exit_code(deployed):
-    d = deployed
+    # fallback (certificate cannot be issued): flyctl's collapsed 1, the real status recovered and stated
     d.sb.inject_fault("ssh issue", fail="failed to issue certificate: unauthorized", times=2)
-    local = d.local_alembic("upgrade", "no_such_rev")
     ra = RemoteAlembic(d.client, d.app)
     events, result = await _collect(ra, "upgrade", "no_such_rev")
     assert result.transport == "ssh-console"
