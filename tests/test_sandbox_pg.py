@@ -1,4 +1,4 @@
-"""Fly Postgres in the sandbox: attach on the real backing server, a real `fly proxy`, private-network rewrite."""
+"""Fly Postgres in the sandbox: attach on the real backing server, a real `fly proxy`, the private network (Flycast forwarder)."""
 from __future__ import annotations
 
 import re
@@ -74,7 +74,7 @@ def test_teardown_kills_proxies(sandbox_pg):
     assert proc.wait(timeout=10) != 0 or not pid_alive(proc.pid)
 
 
-def test_ssh_console_sees_rewritten_database_url(sandbox_pg, tmp_path):
+def test_ssh_console_database_url_connects_via_private_network(sandbox_pg, tmp_path):
     sb = sandbox_pg
     web = f"web-{secrets.token_hex(3)}"
     sb.create_postgres("app-db")
