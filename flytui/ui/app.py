@@ -90,7 +90,7 @@ class FlytuiApp(App):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        if not any(p.active for p in self.main.query(".pane")):  # the user may already have switched
+        if not any(p.active or p.activate_on_mount for p in self.main.query(".pane")):  # user already switched
             self.show_view("machines" if self.current_app else "apps", remember=False)
         self.load_header()
 
