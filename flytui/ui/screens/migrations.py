@@ -45,7 +45,7 @@ class MigrationConfirmScreen(ConfirmScreen):
         self.body = body
 
     async def on_mount(self) -> None:
-        super().on_mount()
+        # (Textual also runs ConfirmScreen.on_mount: it focuses the buttons)
         scroll = VerticalScroll(Static(self.body, id="mig-confirm-body", markup=True), id="mig-confirm-scroll")
         await self.query_one("#confirm-box").mount(scroll, before="#confirm-buttons")
 
@@ -138,8 +138,10 @@ class MigrationsScreen(Screen[None]):
             self.status_text = f"No Alembic project (alembic.ini or [tool.alembic]) in {where} or its parents"
             self._update_header()
             return
+        override = os.environ.get("FLYTUI_ALEMBIC")  # e.g. "poetry run alembic"; else autodetected
         self.session = MigrationSession(project, runner=self.app.runner, client=self.app.client,
-                                        tunnels=self._tunnel_manager())
+                                        tunnels=self._tunnel_manager(),
+                                        alembic_command=override.split() if override else None)
         self.session.add_tunnel_listener(lambda _t, state: self.post_message(self.TunnelChanged(state)))
         self._update_header()
         self.load()
@@ -150,14 +152,8 @@ class MigrationsScreen(Screen[None]):
             table.focus()
 
     def _tunnel_manager(self) -> Any:
-        """The app-wide TunnelManager (``app.tunnels``), created on first use so tunnels are shared."""
-        manager = getattr(self.app, "tunnels", None)
-        if manager is None and self.app.runner is not None:
-            from flytui.db.tunnel import TunnelManager
-
-            manager = TunnelManager(self.app.runner)
-            self.app.tunnels = manager  # type: ignore[attr-defined]
-        return manager
+        """The app-wide TunnelManager (``app.tunnels``), so one tunnel per database is shared."""
+        return getattr(self.app, "tunnels", None)
 
     async def on_unmount(self) -> None:
         if self.session is not None:

@@ -1,0 +1,163 @@
+"""The migrations pane (Pilot) with the sandbox flyctl and real PostgreSQL behind its `fly proxy`."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from flytui.db.tunnel import TunnelManager
+from flytui.fly.client import FlyClient
+from flytui.fly.runner import FlyctlRunner
+from flytui.ui.app import FlytuiApp
+from flytui.ui.config import Config
+from flytui.ui.screens.migrations import MigrationConfirmScreen, MigrationsScreen
+from tests.helpers.revgen import RevSpec, table_chain, write_project
+from tests.test_migrations_support import ALEMBIC, FAST_TUNNEL
+from tests.test_migrations_support import demo_dir, fly_db  # noqa: F401 - fixtures
+
+
+async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 40.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await pilot.pause(0.1)
+
+
+def make_app(runner: FlyctlRunner, project: Path, app_name: str | None, read_only: bool = False) -> FlytuiApp:
+    app = FlytuiApp(Config(read_only=read_only), FlyClient(runner), runner=runner, current_app=app_name,
+                    project_dir=project)
+    app._tunnels = TunnelManager(runner, idle_timeout=0.2, **FAST_TUNNEL)  # app.tunnels, with fast reconnects
+    return app
+
+
+async def open_screen(app: FlytuiApp, pilot: Any, monkeypatch: Any) -> MigrationsScreen:
+    monkeypatch.setenv("FLYTUI_ALEMBIC", " ".join(ALEMBIC))
+    app.action_open_migrations()
+    await until(pilot, lambda: isinstance(app.screen, MigrationsScreen), what="migrations screen")
+    screen: MigrationsScreen = app.screen  # type: ignore[assignment]
+    await until(pilot, lambda: screen.snapshot is not None, what="history")
+    return screen
+
+
+async def enter_url(pilot: Any, screen: MigrationsScreen, monkeypatch: Any, url: str) -> None:
+    monkeypatch.setenv("MIG_TEST_URL", url)
+    await pilot.press("c", *"$MIG_TEST_URL", "enter")
+    await until(pilot, lambda: screen.snapshot is not None and screen.snapshot.current is not None, what="heads")
+
+
+def state(screen: MigrationsScreen, rev: str) -> str:
+    return str(screen.query_one("#mig-table").get_cell(rev, "state"))
+
+
+async def run_key(pilot: Any, app: FlytuiApp, screen: MigrationsScreen, key: str) -> tuple[bool, str]:
+    """Press an action key, check the confirm dialog, confirm, wait for the run's summary."""
+    screen.last_summary = None
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm dialog")
+    dialog: MigrationConfirmScreen = app.screen  # type: ignore[assignment]
+    await until(pilot, lambda: dialog.query("#mig-confirm-body"), what="dialog body")
+    body = dialog.body
+    danger = "danger" in dialog.query_one("#confirm-box").classes
+    argv = str(dialog.query_one("#confirm-argv").render())
+    assert "postgres://" not in argv and "DATABASE_URL=postgresql+psycopg://" in argv and ":***@" in argv
+    await pilot.press("y")
+    await until(pilot, lambda: screen.last_summary is not None, what="run summary")
+    await until(pilot, lambda: not screen.running and screen.snapshot.current == screen.last_summary.heads_after
+                if not isinstance(screen.last_summary, BaseException) else True, what="refresh")
+    return danger, body
+
+
+async def test_demo_head_down_up_in_the_pane(fly_db, demo_dir: Path, pg_server, monkeypatch) -> None:
+    app = make_app(fly_db.runner, demo_dir, fly_db.web)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_screen(app, pilot, monkeypatch)
+        table = screen.query_one("#mig-table")
+        assert [str(k.value) for k in table.rows] == ["0002_todo", "0001_user"]
+        await enter_url(pilot, screen, monkeypatch, fly_db.url)
+        header = str(screen.query_one("#mig-header").render())
+        assert f"db app {fly_db.pg_app}" in header and "tunnel up" in header and ":***@" in header
+        assert "history: alembic" in header
+        assert state(screen, "0001_user") == "pending" and state(screen, "0002_todo").startswith("head")
+
+        danger, body = await run_key(pilot, app, screen, "U")
+        assert "Will run 2 revision(s)" in body and "CREATE TABLE todo" in body
+        assert not danger
+        assert screen.last_summary.ok and fly_db.heads(pg_server) == ("0002_todo",)
+        assert state(screen, "0002_todo") == "current · head" and state(screen, "0001_user") == "applied"
+        log_text = "\n".join(screen.query_one("#mig-log").lines)
+        assert "Running upgrade 0001_user -> 0002_todo, create todo table" in log_text
+        assert "step 2/2: upgrade 0001_user → 0002_todo" in screen.progress_text
+
+        danger, body = await run_key(pilot, app, screen, "b")
+        assert danger and "DROP TABLE todo" in body
+        assert fly_db.heads(pg_server) == ("0001_user",) and state(screen, "0001_user") == "current"
+
+        await run_key(pilot, app, screen, "u")
+        assert fly_db.heads(pg_server) == ("0002_todo",) and "todo" in fly_db.tables(pg_server)
+
+        table.move_cursor(row=1)
+        await pilot.press("p")
+        await until(pilot, lambda: "downgrade --sql" in str(screen.query_one("#mig-detail").render()), what="preview")
+        detail = str(screen.query_one("#mig-detail").render())
+        assert "upgrade --sql 0001_user" in detail and 'CREATE TABLE "user"' in detail
+        assert "downgrade --sql 0001_user:base" in detail and 'DROP TABLE "user"' in detail
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, MigrationsScreen), what="close")
+
+
+async def test_failure_and_dropped_tunnel_are_shown(fly_db, tmp_path: Path, pg_server, monkeypatch) -> None:
+    proj = write_project(tmp_path / "p", table_chain(["k1", "k2", "k3"], fail_at="k3", sleep_at=("k2", 2.0)))
+    app = make_app(fly_db.runner, proj, fly_db.web)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_screen(app, pilot, monkeypatch)
+        await enter_url(pilot, screen, monkeypatch, fly_db.url)
+        # 1) the tunnel is killed while k2 sleeps: the pane says so, the database stays at base
+        screen.last_summary = None
+        await pilot.press("U")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm")
+        await pilot.press("y")
+        await until(pilot, lambda: "k1 → k2" in screen.progress_text, what="k2 running")
+        await asyncio.sleep(0.3)
+        os.kill(screen.session.tunnel.pid, signal.SIGKILL)
+        await until(pilot, lambda: screen.last_summary is not None, what="summary")
+        progress = str(screen.query_one("#mig-progress").render())
+        assert "tunnel dropped during upgrade head" in progress and "the database is at base" in progress
+        await until(pilot, lambda: screen.snapshot.current == (), what="refresh")
+        assert fly_db.heads(pg_server) == ()
+        # 2) with the tunnel back, a failing revision: named in the progress line and the detail panel
+        await until(pilot, lambda: screen.session.tunnel_state == "up", what="tunnel up")
+        await asyncio.sleep(2.0)  # the killed run's backend ends after pg_sleep
+        await run_key(pilot, app, screen, "U")
+        s = screen.last_summary
+        assert not s.ok and s.result.failed_revision == "k3"
+        progress = str(screen.query_one("#mig-progress").render())
+        assert "failed in revision k3 (exit 1)" in progress and "RuntimeError: boom in k3" in progress
+        assert "failed revision k3" in str(screen.query_one("#mig-detail").render())
+        assert fly_db.heads(pg_server) == ()
+
+
+async def test_read_only_static_fallback_and_multiple_heads(sandbox, tmp_path: Path, monkeypatch) -> None:
+    specs = table_chain(["s1"]) + [RevSpec("s2a", "s1", "branch a"),
+                                   RevSpec("s2b", "s1", "branch b", extra_imports=["import missing_mod_xyz"])]
+    proj = write_project(tmp_path / "p", specs)
+    runner = FlyctlRunner(sandbox.flyctl, env=sandbox.env, grace=1.0)
+    app = make_app(runner, proj, None, read_only=True)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_screen(app, pilot, monkeypatch)
+        header = str(screen.query_one("#mig-header").render())
+        assert "history: static read" in header and "READ-ONLY" in header
+        banner = screen.query_one("#mig-banner")
+        assert banner.display and "Multiple heads: s2a, s2b" in str(banner.render())
+        assert "upgrade heads" in str(banner.render()) and "merge heads" in str(banner.render())
+        assert "branch point" in state(screen, "s1")
+        await pilot.press("e")
+        assert "ModuleNotFoundError" in str(screen.query_one("#mig-detail").render())
+        for key in ("U", "u", "b", "S", "m"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert app.screen is screen, key  # refused: no dialog
+        assert screen.session is not None and not screen.session.has_url
