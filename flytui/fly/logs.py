@@ -162,14 +162,8 @@ class JsonStreamDecoder:
                 pos = n if nxt < 0 else nxt + 1
                 continue
             out.append(obj)
-            self.objects += 1
-            pos = end
-            # the rest of the closing line must be blank
-            eol = text.find("\n", pos)
-            eol = n if eol < 0 else eol + 1
-            if text[pos:eol].strip():
-                self.garbage += 1
-            pos = eol
+            pos = end  # anything after the object on its line is counted as garbage by the next pass
+        self.objects += len(out)
         return out
 
 
