@@ -83,24 +83,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "doctor":
         return _run_doctor(args)
 
-    cleanup: Callable[[], None] = lambda: None
+    from flytui import lifecycle
+
+    lifecycle.install()  # SIGTERM/SIGINT/SIGHUP/uncaught exceptions: exit cleanly, no child left behind
     env: dict[str, str] | None = None
     flyctl = args.flyctl or config.flyctl
     project_dir: Path | None = Path.cwd() if (Path.cwd() / "fly.toml").is_file() else None
-    if args.demo:
-        flyctl, env, demo_dir, cleanup = _start_demo()
-        project_dir = demo_dir or project_dir
-        env = {**os.environ, **env}
     try:
+        if args.demo:
+            flyctl, env, demo_dir, cleanup = _start_demo()
+            lifecycle.register_cleanup(cleanup)
+            project_dir = demo_dir or project_dir
+            env = {**os.environ, **env}
         config = config.with_overrides(read_only=args.read_only, flyctl=flyctl)
         client = _make_client(flyctl, env, project_dir)
         current = args.app or (app_from_fly_toml(project_dir) if project_dir else None)
         from flytui.ui.app import FlytuiApp
 
-        FlytuiApp(config, client, current_app=current, project_dir=project_dir).run()
+        app = FlytuiApp(config, client, current_app=current, project_dir=project_dir)
+        lifecycle.set_app(app)
+        app.run()
     finally:
-        cleanup()
-    return 0
+        lifecycle.set_app(None)
+        lifecycle.run_cleanups()
+    return lifecycle.exit_code(0)
 
 
 if __name__ == "__main__":  # pragma: no cover
