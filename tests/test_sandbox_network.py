@@ -310,3 +310,31 @@ def test_private_target_follows_the_pg_machine(sandbox_pg):
     assert sb.run("machine", "stop", m["id"], "-a", "tgt-db").returncode == 0
     st = sb.read()
     assert private_target(st, st["apps"]["tgt-db"]) is None
+
+
+def test_fly_proxy_follows_the_pg_machine(sandbox_pg, web):
+    """`fly proxy` to a stopped database app accepts the TCP connection but cannot reach Postgres."""
+    import subprocess
+
+    import psycopg
+
+    sb = sandbox_pg
+    m = pg_machine(sb, "app-db")
+    server = sb.read()["postgres_server"]
+    proc = subprocess.Popen([sb.flyctl, "proxy", "0:5432", "-a", "app-db", "--watch-stdin"], env=sb.env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(re.search(r"localhost:(\d+)", line).group(1))
+        dsn = f"host=127.0.0.1 port={port} user={server['user']} dbname=postgres connect_timeout=5"
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+        assert sb.run("machine", "stop", m["id"], "-a", "app-db").returncode == 0
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(dsn)
+        assert sb.run("machine", "start", m["id"], "-a", "app-db").returncode == 0
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)

@@ -21,21 +21,17 @@ from flytui.sandbox.commands import Ctx, command
 from flytui.sandbox.state import SandboxError, get_app
 
 
-def _target(state: dict[str, Any], app: dict[str, Any], remote_port: int) -> tuple[str, Any] | None:
-    """Where a forwarded connection goes: ("unix", path) or ("tcp", (host, port)) or None."""
-    server = state.get("postgres_server")
-    if app.get("role") == "postgres_cluster":
-        if not server:
-            return None
-        host = str(server["host"])
-        if host.startswith("/"):
-            return "unix", os.path.join(host, f".s.PGSQL.{server['port']}")
-        return "tcp", (host, int(server["port"]))
-    for m in app["machines"]:
-        port = m.get("sandbox", {}).get("port")
-        if m["state"] == "started" and port:
-            return "tcp", ("127.0.0.1", int(port))
-    return None
+def _target(sb: Any, app_name: str) -> tuple[str, Any] | None:
+    """Where a forwarded connection goes on the emulated private network, or None.
+
+    A Postgres app is reachable only while its machine (the flycast forwarder) runs, like on Fly.
+    """
+    from flytui.sandbox import procs
+
+    with sb.transaction() as st:
+        app = get_app(st, app_name)
+        procs.ensure_network(st, app)
+        return procs.private_target(st, app)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -88,7 +84,7 @@ async def _serve(ctx: Ctx, bind: str, local: int, remote_port: int, label: str, 
     import asyncio
 
     async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
-        target = _target(ctx.sb.read(), get_app(ctx.sb.read(), app_name), remote_port)
+        target = _target(ctx.sb, app_name)
         try:
             if target is None:
                 raise OSError("no started machines")
