@@ -49,10 +49,25 @@ def visible(app: FlytuiApp, pane: str) -> list[str]:
     return app.main.query_one(f"#{pane}").table.visible_keys()
 
 
+def rows(app: FlytuiApp, pane: str) -> dict:
+    """Rows of a pane (empty while the pane is not built yet: panes may be mounted on first use)."""
+    found = app.main.query(f"#{pane}")
+    return found.first().table.rows_data if found else {}
+
+
+async def pane_of(pilot, name: str):
+    """The pane ``name`` once it is the visible one."""
+    app = pilot.app
+    assert await wait_until(pilot, lambda: bool(app.main.query(f"#{name}")) and app.main.pane.id == name), name
+    return app.main.query_one(f"#{name}")
+
+
 async def set_filter(pilot, app: FlytuiApp, text: str) -> None:
     app.main.open_filter()
     box = app.main.query_one("#filter")
     box.value = text
+    await pilot.pause(0.05)
+    app.main.pane.table.focus()  # like pressing enter: back to the table, keys are commands again
     await pilot.pause(0.05)
 
 
@@ -94,7 +109,7 @@ async def test_command_log_live_copyable_with_failure_tail_and_filter(sandbox):
         apps = app.main.query_one("#apps")
         assert await wait_until(pilot, lambda: "alpha" in apps.table.rows_data)
         await colon(pilot, "cl")
-        pane = app.main.query_one("#command-log")
+        pane = await pane_of(pilot, "command-log")
         assert await wait_until(pilot, lambda: app.main.pane is pane and pane.table.row_count >= 3)
         lines = [pane.table.rows_data[k]["command"] for k in pane.table.visible_keys()]
         assert any(line.startswith("flytui-sandbox-flyctl apps list") for line in lines), lines
@@ -128,7 +143,7 @@ async def test_tunnels_open_psql_close_and_filter(sandbox_pg, pg_server):
     notes = record_notes(app)
     async with app.run_test(size=(180, 50)) as pilot:
         await colon(pilot, "tunnels")
-        pane = app.main.query_one("#tunnels")
+        pane = await pane_of(pilot, "tunnels")
         assert await wait_until(pilot, lambda: app.main.pane is pane)
         await pilot.press("n")
         assert await wait_until(pilot, lambda: type(app.screen).__name__ == "OpenTunnelScreen")
@@ -172,7 +187,7 @@ async def test_tunnels_closed_when_the_app_exits(sandbox_pg):
     app = make(sandbox_pg)
     async with app.run_test(size=(160, 45)) as pilot:
         await colon(pilot, "tunnels")
-        pane = app.main.query_one("#tunnels")
+        pane = await pane_of(pilot, "tunnels")
         assert await wait_until(pilot, lambda: app.main.pane is pane)
         worker = pane.open_tunnel("db", 5432)
         await worker.wait()
@@ -205,7 +220,7 @@ async def test_bulk_restart_of_20_machines_reports_exactly_the_failure(sandbox):
     app = make(sandbox, current_app="alpha")
     notes = record_notes(app)
     async with app.run_test(size=(180, 50)) as pilot:
-        pane = app.main.query_one("#machines")
+        pane = await pane_of(pilot, "machines")
         assert await wait_until(pilot, lambda: set(ids) <= set(pane.table.rows_data))
         pane.table.focus()
         pane.table.move_cursor(row=0)
@@ -247,7 +262,7 @@ async def test_shell_suspends_and_runs_ssh_console_on_the_selected_machine(sandb
 
     monkeypatch.setattr(app, "suspend", fake_suspend)
     async with app.run_test(size=(160, 45)) as pilot:
-        pane = app.main.query_one("#machines")
+        pane = await pane_of(pilot, "machines")
         assert await wait_until(pilot, lambda: mid in pane.table.rows_data)
         loads = pane.loads
         pane.table.focus()
@@ -257,7 +272,7 @@ async def test_shell_suspends_and_runs_ssh_console_on_the_selected_machine(sandb
     argv, env = calls[0]
     assert argv == [sandbox.flyctl, "ssh", "console", "-a", "alpha", "--machine", mid]
     assert suspended == [True] and env["FLYTUI_SANDBOX_DIR"] == str(sandbox.dir)
-    entry = app.command_log.entries()[0]
+    entry = next(e for e in app.command_log.entries() if e.kind == "interactive")
     assert entry.kind == "interactive" and entry.returncode == 0 and entry.argv[1:3] == ("ssh", "console")
 
 
@@ -267,7 +282,7 @@ async def test_shell_without_suspend_support_shows_the_command(sandbox):
     app = make(sandbox, current_app="alpha")
     notes = record_notes(app)
     async with app.run_test(size=(160, 45)) as pilot:  # headless: App.suspend is not supported
-        pane = app.main.query_one("#machines")
+        pane = await pane_of(pilot, "machines")
         assert await wait_until(pilot, lambda: mid in pane.table.rows_data)
         pane.table.focus()
         await pilot.press("x")
@@ -331,7 +346,7 @@ async def test_releases_list_filter_and_redeploy_confirmation(sandbox):
     notes = record_notes(app)
     async with app.run_test(size=(200, 50)) as pilot:
         await colon(pilot, "rel alpha")
-        pane = app.main.query_one("#releases")
+        pane = await pane_of(pilot, "releases")
         assert await wait_until(pilot, lambda: len(pane.table.rows_data) == 3)
         assert pane.table.visible_keys() == ["v3", "v2", "v1"]
         v1 = pane.table.rows_data["v1"]
@@ -367,7 +382,7 @@ async def test_redeploy_hands_the_image_to_the_deploy_screen(sandbox, tmp_path):
     app = make(sandbox, current_app="alpha", project_dir=tmp_path)
     async with app.run_test(size=(200, 50)) as pilot:
         await colon(pilot, "releases")
-        pane = app.main.query_one("#releases")
+        pane = await pane_of(pilot, "releases")
         assert await wait_until(pilot, lambda: "v1" in pane.table.rows_data)
         pane.table.focus()
         pane.table.move_cursor(row=pane.table.get_row_index("v1"))
@@ -375,8 +390,15 @@ async def test_redeploy_hands_the_image_to_the_deploy_screen(sandbox, tmp_path):
         assert await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         await pilot.press("y")
         assert await wait_until(pilot, lambda: isinstance(app.screen, deploy_mod.DeployScreen))
-        assert await wait_until(pilot, lambda: any(a[:1] == ["deploy"] and images[0] in a
-                                                   for a in sandbox.argv_log()), timeout=30)
+        screen = app.screen
+
+        def handed_over() -> bool:
+            if any(a[:1] == ["deploy"] and images[0] in a for a in sandbox.argv_log()):
+                return True  # DeployScreen(image=...) started the deploy itself
+            fields = screen.query("#deploy-image")
+            return bool(fields) and fields.first().value == images[0]  # or its form carries the image
+
+        assert await wait_until(pilot, handed_over, timeout=30)
 
 
 # --- 8. filter grammar on the remaining tables ----------------------------------------------------------
@@ -394,25 +416,25 @@ async def test_filter_grammar_on_apps_machines_secrets_volumes(sandbox):
                 "encrypted": True, "attached_machine_id": None, "created_at": "2026-01-02T03:04:05Z"})
     app = make(sandbox)
     async with app.run_test(size=(180, 50)) as pilot:
-        assert await wait_until(pilot, lambda: len(app.main.query_one("#apps").table.rows_data) == 2)
+        assert await wait_until(pilot, lambda: len(rows(app, "apps")) == 2)
         await set_filter(pilot, app, "/^beta-/")
         assert visible(app, "apps") == ["beta-api"]
         await set_filter(pilot, app, "!beta")
         assert visible(app, "apps") == ["alpha"]
         app.main.clear_filter()
         await colon(pilot, "m alpha")
-        assert await wait_until(pilot, lambda: len(app.main.query_one("#machines").table.rows_data) == 2)
+        assert await wait_until(pilot, lambda: len(rows(app, "machines")) == 2)
         await set_filter(pilot, app, "region:nrt")
         assert visible(app, "machines") == [m_nrt]
         await set_filter(pilot, app, "!state:stopped")
         assert visible(app, "machines") == [m_iad]
         app.main.clear_filter()
         await colon(pilot, "secrets")
-        assert await wait_until(pilot, lambda: len(app.main.query_one("#secrets").table.rows_data) == 2)
+        assert await wait_until(pilot, lambda: len(rows(app, "secrets")) == 2)
         await set_filter(pilot, app, "/^database/")
         assert visible(app, "secrets") == ["DATABASE_URL"]
         app.main.clear_filter()
         await colon(pilot, "volumes")
-        assert await wait_until(pilot, lambda: len(app.main.query_one("#volumes").table.rows_data) == 2)
+        assert await wait_until(pilot, lambda: len(rows(app, "volumes")) == 2)
         await set_filter(pilot, app, "!region:nrt")
         assert visible(app, "volumes") == ["vol_b2"]

@@ -92,5 +92,20 @@ class ReleasesPane(Pane):
         except (ImportError, AttributeError):
             self.app.notify("The deploy view is not available yet", severity="warning")
             return False
-        self.app.push_screen(screen_cls(app, self.app.project_dir, image=image))
+        try:
+            screen = screen_cls(app, self.app.project_dir, image=image)
+        except TypeError:  # a DeployScreen without ``image=``: prefill its image field instead
+            screen = screen_cls(app, self.app.project_dir)
+            self.app.push_screen(screen)
+            self.app.call_after_refresh(self._prefill_image, screen, image)
+            return True
+        self.app.push_screen(screen)
         return True
+
+    def _prefill_image(self, screen: Any, image: str) -> None:
+        try:
+            screen.query_one("#deploy-image").value = image
+        except Exception:  # noqa: BLE001 - the deploy screen has no image field
+            self.app.notify(f"Deploy the image {image} from the deploy form", severity="warning")
+            return
+        self.app.notify(f"Image {image} is filled in: start the deploy to roll back", title="Rollback")
