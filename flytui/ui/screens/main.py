@@ -28,20 +28,23 @@ class CommandSuggester(Suggester):
         return commands.complete(value)
 
 
+#: Every pane by id. Only the first visible pane is built at start; the others are mounted on first use
+#: (``show_pane``), so the first frame does not pay for panes the user has not opened yet.
+PANES: dict[str, type[Pane]] = {
+    "apps": AppsPane, "machines": MachinesPane, "secrets": SecretsPane, "volumes": VolumesPane,
+    "releases": ReleasesPane, "command-log": CommandLogPane, "tunnels": TunnelsPane,
+}
+
+
 class MainScreen(Screen):
     BINDINGS = commands.bindings([commands.GLOBAL, commands.VIEW])
 
     def compose(self) -> ComposeResult:
         yield Static("flytui", id="header")
         yield OperationsStatus(id="ops")
-        with ContentSwitcher(initial="apps", id="panes"):
-            yield AppsPane(id="apps")
-            yield MachinesPane(id="machines")
-            yield SecretsPane(id="secrets")
-            yield VolumesPane(id="volumes")
-            yield ReleasesPane(id="releases")
-            yield CommandLogPane(id="command-log")
-            yield TunnelsPane(id="tunnels")
+        initial = "machines" if getattr(self.app, "current_app", None) else "apps"
+        with ContentSwitcher(initial=initial, id="panes"):
+            yield PANES[initial](id=initial)
         yield Input(placeholder="filter: text  /regex/  !invert  field:value", id="filter", classes="bar")
         yield Input(placeholder=":command  (apps, machines APP, secrets, logs, deploy, -)", id="command",
                     classes="bar", suggester=CommandSuggester())
@@ -57,6 +60,14 @@ class MainScreen(Screen):
         old = self.pane
         if old.id != name:
             old.deactivate()
+        if not switcher.query_children(f"#{name}"):  # first use: build it now, it activates once composed
+            pane = PANES[name](id=name)
+            pane.activate_on_mount = True
+            switcher.mount(pane)
+            switcher.current = name
+            filt = self.query_one("#filter", Input)
+            filt.value, filt.display = "", False
+            return pane
         switcher.current = name
         pane = self.pane
         filt = self.query_one("#filter", Input)

@@ -48,6 +48,17 @@ class Pane(Vertical):
         self.active = False
         self.loaded_token: Any = None
         self.loads = 0
+        self.activate_on_mount = False  # set by MainScreen.show_pane for a pane built on first use
+
+    def on_mount(self) -> None:
+        if self.activate_on_mount:
+            self.call_after_refresh(self._activate_if_visible)
+
+    def _activate_if_visible(self) -> None:
+        self.activate_on_mount = False
+        parent = self.parent
+        if getattr(parent, "current", self.id) == self.id:  # the user may have moved on meanwhile
+            self.activate()
 
     @classmethod
     def pane_bindings(cls) -> list:
@@ -163,5 +174,7 @@ class Pane(Vertical):
 
     # --- filter ---------------------------------------------------------------------------------
     def apply_filter(self, text: str) -> None:
+        if not self.query(ResourceTable):  # built on first use and not composed yet: starts unfiltered
+            return
         self.table.set_filter(text)
         self.update_empty()
