@@ -99,7 +99,8 @@ class FlyTomlScreen(Screen[bool]):
 
     CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
     BINDINGS = [
-        Binding("escape", "close", "Back"),
+        # priority: the code editor would otherwise take escape to move the focus
+        Binding("escape", "close", "Back", priority=True),
         Binding("e", "edit", "Edit"),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+r", "reload", "Reload from disk"),
