@@ -480,15 +480,22 @@ class MigrationSession:
         async with self._run_lock:
             if not self.remote:
                 await self.connect()
-            before = await self._heads_or_none()
+            # heads before: read concurrently with the lock + process start-up (alembic needs ~1 s to import
+            # before it touches the database, and a transactional run commits only at its end)
+            before_task = asyncio.ensure_future(self._heads_or_none())
             drops = self._drops
             result: RunResult | None = None
             exact = True
-            async for event in self._events(action, total):
-                if isinstance(event, RunFinished):
-                    result = event.result
-                    exact = bool(getattr(result, "exit_code_exact", True))
-                yield event
+            try:
+                async for event in self._events(action, total):
+                    if isinstance(event, RunFinished):
+                        result = event.result
+                        exact = bool(getattr(result, "exit_code_exact", True))
+                    yield event
+            except BaseException:
+                before_task.cancel()
+                raise
+            before = await before_task
             assert result is not None
             dropped = await self._dropped_since(drops, result.ok)
             after = await self._heads_after(dropped)
