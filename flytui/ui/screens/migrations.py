@@ -254,7 +254,7 @@ class MigrationsScreen(Screen[None]):
     def _state_label(rev: Any, snap: Any) -> str:
         """applied / pending / current / head, plus merge / branch point."""
         state = snap.states.get(rev.id, "pending") if snap.current is not None else (
-            "head" if rev.is_head else "?")
+            "head" if rev.is_head else "not connected")
         extra = [x for x, on in (("merge", rev.is_merge), ("branch point", rev.is_branch_point)) if on]
         if state == "current" and rev.is_head:
             extra.insert(0, "head")
