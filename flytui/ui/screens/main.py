@@ -6,15 +6,10 @@ from textual.screen import Screen
 from textual.suggester import Suggester
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 
+import importlib
+
 from flytui.ui import commands
-from flytui.ui.screens.apps import AppsPane
-from flytui.ui.screens.command_log import CommandLogPane
-from flytui.ui.screens.machines import MachinesPane
 from flytui.ui.screens.pane import Pane
-from flytui.ui.screens.rollback import ReleasesPane
-from flytui.ui.screens.secrets import SecretsPane
-from flytui.ui.screens.tunnels import TunnelsPane
-from flytui.ui.screens.volumes import VolumesPane
 from flytui.ui.widgets.status import OperationsStatus
 
 
@@ -28,12 +23,20 @@ class CommandSuggester(Suggester):
         return commands.complete(value)
 
 
-#: Every pane by id. Only the first visible pane is built at start; the others are mounted on first use
-#: (``show_pane``), so the first frame does not pay for panes the user has not opened yet.
-PANES: dict[str, type[Pane]] = {
-    "apps": AppsPane, "machines": MachinesPane, "secrets": SecretsPane, "volumes": VolumesPane,
-    "releases": ReleasesPane, "command-log": CommandLogPane, "tunnels": TunnelsPane,
+#: Every pane by id -> "module:Class". Only the first visible pane is imported and built at start; the others
+#: are imported and mounted on first use (``show_pane``), so the first frame does not pay for them.
+PANES: dict[str, str] = {
+    "apps": "flytui.ui.screens.apps:AppsPane", "machines": "flytui.ui.screens.machines:MachinesPane",
+    "secrets": "flytui.ui.screens.secrets:SecretsPane", "volumes": "flytui.ui.screens.volumes:VolumesPane",
+    "releases": "flytui.ui.screens.rollback:ReleasesPane", "command-log": "flytui.ui.screens.command_log:CommandLogPane",
+    "tunnels": "flytui.ui.screens.tunnels:TunnelsPane",
 }
+
+
+def pane_class(name: str) -> type[Pane]:
+    """The pane class registered as ``name`` (imported on first use)."""
+    module, _, cls = PANES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 class MainScreen(Screen):
@@ -44,7 +47,7 @@ class MainScreen(Screen):
         yield OperationsStatus(id="ops")
         initial = "machines" if getattr(self.app, "current_app", None) else "apps"
         with ContentSwitcher(initial=initial, id="panes"):
-            yield PANES[initial](id=initial)
+            yield pane_class(initial)(id=initial)
         yield Input(placeholder="filter: text  /regex/  !invert  field:value", id="filter", classes="bar")
         yield Input(placeholder=":command  (apps, machines APP, secrets, logs, deploy, -)", id="command",
                     classes="bar", suggester=CommandSuggester())
@@ -61,7 +64,7 @@ class MainScreen(Screen):
         if old.id != name:
             old.deactivate()
         if not switcher.query_children(f"#{name}"):  # first use: build it now, it activates once composed
-            pane = PANES[name](id=name)
+            pane = pane_class(name)(id=name)
             pane.activate_on_mount = True
             switcher.mount(pane)
             switcher.current = name
