@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         lifecycle.set_app(None)
         lifecycle.run_cleanups()
-    return lifecycle.exit_code(0)
+    return lifecycle.exit_code(app.return_code or 0)  # 128+signal, 1 after a crash, else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,4 +2,4 @@
 - tests/plugins/pg.py       real embedded PostgreSQL for the session (pg_server, pg_database)
 - tests/plugins/sandbox.py  a fresh sandbox flyctl state per test (sandbox, flyctl_path, runner, client)
 """
-pytest_plugins = ["tests.plugins.pg", "tests.plugins.sandbox"]
+pytest_plugins = ["tests.plugins.pg", "tests.plugins.sandbox", "tests.plugins.reliability"]
