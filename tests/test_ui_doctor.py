@@ -76,7 +76,7 @@ async def test_failing_check_shown_with_fix_and_create_app_fix(sandbox: Any, pro
         screen.select("app")
         await pilot.pause()
         row = table.get_row("app")
-        assert row[0].plain == "✗ fail" and row[1] == "App exists on Fly.io"
+        assert row[0].plain == "✗ fail" and row[1].plain == "App exists on Fly.io"
         detail = plain(screen.query_one("#doctor-detail"))
         assert "Why it matters" in detail and f"fly apps create {APP}" in detail and "Press f or enter" in detail
         run = screen._run
@@ -101,6 +101,7 @@ async def test_release_command_fix_adds_only_the_table(sandbox: Any, project: Pa
     async with app.run_test(size=(150, 45)) as pilot:
         screen = await open_doctor(pilot, app)
         assert status(screen, "release_command") == d.WARN
+        assert "no [deploy] release_command" in screen.table.get_row("release_command")[2].plain  # not markup
         screen.select("release_command")
         run = screen._run
         await pilot.press("enter")  # enter = fix, like f
@@ -155,7 +156,7 @@ async def test_database_url_read_then_fix_through_stdin(sandbox: Any, project: P
         assert c.status == d.FAIL and c.fix_action == d.FIX_DATABASE_URL
         await pilot.pause()
         shown = plain(screen.query_one("#doctor-detail")) + plain(screen.query_one("#doctor-title"))
-        shown += " ".join(str(cell) for cell in screen.table.get_row("database_url")) + " ".join(notes(app))
+        shown += " ".join(cell.plain for cell in screen.table.get_row("database_url")) + " ".join(notes(app))
         assert "postgres://doctor_ui:***@" in shown and PASSWORD not in shown
         run = screen._run
         await pilot.press("f")

@@ -74,6 +74,12 @@ def status_cell(status: str, colors: dict[str, str]) -> Text:
     return Text(MARKS.get(status, status), style=f"bold {color}".strip())
 
 
+def short(text: str, limit: int = 96) -> Text:
+    """A table cell: first line only, cut at ``limit`` (the detail panel shows everything)."""
+    line = (text.splitlines() or [""])[0]
+    return Text(line if len(line) <= limit else line[: limit - 1] + "…")
+
+
 def detail_markup(check: Check, read_only: bool = False) -> str:
     """Markup for the detail panel: what was found, why it matters, the fix and the fix key."""
     color = STATUS_COLOR.get(check.status, "foreground")
@@ -215,7 +221,7 @@ class DoctorScreen(Screen[None]):
         self._seen.append(c.id)
         table = self.table
         colors = self.app.get_css_variables()
-        cells = {"status": status_cell(c.status, colors), "title": c.title, "detail": c.detail}
+        cells = {"status": status_cell(c.status, colors), "title": Text(c.title), "detail": short(c.detail)}
         if c.id in table.rows:
             for col, value in cells.items():
                 table.update_cell(c.id, col, value)
@@ -240,7 +246,7 @@ class DoctorScreen(Screen[None]):
             colors = self.app.get_css_variables()
             for cid in self._seen:
                 c = self.checks[cid]
-                table.add_row(status_cell(c.status, colors), c.title, c.detail, key=cid)
+                table.add_row(status_cell(c.status, colors), Text(c.title), short(c.detail), key=cid)
             if selected in self._seen:
                 table.move_cursor(row=self._seen.index(selected))
         checks = [self.checks[cid] for cid in self._seen]
