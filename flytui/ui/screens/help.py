@@ -13,7 +13,7 @@ class HelpScreen(ModalScreen[None]):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "dismiss_help", "Close"), Binding("q", "dismiss_help", "Close", show=False),
                 Binding("question_mark", "dismiss_help", "Close", show=False)]
-    DEFAULT_CSS = "HelpScreen DataTable { width: 110; max-width: 95%; height: 90%; border: thick $primary; }"
+    DEFAULT_CSS = "HelpScreen DataTable { width: 95%; height: 90%; border: thick $primary; }"
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="help-table", cursor_type="row")

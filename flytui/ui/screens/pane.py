@@ -30,6 +30,7 @@ class Pane(Vertical):
 
     DEFAULT_CSS = """
     Pane > .empty-state { color: $foreground-muted; padding: 1 2; height: auto; display: none; }
+    Pane.is-empty > ResourceTable { height: auto; }
     """
 
     class Loaded(Message):
@@ -97,6 +98,7 @@ class Pane(Vertical):
         empty = self.query_one(".empty-state", Static)
         empty.update(msg)
         empty.display = bool(msg)
+        self.set_class(bool(msg), "is-empty")  # the message sits right under the column headers
 
     def title_text(self) -> str:
         tok = self.token()
