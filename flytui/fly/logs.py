@@ -494,8 +494,9 @@ BACKOFF: tuple[int, ...] = (1, 2, 4, 8, 16, 30)
 class LogTail:
     """Supervise ``client.logs(app, machine=…, region=…, follow=True)`` forever.
 
-    Each batch of stdout lines is decoded into :class:`LogRecord` s and handed to ``on_records`` (one call
-    per batch). Status changes go to ``on_status``. When flyctl exits or the stream drops the tail waits
+    flyctl's stdout is read as raw text chunks (``FlyProcess.chunks``), decoded slice by slice into
+    :class:`LogRecord` s and handed to ``on_records`` (one call per slice); the loop is yielded every ``budget``
+    seconds of decoding. Status changes go to ``on_status``. When flyctl exits or the stream drops the tail waits
     1, 2, 4 … 30 s (``retry_in`` counted down once per second) and starts again; the delay resets after a
     connection delivered data. Fatal errors (unknown app, not logged in, no flyctl) stop it.
     """
@@ -525,9 +526,11 @@ class LogTail:
         self.connections = 0
         self.status = TailStatus("stopped")
         self.process: Any = None
-        #: text lines per batch (pretty JSON is ~30 lines per entry) and pause between batches (s)
-        self.max_batch = 4000
-        self.breather = 0.0
+        #: characters per runner batch (``FlyProcess.chunks``) and per decode slice
+        self.max_chars = 1 << 20
+        self.slice_chars = 32 * 1024
+        #: seconds of decoding after which the tail yields the event loop (keys, rendering)
+        self.budget = 0.008
 
     def _emit(self, status: TailStatus) -> None:
         self.status = status
@@ -549,22 +552,13 @@ class LogTail:
             self.process = proc
             self.connections += 1
             self._emit(TailStatus("connected", attempt=self.attempts))
-            async for batch in proc.batches(max_batch=self.max_batch, interval=0.05):
-                out = []
-                for ln in batch:
-                    if ln.stream == "out":
-                        out.append(ln.text)
-                    elif ln.text.strip():
-                        errs.append(ln.text)
-                if out:
-                    objs = self.decoder.feed_lines(out)
-                    if objs:
-                        got = True
-                        self.on_records(records_from_objects(objs))
-                if self.breather:
-                    # leave the event loop to keys and rendering between batches; the runner's bounded
-                    # buffer then slows flyctl down instead of the UI (nothing is dropped)
-                    await asyncio.sleep(self.breather)
+            async for batch in proc.chunks(max_chars=self.max_chars, interval=0.05):
+                for chunk in batch:
+                    if chunk.stream == "out":
+                        if await self._ingest(chunk.text):
+                            got = True
+                    else:
+                        errs.extend(ln for ln in chunk.text.splitlines() if ln.strip())
             rc = proc.returncode
             if rc is None:
                 try:
@@ -573,6 +567,26 @@ class LogTail:
                     rc = None
         self.process = None
         return rc, list(errs), got
+
+    async def _ingest(self, text: str) -> bool:
+        """Decode raw stdout text slice by slice; hand records over per slice; yield the loop every ``budget`` s.
+
+        Returns True when at least one object was decoded. (The runner keeps reading meanwhile; its bounded
+        queue slows flyctl down when the UI cannot keep up: nothing is dropped.)
+        """
+        got = False
+        feed, on_records, budget = self.decoder.feed, self.on_records, self.budget
+        step = self.slice_chars
+        t0 = time.perf_counter()
+        for i in range(0, len(text), step):
+            objs = feed(text[i:i + step])
+            if objs:
+                got = True
+                on_records(records_from_objects(objs))
+            if time.perf_counter() - t0 > budget:
+                await asyncio.sleep(0)
+                t0 = time.perf_counter()
+        return got
 
     async def run(self) -> None:
         """Run until cancelled or a fatal error. Never raises except ``CancelledError``."""

@@ -1,8 +1,9 @@
 """Live logs of one app (optionally one machine): follow, pause, filters, search, save.
 
-Data path: :class:`flytui.fly.logs.LogTail` (in a named worker) decodes ``fly logs --json`` batches and posts
-one :class:`LogsScreen.Batch` message per batch; the screen appends to a :class:`LogBuffer` and the
-:class:`LogView` (a line-API scroll view) renders only the visible lines.
+Data path: :class:`flytui.fly.logs.LogTail` (in a named worker) decodes ``fly logs --json`` raw chunks with a
+time budget and queues the records in the screen's inbox; a 20 Hz timer moves them into the :class:`LogBuffer`
+and the :class:`LogView` (a line-API scroll view that renders only the visible lines), so a flood costs at most
+20 view updates per second.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class LogView(ScrollView, can_focus=True):
         self._max_width = 0
         self._starts: list[int] = []   # wrap mode: first visual line of each row
         self._wrap_width = 0
+        self._styles: dict[str, Style] = {}
 
     # -- layout ----------------------------------------------------------------------------
     def _prefix_width(self) -> int:
@@ -133,7 +135,24 @@ class LogView(ScrollView, can_focus=True):
 
     # -- rendering -------------------------------------------------------------------------
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"logview--{name}", partial=True)
+        """``base + component`` style, cached (recomputed after a theme or CSS change)."""
+        cache = self._styles
+        got = cache.get(name)
+        if got is None:
+            if name == "":
+                got = self.rich_style
+            elif name.startswith("cursor+"):
+                got = self._style("cursor") + self.get_component_rich_style(f"logview--{name[7:]}", partial=True)
+            elif name == "cursor":
+                got = self._style("") + self.get_component_rich_style("logview--cursor", partial=True)
+            else:
+                got = self._style("") + self.get_component_rich_style(f"logview--{name}", partial=True)
+            cache[name] = got
+        return got
+
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        super().notify_style_update()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -149,17 +168,17 @@ class LogView(ScrollView, can_focus=True):
             if idx >= len(self.rows):
                 return Strip.blank(width, self.rich_style)
         rec = self.rows[idx]
-        base = self.rich_style
-        if idx == self.cursor:
-            base = base + self._style("cursor")
+        cur = "cursor+" if idx == self.cursor else ""
+        style = self._style
+        base = style("cursor" if cur else "")
         segs: list[Segment] = []
         pw = self._prefix_width()
         if part == 0:
             if self.timestamps:
-                segs.append(Segment(f"{rec.time_text:<12} ", base + self._style("time")))
-            segs.append(Segment(f"{rec.region[:4]:<4} ", base + self._style("region")))
-            segs.append(Segment(f"{rec.instance[:14]:<14} ", base + self._style("machine")))
-            segs.append(Segment(f"{_LEVEL_LABEL.get(rec.level, rec.level[:5].upper()):<5} ", base + self._style(rec.level)))
+                segs.append(Segment(f"{rec.time_text:<12} ", style(cur + "time")))
+            segs.append(Segment(f"{rec.region[:4]:<4} ", style(cur + "region")))
+            segs.append(Segment(f"{rec.instance[:14]:<14} ", style(cur + "machine")))
+            segs.append(Segment(f"{_LEVEL_LABEL.get(rec.level, rec.level[:5].upper()):<5} ", style(cur + rec.level)))
         else:
             segs.append(Segment(" " * pw, base))
         msg = rec.message
@@ -167,7 +186,7 @@ class LogView(ScrollView, can_focus=True):
             avail = max(10, self._wrap_width - pw)
             msg = msg[part * avail:(part + 1) * avail]
         if self.highlight is not None and (m := self.highlight.search(msg)) and m.end() > m.start():
-            hs = base + self._style("match")
+            hs = style(cur + "match")
             segs += [Segment(msg[:m.start()], base), Segment(msg[m.start():m.end()], hs), Segment(msg[m.end():], base)]
         else:
             segs.append(Segment(msg, base))
@@ -181,6 +200,8 @@ class LogsScreen(Screen[None]):
     """``LogsScreen(app_name, machine_id=None)``: the live log tail of one app."""
 
     CSS_PATH = str(Path(__file__).parent.parent / "logs.tcss")
+    #: view/status updates per second at most (records are queued in between)
+    FLUSH_HZ = 20
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("f", "toggle_follow", "Follow"),
@@ -202,13 +223,6 @@ class LogsScreen(Screen[None]):
         Binding("c", "clear", "Clear"),
     ]
 
-    class Batch(Message):
-        """Decoded log records are waiting in the screen's inbox (at most one such message is queued).
-
-        The tail appends each decoded batch to the inbox and posts this message only when none is
-        pending, so a flood can never build a backlog in the message queue that would delay keys.
-        """
-
     class Status(Message):
         def __init__(self, status: TailStatus) -> None:
             super().__init__()
@@ -229,7 +243,8 @@ class LogsScreen(Screen[None]):
         self.tail: LogTail | None = None
         self._prompt_mode: str | None = None
         self._inbox: list[LogRecord] = []
-        self._batch_posted = False
+        self._status_dirty = False
+        self.flushes = 0  # view updates so far (at most FLUSH_HZ per second)
 
     # -- compose ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -251,6 +266,7 @@ class LogsScreen(Screen[None]):
         self.buffer = LogBuffer(self._maxlen())
         self.view.focus()
         self._update_status()
+        self.set_interval(1 / self.FLUSH_HZ, self.flush_inbox)
         self.start_tail()
 
     @work(exclusive=True, group="logs-tail", exit_on_error=False)
@@ -279,30 +295,31 @@ class LogsScreen(Screen[None]):
 
     # -- ingest ----------------------------------------------------------------------------
     def _receive(self, records: list[LogRecord]) -> None:
-        """Called by the tail for each decoded batch (same event loop)."""
+        """Called by the tail for each decoded slice (same event loop): only queues, no UI work."""
         self._inbox.extend(records)
-        if not self._batch_posted:
-            self._batch_posted = True
-            self.post_message(self.Batch())
 
-    def on_logs_screen_batch(self, msg: "LogsScreen.Batch") -> None:
-        assert self.buffer is not None
-        records, self._inbox = self._inbox, []
-        self._batch_posted = False
-        self.buffer.extend(records)
-        if self.paused:
-            self.pending_new += len(records)
-        else:
-            self.view.append_rows(self.filter.apply(records))
-            self.shown_seq = self.buffer.last_seq
-        self._update_status()
+    def flush_inbox(self) -> None:
+        """Timer (``FLUSH_HZ``): move queued records into the buffer and the view; one refresh per tick."""
+        if self._inbox and self.buffer is not None:
+            records, self._inbox = self._inbox, []
+            self.buffer.extend(records)
+            if self.paused:
+                self.pending_new += len(records)
+            else:
+                self.view.append_rows(self.filter.apply(records))
+                self.shown_seq = self.buffer.last_seq
+            self.flushes += 1
+            self._status_dirty = True
+        if self._status_dirty:
+            self._update_status()
 
     def on_logs_screen_status(self, msg: "LogsScreen.Status") -> None:
         self.tail_status = msg.status
         self.status_history.append(msg.status.text())
-        self._update_status()
+        self._status_dirty = True
 
     def _update_status(self) -> None:
+        self._status_dirty = False
         buf = self.buffer
         parts = [self.tail_status.text()]
         if buf is not None:
