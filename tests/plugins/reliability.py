@@ -51,7 +51,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "reliability" not in report.keywords:
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        _FIGURES.tests[report.outcome] += 1
+        _FIGURES.tests["xfailed" if hasattr(report, "wasxfail") else report.outcome] += 1
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
