@@ -129,3 +129,22 @@ def test_search_wraps_both_ways() -> None:
     assert search(recs, "hit", 1, backward=True) == 3
     assert search(recs, "nope", 0) is None
     assert search([], "x", 0) is None
+
+
+def test_records_fast_path_matches_from_dict() -> None:
+    """records_from_objects (inlined hot path) == LogRecord.from_dict for plain and odd entries alike."""
+    objs = [
+        {"level": "info", "instance": "m1", "region": "iad", "message": "plain", "timestamp": "2024-05-22T11:04:44Z",
+         "meta": {"Event": {"Provider": "app"}, "Error": {"Code": 0, "Message": ""}}},
+        {"level": "WARNING", "message": "odd level", "timestamp": "2024-05-22T11:04:44Z", "meta": {}},
+        {"level": "error", "message": "boom", "timestamp": "t", "meta": {"Error": {"Message": "db down"}}},
+        {"level": "info", "message": "two\nlines", "timestamp": "t", "meta": {"Event": {"Provider": "proxy"}}},
+        {"level": "info", "message": 42, "timestamp": 7},
+        {"level": "debug", "message": "x" * 5000, "timestamp": "t", "meta": None},
+        ["not", "a", "dict"],
+    ]
+    fast = records_from_objects(objs)
+    assert fast == [LogRecord.from_dict(o) for o in objs if isinstance(o, dict)]
+    assert [r.level for r in fast] == ["info", "warn", "error", "info", "info", "debug"]
+    assert fast[2].message == 'error.message="db down" boom' and fast[3].provider == "proxy"
+    assert fast[3].message == "two ⏎ lines" and len(fast[5].message) == 2000

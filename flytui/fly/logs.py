@@ -272,9 +272,36 @@ class LogRecord:
 
 
 def records_from_objects(objs: Iterable[Any]) -> list[LogRecord]:
-    """Decoded objects → records; non-dicts are skipped."""
-    make = LogRecord.from_dict
-    return [make(o) for o in objs if o.__class__ is dict]
+    """Decoded objects → records; non-dicts are skipped. Same result as :meth:`LogRecord.from_dict`, inlined
+    for the hot path (a flood of 10 000+ entries/s): the common case (plain strings, no error message, a
+    known level spelling, a short single-line message) costs a handful of dict lookups."""
+    out: list[LogRecord] = []
+    append = out.append
+    make = LogRecord
+    levels = _LEVEL_ALIASES
+    slow = LogRecord.from_dict
+    for d in objs:
+        if d.__class__ is not dict:
+            continue
+        get = d.get
+        meta = get("meta")
+        message = get("message")
+        level = levels.get(get("level"))  # type: ignore[arg-type]
+        ts_text = get("timestamp")
+        if (
+            meta.__class__ is not dict or message.__class__ is not str or level is None
+            or ts_text.__class__ is not str or len(message) > MAX_MESSAGE or "\n" in message or "\r" in message
+        ):
+            append(slow(d))
+            continue
+        err = meta.get("Error")
+        if err.__class__ is dict and err.get("Message"):
+            append(slow(d))
+            continue
+        ev = meta.get("Event")
+        provider = (ev.get("Provider") or "app") if ev.__class__ is dict else "app"
+        append(make(ts_text, level, get("region") or "", get("instance") or "", message, provider))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
