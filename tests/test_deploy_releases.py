@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App
+
+from tests.registry_app import RegistryDispatch
 from textual.widgets import DataTable
 
 from flytui.fly.client import FlyClient
@@ -17,7 +19,7 @@ from flytui.ui.screens.releases import ReleasesScreen
 FAKE = Path(__file__).parent / "fixtures" / "transcripts" / "fake_flyctl.py"
 
 
-class RelApp(App[None]):
+class RelApp(RegistryDispatch, App[None]):
     def __init__(self, client: FlyClient) -> None:
         super().__init__()
         self.client = client

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from textual.app import App
 
+from tests.registry_app import RegistryDispatch
+
 from flytui.fly.client import FlyClient
 from flytui.fly.deploy import FAILED, OK
 from flytui.fly.runner import FlyctlRunner
@@ -21,7 +23,7 @@ HERE = Path(__file__).parent / "fixtures" / "transcripts"
 FAKE = HERE / "fake_flyctl.py"
 
 
-class DeployApp(App[None]):
+class DeployApp(RegistryDispatch, App[None]):
     def __init__(self, client: FlyClient, project: Path, confirm_answer: bool = True) -> None:
         super().__init__()
         self.client = client

@@ -15,6 +15,8 @@ import pytest
 from textual import events
 from textual.app import App
 
+from tests.registry_app import RegistryDispatch
+
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.screens.logs import LogsScreen, LogView
@@ -26,7 +28,7 @@ class Cfg:
     log_buffer_lines = 100_000
 
 
-class LogsApp(App[None]):
+class LogsApp(RegistryDispatch, App[None]):
     def __init__(self, client: FlyClient, machine: str | None = None) -> None:
         super().__init__()
         self.client = client
@@ -90,6 +92,7 @@ async def test_ingest_filter_pause_search_save(tmp_path: Path, monkeypatch: pyte
         # level toggles: 3 (info) off -> only warn + error remain
         await pilot.press("3")
         assert len(view.rows) == 20 and {r.level for r in view.rows} == {"warn", "error"}
+        assert app.commands_run[-1] == "logs-level-info"  # keys come from the one command registry
         await pilot.press("3")
         assert len(view.rows) == 50
         # region cycle: first known region (cdg)

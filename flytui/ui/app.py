@@ -341,15 +341,25 @@ class FlytuiApp(App):
             return
         self.push_screen(screen_cls(*args))
 
-    def action_open_logs(self) -> None:
+    def action_open_logs(self, one_machine: bool = False) -> None:
+        """Logs of the current app; ``one_machine``: of the machine selected in the machines pane only."""
         if not self.current_app:
             self.notify("Select an app first (A or :machines APP)", severity="warning")
             return
         machine = None
-        pane = self.main.pane
-        if pane.GROUP == commands.MACHINES:
-            machine = pane.table.selected_key
+        if one_machine:
+            pane = self.main.pane
+            machine = pane.table.selected_key if pane.GROUP == commands.MACHINES else None
+            if not machine:
+                self.notify("Select a machine in the machines view (2) first", severity="warning")
+                return
         self._open_optional("flytui.ui.screens.logs", "LogsScreen", "logs", self.current_app, machine)
+
+    def action_open_releases(self) -> None:
+        if not self.current_app:
+            self.notify("Select an app first (A or :open-releases APP)", severity="warning")
+            return
+        self._open_optional("flytui.ui.screens.releases", "ReleasesScreen", "release history", self.current_app)
 
     def action_open_deploy(self) -> None:
         if not self.current_app or not self.project_dir:

@@ -12,6 +12,8 @@ from typing import Iterable, Mapping
 
 GLOBAL, VIEW, APPS, MACHINES, SECRETS, VOLUMES = "global", "view", "apps", "machines", "secrets", "volumes"
 MIGRATIONS = "migrations"  # keys bound by the migrations screen (flytui/ui/screens/migrations.py)
+# keys bound by the logs / deploy / release-history screens (flytui/ui/screens/{logs,deploy,releases}.py)
+LOGS, DEPLOY, RELEASE_HISTORY = "logs", "deploy", "release-history"
 COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
 PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES)
 
@@ -59,6 +61,8 @@ COMMANDS: tuple[Command, ...] = (
        "open_flytoml", "toml"),
     _c("releases", "Releases", "Release history of the current app; redeploy an earlier image (or :releases APP)",
        "V", VIEW, "show_view('releases')", "rel", "rollback", takes_arg=True),
+    _c("open-releases", "Release history", "Release history of the current app as its own screen (fly releases)",
+       None, VIEW, "open_releases", "release-history", "rh", takes_arg=True),
     _c("command-log", "Command log", "Every flyctl call flytui made: argv (redacted), exit code, duration, stderr",
        "at", VIEW, "show_view('command-log')", "cl", "cmdlog", "history"),
     _c("tunnels", "Tunnels", "Live fly proxy tunnels: open one (e.g. for psql), close one", "P", VIEW,
@@ -96,6 +100,8 @@ COMMANDS: tuple[Command, ...] = (
     _c("machine-faults", "Faults only", "Show only machines that are not healthy", "f", MACHINES, "toggle_faults"),
     _c("machine-shell", "Shell", "Open fly ssh console on the selected machine in this terminal", "x", MACHINES,
        "app.open_shell", "ssh", "shell"),
+    _c("machine-logs", "Machine logs", "Tail the logs of the selected machine only (fly logs -i MACHINE)", "L",
+       MACHINES, "app.open_logs(True)", "mlogs"),
     # secrets pane
     _c("secret-set", "Set secrets", "Set secrets (values go to flyctl on stdin)", "n", SECRETS, "set_secret",
        mutating=True),
@@ -118,6 +124,34 @@ COMMANDS: tuple[Command, ...] = (
     # releases pane
     _c("release-redeploy", "Redeploy release", "Redeploy the image of the selected release (rollback)", "R",
        RELEASES, "redeploy", "redeploy", mutating=True),
+    # logs screen (actions run on the screen)
+    _c("logs-follow", "Follow", "Follow the end of the log on/off", "f", LOGS, "screen.toggle_follow"),
+    _c("logs-pause", "Pause", "Pause the view (new lines are counted, not lost)", "p", LOGS, "screen.toggle_pause"),
+    *(_c(f"logs-level-{lv}", f"Level {lv}", f"Show/hide {lv} lines", str(i + 1), LOGS, f"screen.toggle_level({i})")
+      for i, lv in enumerate(("error", "warn", "info", "debug", "trace"))),
+    _c("logs-region", "Region", "Cycle the region filter", "r", LOGS, "screen.cycle_region"),
+    _c("logs-machine", "Machine", "Cycle the machine filter", "m", LOGS, "screen.cycle_machine"),
+    _c("logs-filter", "Filter", "Filter lines by regex (prefix ! to invert)", "slash", LOGS, "screen.prompt('filter')"),
+    _c("logs-search", "Search", "Search by regex; n / N for next / previous", "ctrl+f", LOGS,
+       "screen.prompt('search')"),
+    _c("logs-next", "Next match", "Next search match", "n", LOGS, "screen.search_next"),
+    _c("logs-prev", "Previous match", "Previous search match", "N", LOGS, "screen.search_prev"),
+    _c("logs-wrap", "Wrap", "Wrap long lines on/off", "w", LOGS, "screen.toggle_wrap"),
+    _c("logs-time", "Timestamps", "Timestamps on/off", "t", LOGS, "screen.toggle_timestamps"),
+    _c("logs-save", "Save", "Save the visible (filtered) lines to a file", "s", LOGS, "screen.prompt('save')"),
+    _c("logs-clear", "Clear", "Clear the buffer", "c", LOGS, "screen.clear"),
+    # deploy screen
+    _c("deploy-start", "Deploy", "Start fly deploy with the form's options", "ctrl+d", DEPLOY, "screen.start",
+       mutating=True),
+    _c("deploy-transcript", "Transcript", "Show/hide flyctl's raw output", "t", DEPLOY, "screen.toggle_transcript"),
+    _c("deploy-cancel", "Cancel deploy", "Kill flyctl's process group (confirmed; ctrl+c too)", "x", DEPLOY,
+       "screen.cancel_deploy"),
+    _c("deploy-migrations", "Migrations", "After a deploy: open the migrations screen", "m", DEPLOY,
+       "screen.migrations"),
+    _c("deploy-releases", "Release history", "Releases of the app (after a deploy: the new one on top)", "v",
+       DEPLOY, "screen.releases"),
+    # release history screen
+    _c("release-history-refresh", "Refresh", "Reload the release history", "r", RELEASE_HISTORY, "screen.refresh"),
     # migrations screen (actions run on the screen; mutating ones are refused in read-only mode)
     _c("migrate-url", "Database URL", "Enter the database URL or $ENV_VAR (memory only)", "c", MIGRATIONS,
        "screen.prompt_url"),

@@ -9,6 +9,7 @@ group and says what may already be deployed.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, Select, Static, Switch
 
+from flytui.ui import commands
 from flytui.fly.deploy import (
     BUILDERS, CANCELLED, FAILED, OK, PENDING, RUNNING, SKIPPED, STRATEGIES, DeployTracker, make_options,
     options_from_fly_toml, parse_build_args,
@@ -41,11 +43,8 @@ class DeployScreen(Screen[None]):
     CSS_PATH = str(Path(__file__).parent.parent / "deploy.tcss")
     BINDINGS = [
         Binding("escape", "close", "Back"),
-        Binding("ctrl+d", "start", "Deploy"),
-        Binding("t", "toggle_transcript", "Transcript"),
-        Binding("x", "cancel_deploy", "Cancel deploy"),
+        *(replace(b, show=True) for b in commands.bindings([commands.DEPLOY])),
         Binding("ctrl+c", "cancel_deploy", "Cancel deploy", show=False, priority=True),
-        Binding("m", "migrations", "Migrations", show=False),
     ]
 
     class Progress(Message):
@@ -294,6 +293,12 @@ class DeployScreen(Screen[None]):
         if run is not None:
             run("migrations")
 
+    def action_releases(self) -> None:
+        """The app's release history (after a deploy: the new release on top)."""
+        from flytui.ui.screens.releases import ReleasesScreen
+
+        self.app.push_screen(ReleasesScreen(self.app_name))
+
     def action_close(self) -> None:
         if self.running:
             self.notify("A deploy is running: cancel it first (x)", severity="warning")
@@ -322,4 +327,4 @@ class DeployScreen(Screen[None]):
         tr = self.tracker
         url = tr.url if tr and tr.url else ""
         self.query_one("#deploy-result", Static).update(
-            f"✓ Deployed: {url}\n" + "\n".join(msg.results) + "\nm: open the migrations pane")
+            f"✓ Deployed: {url}\n" + "\n".join(msg.results) + "\nm: open the migrations pane · v: release history")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
+from flytui.ui import commands
 from flytui.fly.logs import LEVELS, LogBuffer, LogFilter, LogRecord, LogTail, TailStatus, now_stamp, search
 
+#: registry keys shown in the footer (the others are listed by ``?``)
+_SHOWN = {"f", "p", "r", "m", "slash", "ctrl+f", "w", "t", "s", "c"}
 _LEVEL_LABEL = {"error": "ERROR", "warn": "WARN ", "info": "INFO ", "debug": "DEBUG", "trace": "TRACE"}
 
 
@@ -204,23 +208,7 @@ class LogsScreen(Screen[None]):
     FLUSH_HZ = 20
     BINDINGS = [
         Binding("escape", "close", "Back"),
-        Binding("f", "toggle_follow", "Follow"),
-        Binding("p", "toggle_pause", "Pause"),
-        Binding("1", "toggle_level(0)", "Errors", show=False),
-        Binding("2", "toggle_level(1)", "Warn", show=False),
-        Binding("3", "toggle_level(2)", "Info", show=False),
-        Binding("4", "toggle_level(3)", "Debug", show=False),
-        Binding("5", "toggle_level(4)", "Trace", show=False),
-        Binding("r", "cycle_region", "Region"),
-        Binding("m", "cycle_machine", "Machine"),
-        Binding("slash", "prompt('filter')", "Filter"),
-        Binding("ctrl+f", "prompt('search')", "Search"),
-        Binding("n", "search_next", "Next", show=False),
-        Binding("N", "search_prev", "Prev", show=False),
-        Binding("w", "toggle_wrap", "Wrap"),
-        Binding("t", "toggle_timestamps", "Time"),
-        Binding("s", "prompt('save')", "Save"),
-        Binding("c", "clear", "Clear"),
+        *(replace(b, show=b.key in _SHOWN) for b in commands.bindings([commands.LOGS])),
     ]
 
     class Status(Message):

@@ -1,6 +1,8 @@
 """Releases of one app (``fly releases -a APP --json``): version, status, description, user, date, image."""
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -9,6 +11,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
+
+from flytui.ui import commands
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("version", "Version", 8), ("status", "Status", 10), ("description", "Description", 30),
@@ -31,11 +35,11 @@ def release_cells(r: Any) -> tuple[str, ...]:
 class ReleasesScreen(Screen[None]):
     """``ReleasesScreen(app_name)``: keyed rows (release version), updated in place on refresh (``r``)."""
 
-    BINDINGS = [Binding("escape", "close", "Back"), Binding("r", "refresh", "Refresh")]
-    DEFAULT_CSS = """
-    #releases-title { height: 1; padding: 0 1; background: $panel; color: $accent; text-style: bold; }
-    #releases-table { height: 1fr; }
-    """
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        *(replace(b, show=True) for b in commands.bindings([commands.RELEASE_HISTORY])),
+    ]
+    CSS_PATH = str(Path(__file__).parent.parent / "releases.tcss")
 
     class Loaded(Message):
         def __init__(self, releases: list[Any]) -> None:
