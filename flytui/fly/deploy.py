@@ -189,6 +189,9 @@ RX = {
     "machine_step": re.compile(r"^\[(\d+)/(\d+)\] (.*)$"),
     "machine_id_group": re.compile(_MID + r" \[([\w-]+)\]"),
     "machine_launch": re.compile(r"^Machine " + _MID + r" \[([\w-]+)\] (.*)$"),
+    # first launch ("No machines in group app, launching a new machine"): ids without a [group]
+    "launch_group": re.compile(r"^No machines in group ([\w-]+), launching"),
+    "machine_plain": re.compile(r"^(?:Waiting for |Machine )" + _MID + r" (?:to have state|update finished|is )"),
     "machines_ok": re.compile(r"^Finished deploying|^Finished launching new machines|^✔ Machine .* update finished: success"),
     "health": re.compile(r"become healthy|health check|smoke check|is up and running|Checking that", re.I),
     "dns_start": re.compile(r"^Checking DNS configuration for (\S+)"),
@@ -206,6 +209,7 @@ _FAILURES: list[tuple[str, re.Pattern[str]]] = [
     ("health_checks", re.compile(
         r"never reached the state|--wait-timeout|failed to wait for health checks|health checks? .*(fail|critical)"
         r"|timeout reached waiting for health checks|exited with non-zero status", re.I)),
+    ("push", re.compile(r"failed to push|error pushing|push refused|denied: requested access", re.I)),
     ("build", re.compile(r"failed to fetch an image or build from source|failed to build|error building|"
                          r"failed to solve|executor failed running|did not complete successfully|Dockerfile", re.I)),
 ]
@@ -219,6 +223,8 @@ _HINTS = {
                     "to see why (missing env var, wrong port, import error).",
     "health_checks": "The machine did not become healthy. Check its logs (`fly logs -i {machine}`), the "
                      "internal_port in fly.toml vs the port your app listens on, or raise --wait-timeout.",
+    "push": "Pushing the image to registry.fly.io failed (network, or the registry refused it). Check "
+            "`fly auth docker` and your connection, or let the remote builder push (`--remote-only`), then retry.",
     "build": "The image build failed. Read the builder output, try `--local-only` / `--remote-only`, "
              "and check the Dockerfile.",
     "unknown": "flyctl stopped the deploy; read the last lines above.",
@@ -233,6 +239,7 @@ def _stage_for_kind(kind: str, reached: str) -> str:
         "smoke_checks": "health",
         "health_checks": "health",
         "build": "build",
+        "push": "push",
     }.get(kind, reached)
 
 
@@ -266,6 +273,7 @@ class DeployTracker:
         self.cancelled = False
         self._current: str | None = None
         self._in_plan = False
+        self._launch_group = "app"  # group named by "No machines in group G, launching a new machine"
 
     # -- queries ---------------------------------------------------------------------------
     @property
@@ -408,6 +416,11 @@ class DeployTracker:
             self._machine_step(int(m.group(1)), int(m.group(2)), m.group(3))
         elif m := RX["machine_launch"].match(s):
             self._machine_row(m.group(1), m.group(2), s)
+        elif m := RX["launch_group"].match(s):
+            self._launch_group = m.group(1)
+            self.stages["machines"].keep(s)
+        elif m := RX["machine_plain"].match(s):
+            self._machine_row(m.group(1), self._launch_group, s)
         elif RX["machines_ok"].match(s):
             self._ok("machines")
             for row in self.machines.values():
