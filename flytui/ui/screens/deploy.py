@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, Select, Static, Switch
+from textual.widgets import Button, DataTable, Footer, Input, Label, Log, ProgressBar, Select, Static, Switch
 
 from flytui.ui import commands
 from flytui.fly.deploy import (
@@ -103,6 +103,7 @@ class DeployScreen(Screen[None]):
         yield DataTable(id="deploy-machines", cursor_type="row")
         yield Static("", id="deploy-result", markup=False)
         yield Log(id="deploy-transcript", max_lines=20_000)
+        yield Footer()
 
     def on_mount(self) -> None:
         stages = self.query_one("#deploy-stages", DataTable)

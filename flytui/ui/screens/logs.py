@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from flytui.ui import commands
 from flytui.fly.logs import LEVELS, LogBuffer, LogFilter, LogRecord, LogTail, TailStatus, now_stamp, search
@@ -241,6 +241,7 @@ class LogsScreen(Screen[None]):
         yield Static("", id="logs-status")
         yield LogView(maxlen=self._maxlen(), id="logs-view")
         yield Input(id="logs-input", classes="bar")
+        yield Footer()
 
     def _maxlen(self) -> int:
         cfg = getattr(self.app, "config", None)

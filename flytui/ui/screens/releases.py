@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 from flytui.ui import commands
 
@@ -54,6 +54,7 @@ class ReleasesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(f"Releases · {self.app_name}", id="releases-title", markup=False)
         yield DataTable(id="releases-table", cursor_type="row")
+        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
