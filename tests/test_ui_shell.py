@@ -273,7 +273,10 @@ async def test_machine_destroy_offers_force():
         await settle(pilot)
         await pilot.press("ctrl+d")
         await settle(pilot, 2)
-        await pilot.press("y")
+        await pilot.press("y", "enter")  # destroying needs the machine id typed: "y" is not it
+        await settle(pilot, 2)
+        assert not [c for c in client.calls if c[0] == "machine_action"]
+        await pilot.press("backspace", *"m1", "enter")
         await settle(pilot, 4)
         assert "--force" in str(app.screen.query_one("#confirm-argv").render())
         await pilot.press("y")

@@ -237,6 +237,16 @@ class FlytuiApp(App):
                 return False
             await pane.run_action(cmd.action)
             return True
+        if cmd.action.startswith("screen.") and not hasattr(self.screen, "action_" + cmd.action[7:].split("(")[0]):
+            # a command of a screen that is not open (palette / `:` mode): open that screen first
+            opener = commands.SCREEN_OPENERS.get(cmd.group)
+            if opener is None:
+                self.notify(f"{cmd.title} works in the {cmd.group} screen", severity="warning")
+                return False
+            await self.run_action(opener)
+            self.notify(f"Opened {cmd.group}: press {commands.key_label(cmd.key)} again for {cmd.title}",
+                        severity="information")
+            return False
         if args and cmd.takes_arg:
             if cmd.id == "switch-app":
                 self.select_app(args[0])

@@ -15,6 +15,8 @@ MIGRATIONS = "migrations"  # keys bound by the migrations screen (flytui/ui/scre
 # keys bound by the logs / deploy / release-history screens (flytui/ui/screens/{logs,deploy,releases}.py)
 LOGS, DEPLOY, RELEASE_HISTORY = "logs", "deploy", "release-history"
 COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
+#: screens that own a command group, and the registry action that opens each (palette / `:` from elsewhere)
+SCREEN_OPENERS = {MIGRATIONS: "open_migrations"}
 PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES)
 
 

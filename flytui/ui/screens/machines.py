@@ -72,6 +72,10 @@ def is_fault(row: dict[str, Any]) -> bool:
     return False
 
 
+#: at most this many machine actions (and their follow-up polls) run at once in a bulk action
+BULK_CONCURRENCY = 6
+
+
 class MachinesPane(Pane):
     GROUP = commands.MACHINES
     BINDINGS = commands.bindings([commands.MACHINES])
@@ -87,6 +91,7 @@ class MachinesPane(Pane):
         self.machines: dict[str, Any] = {}
         self.faults_only = False
         self.following: set[str] = set()
+        self._bulk_limit = asyncio.Semaphore(BULK_CONCURRENCY)
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         machines = await self.app.client.machines(token)
@@ -129,12 +134,14 @@ class MachinesPane(Pane):
 
     async def _run_action(self, app: str, ids: list[str], action: str) -> None:
         argvs = [self.app.flyctl_argv("machine", action, mid, "-a", app) for mid in ids]
+        # destroying cannot be undone: type the machine id (or the app name for several machines)
+        typed = (ids[0] if len(ids) == 1 else app) if action == "destroy" else None
         req = ConfirmRequest(f"{action.capitalize()} {len(ids)} machine(s) of {app}?", ids, argvs,
-                             danger=action == "destroy", confirm_label=action.capitalize())
+                             typed_name=typed, danger=action == "destroy", confirm_label=action.capitalize())
         if not await self.app.confirm(req):
             return
         self.table.marked.clear()
-        results = await asyncio.gather(*(self._one(app, mid, action) for mid in ids))
+        results = await asyncio.gather(*(self._bounded(app, mid, action) for mid in ids))
         needs_force = [mid for mid, res in zip(ids, results) if isinstance(res, MachineNeedsForce)]
         if needs_force:
             req = ConfirmRequest(f"flyctl says {len(needs_force)} machine(s) must be forced. {action} with --force?",
@@ -142,9 +149,14 @@ class MachinesPane(Pane):
                                                (self.app.flyctl_argv("machine", action, m, "-a", app) for m in needs_force)],
                                  danger=True, confirm_label=f"{action.capitalize()} --force")
             if await self.app.confirm(req):
-                forced = await asyncio.gather(*(self._one(app, m, action, force=True) for m in needs_force))
+                forced = await asyncio.gather(*(self._bounded(app, m, action, force=True) for m in needs_force))
                 results = [forced[needs_force.index(mid)] if mid in needs_force else r for mid, r in zip(ids, results)]
         self._summarise(action, ids, results)
+
+    async def _bounded(self, app: str, mid: str, action: str, force: bool = False) -> Any:
+        """`_one` under the pane's concurrency limit: bulk actions never start dozens of flyctl at once."""
+        async with self._bulk_limit:
+            return await self._one(app, mid, action, force=force)
 
     async def _one(self, app: str, mid: str, action: str, force: bool = False) -> Any:
         """Run one action and follow the machine; returns None on success, else the exception."""
