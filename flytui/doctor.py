@@ -388,6 +388,13 @@ async def run_doctor(
     return DoctorReport(checks)
 
 
+def summary(checks: list[Check]) -> str:
+    """``9 checks: 1 failed, 1 warning`` — the same line for the screen and `flytui doctor`."""
+    failed = sum(1 for c in checks if c.status == FAIL)
+    warned = sum(1 for c in checks if c.status == WARN)
+    return f"{len(checks)} checks: {failed} failed, {warned} warning{'' if warned == 1 else 's'}"
+
+
 def render_text(report: DoctorReport) -> str:
     marks = {OK: "✓", WARN: "!", FAIL: "✗", SKIP: "-"}
     out = []
@@ -399,7 +406,5 @@ def render_text(report: DoctorReport) -> str:
             if c.fix:
                 out.append(f"    fix: {c.fix}")
     out.append("")
-    failed = sum(1 for c in report.checks if c.status == FAIL)
-    warned = sum(1 for c in report.checks if c.status == WARN)
-    out.append(f"{len(report.checks)} checks: {failed} failed, {warned} warnings")
+    out.append(summary(report.checks))
     return "\n".join(out)

@@ -46,6 +46,7 @@ from flytui.doctor import (
     DoctorReport,
     run_doctor,
 )
+from flytui.doctor import summary as doctor_summary
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.fly.flytoml import FlyToml
@@ -100,11 +101,8 @@ def detail_markup(check: Check, read_only: bool = False) -> str:
 
 
 def summary_line(checks: list[Check]) -> str:
-    failed = sum(1 for c in checks if c.status == FAIL)
-    warned = sum(1 for c in checks if c.status == WARN)
     fixes = sum(1 for c in checks if c.fix_action)
-    return (f"{len(checks)} checks: {failed} failed, {warned} warnings"
-            + (f" · {fixes} one-key fix{'es' if fixes != 1 else ''} (f)" if fixes else ""))
+    return doctor_summary(checks) + (f" · {fixes} one-key fix{'es' if fixes != 1 else ''} (f)" if fixes else "")
 
 
 class DoctorScreen(Screen[None]):
