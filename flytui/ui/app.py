@@ -70,6 +70,9 @@ class FlytuiApp(App):
         self.command_log = CommandLog()  # every flyctl call (redacted), for the command log pane
         self.command_log.attach(self.runner)
         self._tunnels: Any = None
+        #: the DATABASE_URL flytui knows (set by the DATABASE_URL fix): memory only, never on disk, shown masked;
+        #: the doctor checks it and the migrations screen offers it
+        self.database_url: str | None = None
         if self.config.theme:
             try:
                 self.theme = self.config.theme

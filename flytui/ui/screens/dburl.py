@@ -1,5 +1,11 @@
 """DATABASE_URL doctor: diagnose a pasted (or, on request, read-from-machine) URL, show the fix as a masked
-diff, and set the fixed value as a secret through stdin."""
+diff, and set the fixed value as a secret through stdin.
+
+The screen can be opened prefilled (``initial=``: e.g. by the doctor's one-key fix). When the fixed value was set
+on Fly.io it is kept **in memory** as ``app.database_url`` (never written anywhere, only ever shown masked) and
+returned as the screen's result, so the doctor re-run and the migrations screen can use it; otherwise the result
+is None.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -29,20 +35,25 @@ def masked_diff(old: str, new: str) -> str:
     return f"- {mask_url(old)}\n+ {mask_url(new)}"
 
 
-class DatabaseUrlScreen(ModalScreen[None]):
+class DatabaseUrlScreen(ModalScreen[str | None]):
+    """Check a DATABASE_URL and set the fixed value; dismisses with the fixed URL once it was set, else None."""
+
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "dismiss_none", "Close")]
 
-    def __init__(self, app_name: str) -> None:
+    def __init__(self, app_name: str, initial: str | None = None) -> None:
         super().__init__()
         self.app_name = app_name
+        self.initial = initial
         self.fixed: str | None = None
         self.original: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(f"DATABASE_URL doctor — {self.app_name}", id="confirm-title")
-            yield Label("Paste the value (masked), or read it from a running machine (fly ssh console):")
+            yield Label("Paste the value (shown masked), or read it from a running machine (fly ssh console).\n"
+                        "The fixed value is set with `fly secrets import` (stdin, never argv); flytui keeps it "
+                        "in memory only.")
             yield Input(password=True, placeholder="postgres://user:password@host:5432/db", id="dburl-input")
             yield Static("", id="dburl-result", markup=False)
             yield Checkbox("Stage only (apply on next deploy)", False, id="dburl-stage")
@@ -53,7 +64,14 @@ class DatabaseUrlScreen(ModalScreen[None]):
                 yield Button("Close", id="dburl-close")
 
     def on_mount(self) -> None:
-        self.query_one("#dburl-input", Input).focus()
+        inp = self.query_one("#dburl-input", Input)
+        if self.initial:
+            inp.value = self.initial
+            self.check(self.initial)
+            fix = self.query_one("#dburl-fix", Button)
+            (inp if fix.disabled else fix).focus()  # prefilled with a fixable value: enter applies the fix
+        else:
+            inp.focus()
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
@@ -120,5 +138,9 @@ class DatabaseUrlScreen(ModalScreen[None]):
             return
         finally:
             self.app.end_op(op)
-        self.app.notify(f"DATABASE_URL fixed on {self.app_name}" + (" (staged)" if stage else ""))
-        self.dismiss(None)
+        fixed = self.fixed
+        if hasattr(self.app, "database_url"):
+            self.app.database_url = fixed  # memory only: the doctor re-run and the migrations screen use it
+        self.app.notify(f"DATABASE_URL fixed on {self.app_name}" + (" (staged)" if stage else "")
+                        + ": postgresql+psycopg:// (kept in memory for migrations)")
+        self.dismiss(fixed)
