@@ -166,7 +166,7 @@ class DoctorScreen(Screen[None]):
         app = self.target_app() or "no app"
         self.query_one("#doctor-title", Static).update(
             f"[b]Doctor[/b]  ·  app [b]{escape(app)}[/b]  ·  {escape(where)}"
-            + ("  ·  [$accent]DATABASE_URL read from a machine (in memory)[/]" if self._database_url else ""))
+            + ("  ·  [$accent]DATABASE_URL kept in memory only[/]" if self._database_url else ""))
 
     def target_app(self) -> str | None:
         """The app the checks are about: the one given, else fly.toml's ``app``."""
@@ -195,7 +195,13 @@ class DoctorScreen(Screen[None]):
             table.update_cell(key, "status", Text(PENDING, style="dim"))
         self.query_one("#doctor-summary", Static).update("running checks…")
         self._update_title()
-        self.run_checks(self._run, self._database_url)
+        self.run_checks(self._run, self.known_database_url())
+
+    def known_database_url(self) -> str | None:
+        """The DATABASE_URL to check: read from a machine, else the app's fixed one (memory only), else
+        ``$FLYTUI_DATABASE_URL`` (what the user copied from ``fly postgres attach``)."""
+        return (self._database_url or getattr(self.app, "database_url", None)
+                or os.environ.get("FLYTUI_DATABASE_URL") or None)
 
     @work(exclusive=True, group="doctor", exit_on_error=False)
     async def run_checks(self, run: int, database_url: str | None) -> None:
@@ -393,42 +399,21 @@ class DoctorScreen(Screen[None]):
 
     def fix_fix_database_url(self, check: Check) -> None:
         app = self.target_app()
-        if not self._database_url or not app:
+        url = self.known_database_url()
+        if not url or not app:
             self.notify("Read DATABASE_URL first (select the check and press f)", severity="warning")
             return
-        self.open_dburl_fix(app, self._database_url)
+        self.open_dburl_fix(app, url)
 
-    async def _database_url_digest(self, app: str) -> str | None:
-        secrets = await self.app.client.secrets(app)
-        return next((s.digest for s in secrets if s.name == "DATABASE_URL"), None)
-
-    @work(exclusive=True, group="doctor-fix", exit_on_error=False)
-    async def open_dburl_fix(self, app: str, url: str) -> None:
-        """Open the DATABASE_URL doctor prefilled; afterwards, learn from the secret's digest whether it changed."""
-        from textual.widgets import Input
-
+    def open_dburl_fix(self, app: str, url: str) -> None:
+        """Open the DATABASE_URL screen prefilled; it returns the fixed URL once the secret was set."""
         from flytui.ui.screens.dburl import DatabaseUrlScreen
 
-        try:
-            before = await self._database_url_digest(app)
-        except Exception as exc:  # noqa: BLE001
-            self.app.report_error(exc, "list secrets")
-            return
-        screen = DatabaseUrlScreen(app)
-        await self.app.push_screen(screen, lambda _: self.after_dburl(app, screen, before))
-        screen.query_one("#dburl-input", Input).value = url
-        screen.check(url)
+        self.app.push_screen(DatabaseUrlScreen(app, initial=url), self.after_dburl)
 
-    @work(exclusive=True, group="doctor-fix", exit_on_error=False)
-    async def after_dburl(self, app: str, screen: Any, before: str | None) -> None:
-        try:
-            after = await self._database_url_digest(app)
-        except Exception as exc:  # noqa: BLE001
-            self.app.report_error(exc, "list secrets")
-            after = before
-        fixed = getattr(screen, "fixed", None)
-        if fixed and after != before:
-            self._database_url = fixed  # what was just set: re-check it (still memory only)
+    def after_dburl(self, fixed: str | None) -> None:
+        if fixed:
+            self._database_url = fixed  # what was just set (also app.database_url): re-check it, memory only
         self.rerun()
 
     # fly.toml ------------------------------------------------------------------------------------------
