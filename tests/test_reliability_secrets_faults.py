@@ -1,4 +1,6 @@
-"""Issue 8, properties 2 and 4 (part): secrets never leak; flyctl faults end in guided errors.
+"""Issue 8, properties 2 and 4 (part): secrets never leak; flyctl faults end in guided errors; rate limiting
+leads to a capped exponential back-off with jitter (counted in the sandbox argv.log), never a storm, and
+mutating calls are never retried.
 
 Secrets: while secrets are set/unset and DATABASE_URL is fixed through the client paths the UI uses, a
 thread samples every /proc/*/cmdline; flytui's logging is captured at DEBUG; the sandbox argv.log, the
@@ -16,6 +18,7 @@ import pytest
 
 from flytui.fly.client import FlyClient
 from flytui.fly.errors import FlyctlNotFound, FlyError, NotLoggedIn, PaymentRequired, RateLimited
+from flytui.fly.retry import Backoff, RateGate
 from flytui.fly.runner import FlyctlRunner
 
 pytestmark = pytest.mark.reliability
@@ -99,7 +102,6 @@ async def test_secret_values_never_leak(sandbox, reliability) -> None:
 @pytest.mark.parametrize("fault, error, hint", [
     ({"logged_out": True}, NotLoggedIn, "fly auth login"),
     ({"payment_required": True}, PaymentRequired, "billing"),
-    ({"rate_limited": True}, RateLimited, ""),
     ({"fail": "dial tcp: lookup api.fly.io: no such host", "exit": 1}, FlyError, ""),
 ])
 async def test_flyctl_faults_are_guided_errors_and_next_call_works(sandbox, reliability, fault, error, hint) -> None:
@@ -119,4 +121,88 @@ async def test_flyctl_missing_is_a_clear_error(tmp_path: Path, reliability) -> N
     with pytest.raises(FlyctlNotFound) as info:
         await client.apps()
     assert "flyctl not found" in info.value.message and "no-such-flyctl" in info.value.message
+    reliability.add("faults survived")
+
+
+# ------------------------------------------------------------------------------------------------ rate limits
+FAST = Backoff(base=0.2, factor=2.0, cap=0.8, jitter=0.25, retries=2)
+
+
+def _calls(sandbox, *words: str) -> list[float]:  # type: ignore[no-untyped-def]
+    """Times (argv.log ``t``) of the flyctl invocations whose argv starts with ``words``."""
+    return [e["t"] for e in sandbox.argv_log_entries() if e["argv"][: len(words)] == list(words)]
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    b = Backoff(base=1.0, factor=2.0, cap=8.0, jitter=0.25)
+    hi = [b.delay(n, rng=lambda: 0.0) for n in range(1, 7)]
+    lo = [b.delay(n, rng=lambda: 1.0) for n in range(1, 7)]
+    assert hi == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0] and lo == [0.75, 1.5, 3.0, 6.0, 6.0, 6.0]
+    assert all(lo[i + 1] > hi[i] for i in range(3))  # with jitter still longer each time, until the cap
+
+
+async def test_rate_limited_read_backs_off_exponentially_then_succeeds(sandbox, reliability) -> None:
+    sandbox.create_app("alpha")
+    client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env), RateGate(FAST))
+    notices: list = []
+    client.rate_gate.subscribe(notices.append)
+    sandbox.inject_fault("apps list", rate_limited=True, times=2)
+    assert [a.name for a in await client.apps()] == ["alpha"]  # retried after backing off
+    times = _calls(sandbox, "apps", "list")
+    assert len(times) == 3, times  # 2 refusals + 1 success: no extra calls
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps[0] >= 0.15 and gaps[1] >= 0.3 and gaps[1] > gaps[0], gaps  # 0.2·(0.75..1), then 0.4·(0.75..1)
+    assert [n.streak for n in notices if n] == [1, 2] and notices[-1] is None  # shown, then cleared
+    assert "rate limit" in notices[0].message and "next try in" in notices[0].text()
+    reliability.add("faults survived")
+
+
+async def test_rate_limited_mutation_is_never_retried(sandbox, reliability) -> None:
+    sandbox.create_app("alpha")
+    client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env), RateGate(FAST))
+    sandbox.inject_fault("secrets import", rate_limited=True, times=5)
+    sandbox.inject_fault("apps destroy", rate_limited=True, times=5)
+    with pytest.raises(RateLimited) as info:
+        await client.set_secrets("alpha", {"API_KEY": SECRET}, stage=True)
+    assert "rate limit exceeded" in info.value.message and info.value.hint
+    with pytest.raises(RateLimited):
+        await client.destroy_app("alpha")
+    assert len(_calls(sandbox, "secrets", "import")) == 1 and len(_calls(sandbox, "apps", "destroy")) == 1
+    assert "alpha" in sandbox.read()["apps"]
+    reliability.add("faults survived")
+
+
+async def test_persistent_rate_limit_in_the_app_is_a_backoff_not_a_storm(sandbox, reliability) -> None:
+    """The apps pane polls every 0.1 s; Fly.io answers 'rate limit exceeded' for 3 s. Without back-off that
+    is ~20 calls; with it, a handful, further and further apart, and the status area says so. Then the
+    limit lifts and the pane recovers on its own."""
+    from flytui.ui.app import FlytuiApp
+    from flytui.ui.config import Config
+
+    sandbox.create_app("alpha")
+    sandbox.inject_fault("apps list", rate_limited=True)
+    client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env), RateGate(FAST))
+    app = FlytuiApp(Config(refresh_interval=0.1), client)
+    window = 3.0
+    async with app.run_test(size=(140, 40)) as pilot:
+        ops = app.main.query_one("#ops")
+        seen: set[str] = set()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < window:
+            seen.update(ops.labels())
+            await pilot.pause(0.05)
+        times = _calls(sandbox, "apps", "list")
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert 2 <= len(times) <= 8, (len(times), gaps)
+        assert all(g >= 0.15 for g in gaps), gaps  # never faster than the first back-off step
+        assert max(gaps) >= 0.55, gaps  # it grew towards the cap
+        assert any(label.startswith("rate limited by Fly.io") for label in seen), seen
+        sandbox.clear_faults()
+        apps = app.main.query_one("#apps")
+        end = time.monotonic() + 5
+        while not apps.table.rows_data and time.monotonic() < end:
+            await pilot.pause(0.05)
+        assert list(apps.table.rows_data) == ["alpha"]  # recovered by itself once the limit lifted
+        await pilot.pause(0.3)
+        assert client.rate_gate.notice is None and not any(l.startswith("rate limited") for l in ops.labels())
     reliability.add("faults survived")

@@ -40,6 +40,7 @@ from .models import (
     parse_version_text,
     parse_volumes,
 )
+from .retry import RateGate
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import CompletedRun, FlyProcess
@@ -281,26 +282,32 @@ class DeployOptions:
 class FlyClient:
     """Typed flyctl commands over a :class:`~flytui.fly.runner.FlyctlRunner` (or anything like it)."""
 
-    def __init__(self, runner: RunnerLike) -> None:
+    def __init__(self, runner: RunnerLike, rate_gate: RateGate | None = None) -> None:
         self.runner = runner
+        #: shared back-off of read calls on RateLimited (flytui/fly/retry.py); mutating calls never retry
+        self.rate_gate = rate_gate if rate_gate is not None else RateGate()
+
+    async def _read_json(self, *args: str) -> Any:
+        """``run_json`` for a read-only command: waits out a rate-limit back-off, retries RateLimited."""
+        return await self.rate_gate.call(lambda: self.runner.run_json(*args))
 
     # --- identity ------------------------------------------------------------------------
 
     async def version(self) -> VersionInfo:
         """``fly version --json``; falls back to text ``fly version`` if the JSON is not understood."""
         try:
-            return VersionInfo.from_json(await self.runner.run_json("version", "--json"))
+            return VersionInfo.from_json(await self._read_json("version", "--json"))
         except FlyctlOutputError:
             run = await self.runner.run("version")
             return parse_version_text(run.stdout)
 
     async def whoami(self) -> WhoAmI:
         """``fly auth whoami --json``."""
-        return WhoAmI.from_json(await self.runner.run_json("auth", "whoami", "--json"))
+        return WhoAmI.from_json(await self._read_json("auth", "whoami", "--json"))
 
     async def orgs(self) -> list[Organization]:
         """``fly orgs list --json`` (``{slug: name}``)."""
-        return Organization.list_from_json(await self.runner.run_json("orgs", "list", "--json"))
+        return Organization.list_from_json(await self._read_json("orgs", "list", "--json"))
 
     # --- apps ----------------------------------------------------------------------------
 
@@ -309,11 +316,11 @@ class FlyClient:
         args = ["apps", "list", "--json"]
         if org:
             args += ["-o", _arg(org, "organization")]
-        return parse_apps(await self.runner.run_json(*args))
+        return parse_apps(await self._read_json(*args))
 
     async def status(self, app: str) -> AppStatus:
         """``fly status -a APP --json``."""
-        return AppStatus.from_json(await self.runner.run_json("status", "-a", _arg(app, "app name"), "--json"))
+        return AppStatus.from_json(await self._read_json("status", "-a", _arg(app, "app name"), "--json"))
 
     async def create_app(self, name: str, org: str) -> App:
         """``fly apps create NAME --org ORG --json`` (name validated first, ``ValueError`` if invalid)."""
@@ -327,17 +334,17 @@ class FlyClient:
 
     async def releases(self, app: str) -> list[Release]:
         """``fly releases -a APP --json``."""
-        return parse_releases(await self.runner.run_json("releases", "-a", _arg(app, "app name"), "--json"))
+        return parse_releases(await self._read_json("releases", "-a", _arg(app, "app name"), "--json"))
 
     async def postgres_list(self) -> list[PostgresCluster]:
         """``fly postgres list --json``."""
-        return parse_postgres_list(await self.runner.run_json("postgres", "list", "--json"))
+        return parse_postgres_list(await self._read_json("postgres", "list", "--json"))
 
     # --- machines --------------------------------------------------------------------------
 
     async def machines(self, app: str) -> list[Machine]:
         """``fly machine list -a APP --json`` (all machines; filter with ``Machine.is_user_visible``)."""
-        return parse_machines(await self.runner.run_json("machine", "list", "-a", _arg(app, "app name"), "--json"))
+        return parse_machines(await self._read_json("machine", "list", "-a", _arg(app, "app name"), "--json"))
 
     async def machine(self, app: str, machine_id: str) -> Machine:
         """One machine, from ``fly machine list -a APP --json`` (``machine status`` has no JSON output).
@@ -370,7 +377,7 @@ class FlyClient:
 
     async def checks(self, app: str) -> dict[str, list[Check]]:
         """``fly checks list -a APP --json`` -> ``{machine_id: [Check]}``."""
-        return parse_checks(await self.runner.run_json("checks", "list", "-a", _arg(app, "app name"), "--json"))
+        return parse_checks(await self._read_json("checks", "list", "-a", _arg(app, "app name"), "--json"))
 
     async def scale_count(self, app: str, count: int, group: str = "app") -> "CompletedRun":
         """``fly scale count N --process-group G -a APP --yes``."""
@@ -392,7 +399,7 @@ class FlyClient:
 
     async def secrets(self, app: str) -> list[Secret]:
         """``fly secrets list -a APP --json`` (new lowercase and old PascalCase shapes)."""
-        return parse_secrets(await self.runner.run_json("secrets", "list", "-a", _arg(app, "app name"), "--json"))
+        return parse_secrets(await self._read_json("secrets", "list", "-a", _arg(app, "app name"), "--json"))
 
     async def set_secrets(
         self, app: str, values: Mapping[str, str], stage: bool = False, detach: bool = False
@@ -434,7 +441,7 @@ class FlyClient:
 
     async def volumes(self, app: str) -> list[Volume]:
         """``fly volumes list -a APP --json``."""
-        return parse_volumes(await self.runner.run_json("volumes", "list", "-a", _arg(app, "app name"), "--json"))
+        return parse_volumes(await self._read_json("volumes", "list", "-a", _arg(app, "app name"), "--json"))
 
     async def destroy_volume(self, app: str, volume_id: str) -> "CompletedRun":
         """``fly volumes destroy ID -a APP --yes``."""
@@ -442,7 +449,7 @@ class FlyClient:
 
     async def ips(self, app: str) -> list[IPAddress]:
         """``fly ips list -a APP --json``."""
-        return parse_ips(await self.runner.run_json("ips", "list", "-a", _arg(app, "app name"), "--json"))
+        return parse_ips(await self._read_json("ips", "list", "-a", _arg(app, "app name"), "--json"))
 
     # --- streaming and long-lived processes -------------------------------------------------
 

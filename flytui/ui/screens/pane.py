@@ -18,6 +18,32 @@ from flytui.ui import commands
 from flytui.ui.widgets.table import ResourceTable
 
 
+class BackoffStatus:
+    """While a load runs, show the client's rate-limit back-off (``flytui.fly.retry.RateGate``) in the status area."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.op: int | None = None
+        gate = getattr(getattr(app, "client", None), "rate_gate", None)
+        self._unsubscribe = gate.subscribe(self.show) if gate is not None else None
+        if gate is not None and gate.notice is not None:
+            self.show(gate.notice)
+
+    def show(self, notice: Any) -> None:
+        """Replace the status entry with the gate's current notice (``None``: the gate opened)."""
+        if self.op is not None:
+            self.app.end_op(self.op)
+            self.op = None
+        if notice is not None:
+            self.op = self.app.begin_op(notice.text())
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.show(None)
+
+
 class Pane(Vertical):
     """One view of the console; subclasses define ``GROUP``, ``COLUMNS`` and :meth:`load`."""
 
@@ -137,9 +163,11 @@ class Pane(Vertical):
 
     async def _load(self, token: Any) -> None:
         op = self.app.begin_op(f"refresh {self.GROUP}")
+        backoff = BackoffStatus(self.app)
         try:
             rows, extra = await self.load(token)
         finally:
+            backoff.close()
             self.app.end_op(op)
         self.post_message(self.Loaded(self, token, rows, extra))
 
@@ -163,9 +191,12 @@ class Pane(Vertical):
         """Hook for subclasses (e.g. start per-row follow-ups)."""
 
     def _arm_poll(self) -> None:
+        """Next poll one interval after the last load ended (later while a rate-limit back-off lasts)."""
         self._cancel_poll()
         if self.active and self.app.config.refresh_interval > 0:
-            self._poll_timer = self.set_timer(self.app.config.refresh_interval, self.reload)
+            gate = getattr(getattr(self.app, "client", None), "rate_gate", None)
+            wait = max(self.app.config.refresh_interval, gate.remaining() if gate is not None else 0.0)
+            self._poll_timer = self.set_timer(wait, self.reload)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
