@@ -6,6 +6,7 @@ The log stream is ``fly logs --json`` with the sandbox's generator (``FLYTUI_SAN
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -20,7 +21,6 @@ from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.screens.deploy import DeployScreen
 from flytui.ui.screens.logs import LogsScreen, LogView
-from flytui.ui.screens.releases import ReleasesScreen
 from tests.registry_app import RegistryDispatch
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
@@ -136,10 +136,11 @@ async def test_deploy_success_real_machine_probe_and_release_history(sandbox: An
         assert scr.query_one("#deploy-machines").row_count == len(machines)
         res = result(app)
         assert f"GET {tr.url} → 200" in res  # the real app process answered
-        await pilot.press("v")  # release history (registry: deploy-releases)
-        await until(pilot, lambda: isinstance(app.screen, ReleasesScreen) and app.screen.loads > 0)
-        table = app.screen.query_one("#releases-table")
-        assert table.row_count == 1 and str(table.get_cell("1", "status")) == "complete"
+        label = str(scr.query_one("#deploy-push-label").render())
+        assert re.fullmatch(r"push: (\d+)/\1 layers", label) and label != "push: 0/0 layers", label
+        assert sandbox.read()["apps"]["web-app"]["releases"][-1]["status"] == "complete"
+        await pilot.press("v")  # the releases view (registry: deploy-releases -> the main screen's releases pane)
+        await until(pilot, lambda: app.commands == ["releases"])
 
 
 @pytest.mark.parametrize("stage,kind,row", [

@@ -368,11 +368,20 @@ class FlytuiApp(App):
                 return
         self._open_optional("flytui.ui.screens.logs", "LogsScreen", "logs", self.current_app, machine)
 
-    def action_open_releases(self) -> None:
-        if not self.current_app:
-            self.notify("Select an app first (A or :open-releases APP)", severity="warning")
+    def action_open_releases(self, app_name: str | None = None) -> None:
+        """The one releases view (the main screen's releases pane) of ``app_name`` or the current app.
+
+        Screens above the main screen are closed first (e.g. the deploy screen's ``v`` after a deploy).
+        """
+        if self.screen is not self.main and getattr(self.screen, "running", False):
+            self.notify("Something is still running on this screen: wait for it or cancel it first",
+                        severity="warning")
             return
-        self._open_optional("flytui.ui.screens.releases", "ReleasesScreen", "release history", self.current_app)
+        while len(self.screen_stack) > 1 and self.screen is not self.main:
+            self.pop_screen()
+        if app_name:
+            self.current_app = app_name
+        self.show_view("releases")
 
     def action_open_deploy(self) -> None:
         if not self.current_app or not self.project_dir:

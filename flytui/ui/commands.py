@@ -12,8 +12,8 @@ from typing import Iterable, Mapping
 
 GLOBAL, VIEW, APPS, MACHINES, SECRETS, VOLUMES = "global", "view", "apps", "machines", "secrets", "volumes"
 MIGRATIONS = "migrations"  # keys bound by the migrations screen (flytui/ui/screens/migrations.py)
-# keys bound by the logs / deploy / release-history screens (flytui/ui/screens/{logs,deploy,releases}.py)
-LOGS, DEPLOY, RELEASE_HISTORY = "logs", "deploy", "release-history"
+# keys bound by the logs / deploy screens (flytui/ui/screens/{logs,deploy}.py)
+LOGS, DEPLOY = "logs", "deploy"
 COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
 #: screens that own a command group, and the registry action that opens each (palette / `:` from elsewhere)
 SCREEN_OPENERS = {MIGRATIONS: "open_migrations"}
@@ -62,9 +62,7 @@ COMMANDS: tuple[Command, ...] = (
     _c("flytoml", "fly.toml", "View and edit fly.toml (validated, shown as a diff, written atomically)", "T", VIEW,
        "open_flytoml", "toml"),
     _c("releases", "Releases", "Release history of the current app; redeploy an earlier image (or :releases APP)",
-       "V", VIEW, "show_view('releases')", "rel", "rollback", takes_arg=True),
-    _c("open-releases", "Release history", "Release history of the current app as its own screen (fly releases)",
-       None, VIEW, "open_releases", "release-history", "rh", takes_arg=True),
+       "V", VIEW, "open_releases", "rel", "rollback", "release-history", "rh", takes_arg=True),
     _c("command-log", "Command log", "Every flyctl call flytui made: argv (redacted), exit code, duration, stderr",
        "at", VIEW, "show_view('command-log')", "cl", "cmdlog", "history"),
     _c("tunnels", "Tunnels", "Live fly proxy tunnels: open one (e.g. for psql), close one", "P", VIEW,
@@ -150,10 +148,8 @@ COMMANDS: tuple[Command, ...] = (
        "screen.cancel_deploy"),
     _c("deploy-migrations", "Migrations", "After a deploy: open the migrations screen", "m", DEPLOY,
        "screen.migrations"),
-    _c("deploy-releases", "Release history", "Releases of the app (after a deploy: the new one on top)", "v",
+    _c("deploy-releases", "Releases", "The releases view of the app (after a deploy: the new release on top)", "v",
        DEPLOY, "screen.releases"),
-    # release history screen
-    _c("release-history-refresh", "Refresh", "Reload the release history", "r", RELEASE_HISTORY, "screen.refresh"),
     # migrations screen (actions run on the screen; mutating ones are refused in read-only mode)
     _c("migrate-url", "Database URL", "Enter the database URL or $ENV_VAR (memory only)", "c", MIGRATIONS,
        "screen.prompt_url"),

@@ -5,6 +5,9 @@ the screen shows stages (spinner/✓/✗ + durations), push progress, one row pe
 transcript (``t``), a failure panel (failing stage, error lines, hint), and after success the URL with
 an httpx probe of ``/`` and ``/docs``. Cancel (``x`` / ``ctrl+c``, confirmed) kills flyctl's process
 group and says what may already be deployed.
+
+``DeployScreen(app, project_dir, image=IMG, auto_start=True)`` is a rollback: the caller already confirmed
+``fly deploy -a APP --yes --image IMG`` (:func:`redeploy_options`), so the screen runs exactly that at once.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Log, ProgressBar, Select, Static, Switch
 
 from flytui.ui import commands
+from flytui.fly.client import DeployOptions
 from flytui.fly.deploy import (
     BUILDERS, CANCELLED, FAILED, OK, PENDING, RUNNING, SKIPPED, STRATEGIES, DeployTracker, make_options,
     options_from_fly_toml, parse_build_args,
@@ -31,6 +35,18 @@ _ICON = {PENDING: "·", RUNNING: "◐", OK: "✓", FAILED: "✗", SKIPPED: "–"
 _SPIN = "◐◓◑◒"
 
 
+def redeploy_options(image: str, project_dir: Path | None) -> DeployOptions:
+    """The options of a redeploy of an existing ``image`` (rollback): ``deploy -a APP --yes --image IMAGE``,
+    run in the project folder (flyctl reads fly.toml there). The confirmation shows ``.argv(app)`` of these."""
+    cwd = options_from_fly_toml(project_dir).cwd if project_dir else None
+    return DeployOptions(image=image, cwd=cwd)
+
+
+def push_label(done: int, total: int) -> str:
+    """The push bar's label: ``layers pushed / total`` (``waiting for layers`` before the first one)."""
+    return f"push: {done}/{total} layers" if total else "push: waiting for layers"
+
+
 def _fmt_duration(d: float | None) -> str:
     if d is None:
         return ""
@@ -38,7 +54,11 @@ def _fmt_duration(d: float | None) -> str:
 
 
 class DeployScreen(Screen[None]):
-    """``DeployScreen(app_name, project_dir)``."""
+    """``DeployScreen(app_name, project_dir, image=None, auto_start=False)``.
+
+    ``image``: prefill the form's image (no build). ``auto_start`` with ``image``: run the redeploy of that
+    image at once (:func:`redeploy_options`, already confirmed by the caller) and show its progress.
+    """
 
     CSS_PATH = str(Path(__file__).parent.parent / "deploy.tcss")
     BINDINGS = [
@@ -65,12 +85,18 @@ class DeployScreen(Screen[None]):
             super().__init__()
             self.results = results
 
-    def __init__(self, app_name: str, project_dir: Path | None) -> None:
+    def __init__(self, app_name: str, project_dir: Path | None, *, image: str | None = None,
+                 auto_start: bool = False) -> None:
         super().__init__()
         self.app_name = app_name
         self.project_dir = Path(project_dir) if project_dir else None
         self.defaults = options_from_fly_toml(self.project_dir)
+        if image:
+            self.defaults = replace(self.defaults, image=image)
+        self.image = image
+        self.auto_start = auto_start and bool(image)
         self.tracker: DeployTracker | None = None
+        self.options: DeployOptions | None = None  # of the running / last deploy
         self.process: Any = None
         self.running = False
         self.probe_results: list[str] = []
@@ -99,7 +125,9 @@ class DeployScreen(Screen[None]):
                 yield Button("Deploy", id="deploy-go", variant="primary")
         yield Static("", id="deploy-summary", markup=False)
         yield DataTable(id="deploy-stages", cursor_type="row")
-        yield ProgressBar(total=1, show_eta=False, id="deploy-push")
+        with Horizontal(id="deploy-push-row"):
+            yield Static(push_label(0, 0), id="deploy-push-label", markup=False)
+            yield ProgressBar(total=1, show_eta=False, id="deploy-push")
         yield DataTable(id="deploy-machines", cursor_type="row")
         yield Static("", id="deploy-result", markup=False)
         yield Log(id="deploy-transcript", max_lines=20_000)
@@ -117,7 +145,9 @@ class DeployScreen(Screen[None]):
         machines.add_column("State", key="state", width=10)
         machines.add_column("Step", key="step", width=70)
         self.query_one("#deploy-transcript").display = False
-        self.query_one("#deploy-push").display = False
+        self.query_one("#deploy-push-row").display = False
+        if self.auto_start and self.image:
+            self.start_with(redeploy_options(self.image, self.project_dir))
 
     # -- form → options --------------------------------------------------------------------
     def form_options(self) -> Any:
@@ -138,21 +168,28 @@ class DeployScreen(Screen[None]):
     def action_start(self) -> None:
         if self.running:
             return
-        guard = getattr(self.app, "guard_mutation", None)
-        if guard is not None and not guard("deploy"):
-            return
         try:
             options = self.form_options()
         except ValueError as exc:
             self.notify(str(exc), title="deploy", severity="error")
             return
+        self.start_with(options)
+
+    def start_with(self, options: DeployOptions) -> None:
+        """Start ``fly deploy`` with ``options`` (refused in read-only mode) and show its progress."""
+        if self.running:
+            return
+        guard = getattr(self.app, "guard_mutation", None)
+        if guard is not None and not guard("deploy"):
+            return
+        self.options = options
         self.tracker = DeployTracker(self.app_name)
         self.probe_results = []
         self.query_one("#deploy-transcript", Log).clear()
         self.query_one("#deploy-result", Static).update("")
         self.query_one("#deploy-machines", DataTable).clear()
         self.query_one("#deploy-form").display = False
-        self.query_one("#deploy-push").display = True
+        self.query_one("#deploy-push-row").display = True
         self.running = True
         self._render_stages()
         self.set_interval(0.25, self._spin, name="deploy-spinner")
@@ -221,6 +258,7 @@ class DeployScreen(Screen[None]):
         done, total = tr.push_progress
         bar = self.query_one("#deploy-push", ProgressBar)
         bar.update(total=max(total, 1), progress=done)
+        self.query_one("#deploy-push-label", Static).update(push_label(done, total))
         bits = [f"app {self.app_name}"]
         if tr.image:
             bits.append(f"image {tr.image}" + (f" ({tr.image_size})" if tr.image_size else ""))
@@ -270,7 +308,7 @@ class DeployScreen(Screen[None]):
 
             ok = await confirm(ConfirmRequest(
                 title="Cancel the running deploy?", targets=[self.app_name],
-                argvs=[["fly", *self.form_options().argv(self.app_name)]], danger=True,
+                argvs=[["fly", *(self.options or self.form_options()).argv(self.app_name)]], danger=True,
                 confirm_label="Stop flyctl"))
             if not ok:
                 return
@@ -295,16 +333,17 @@ class DeployScreen(Screen[None]):
             run("migrations")
 
     def action_releases(self) -> None:
-        """The app's release history (after a deploy: the new release on top)."""
-        from flytui.ui.screens.releases import ReleasesScreen
-
-        self.app.push_screen(ReleasesScreen(self.app_name))
+        """The app's releases view (the main screen's releases pane; after a deploy: the new release on top)."""
+        if self.running:
+            self.notify("A deploy is running: wait for it or cancel it first (x)", severity="warning")
+            return
+        self.app.run_command_id("releases", [self.app_name])
 
     def action_close(self) -> None:
         if self.running:
             self.notify("A deploy is running: cancel it first (x)", severity="warning")
             return
-        self.app.pop_screen()
+        self.dismiss()
 
     # -- probe -----------------------------------------------------------------------------
     @work(exclusive=True, group="deploy-probe", exit_on_error=False)

@@ -1,11 +1,13 @@
-"""Releases pane and rollback: ``fly releases -a APP --json`` (version, status, description, user, date, image);
-``R`` redeploys the image of the selected earlier release: one confirmation showing the exact
-``fly deploy -a APP --yes --image IMAGE`` argv, then the deploy screen (``DeployScreen(..., image=IMAGE)``)
-streams the progress.
+"""The one releases view: ``fly releases -a APP --json`` (version, status, description, user, date, image).
+
+A pane of the main screen (``:releases [APP]``, ``V``, ``v`` on the deploy screen after a deploy): keyed rows
+updated in place on refresh (``r``) and by the poll, so the cursor stays on its release; filterable like every
+table. ``R`` redeploys the image of the selected earlier release (rollback): one confirmation showing the exact
+``fly deploy -a APP --yes --image IMAGE`` argv, then ``DeployScreen(..., image=IMAGE, auto_start=True)`` runs
+that deploy at once and shows its progress (a new release whose image is the old one).
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -21,10 +23,13 @@ GROUP = "releases"
 def release_row(rel: Any, current: int | None) -> dict[str, Any]:
     """One table row for a :class:`flytui.fly.models.Release`."""
     version = pick(rel, "version")
+    status = str(pick(rel, "status", default="-"))
+    if pick(rel, "in_progress", default=False) and status.lower() not in ("in_progress", "running"):
+        status = f"{status} (in progress)"
     label = f"v{version}" + (" ★" if version == current else "")
     return {
         "version": Text(label, style="bold" if version == current else ""),
-        "status": state_cell(str(pick(rel, "status", default="-"))),
+        "status": state_cell(status),
         "description": text(pick(rel, "description", "reason")),
         "user": text(pick(rel, "user_email", "user_name")),
         "date": fmt_time(pick(rel, "created_at")),
@@ -33,10 +38,10 @@ def release_row(rel: Any, current: int | None) -> dict[str, Any]:
 
 
 def redeploy_argv(app: str, image: str) -> list[str]:
-    """flyctl arguments of a redeploy of ``image`` (same builder as the deploy screen: ``DeployOptions``)."""
-    from flytui.fly.client import DeployOptions
+    """flyctl arguments of a redeploy of ``image``: exactly what the deploy screen runs (``redeploy_options``)."""
+    from flytui.ui.screens.deploy import redeploy_options
 
-    return DeployOptions(image=image).argv(app)
+    return redeploy_options(image, None).argv(app)
 
 
 class ReleasesPane(Pane):
@@ -79,7 +84,7 @@ class ReleasesPane(Pane):
                         group="release-redeploy", exclusive=True, exit_on_error=False)
 
     async def redeploy(self, app: str, version: str, image: str) -> bool:
-        """Confirm, then hand over to the deploy screen with ``image=``. Returns True when it started."""
+        """Confirm, then open the deploy screen that runs the redeploy of ``image`` at once. True when started."""
         if not self.app.guard_mutation("Redeploy release"):
             return False
         argv = self.app.flyctl_argv(*redeploy_argv(app, image))
@@ -87,25 +92,8 @@ class ReleasesPane(Pane):
                              confirm_label="Redeploy")
         if not await self.app.confirm(req):
             return False
-        try:
-            screen_cls = getattr(importlib.import_module("flytui.ui.screens.deploy"), "DeployScreen")
-        except (ImportError, AttributeError):
-            self.app.notify("The deploy view is not available yet", severity="warning")
-            return False
-        try:
-            screen = screen_cls(app, self.app.project_dir, image=image)
-        except TypeError:  # a DeployScreen without ``image=``: prefill its image field instead
-            screen = screen_cls(app, self.app.project_dir)
-            self.app.push_screen(screen)
-            self.app.call_after_refresh(self._prefill_image, screen, image)
-            return True
-        self.app.push_screen(screen)
-        return True
+        from flytui.ui.screens.deploy import DeployScreen
 
-    def _prefill_image(self, screen: Any, image: str) -> None:
-        try:
-            screen.query_one("#deploy-image").value = image
-        except Exception:  # noqa: BLE001 - the deploy screen has no image field
-            self.app.notify(f"Deploy the image {image} from the deploy form", severity="warning")
-            return
-        self.app.notify(f"Image {image} is filled in: start the deploy to roll back", title="Rollback")
+        self.app.push_screen(DeployScreen(app, self.app.project_dir, image=image, auto_start=True),
+                             lambda _result: self.reload() if self.active else None)  # the new release on top
+        return True
