@@ -179,7 +179,14 @@ class MigrationsScreen(Screen[None]):
                 port = f" :{s.tunnel.local_port}" if s.tunnel is not None and s.tunnel.local_port else ""
                 parts.append(f"{where} · tunnel [{style}]{state}{port}[/] · {_esc(s.masked_url or '')}")
             else:
-                parts.append("no database URL (c: enter one or $ENV_VAR, F: read the app's)")
+                known = self.known_url()
+                if known:
+                    from flytui.db.urls import mask_url
+
+                    parts.append(f"not connected · [$accent]c, enter: connect with the DATABASE_URL flytui knows[/] "
+                                 f"({_esc(mask_url(known))}) · F: read the app's")
+                else:
+                    parts.append("no database URL (c: enter one or $ENV_VAR, F: read the app's)")
             if self.snapshot is not None:
                 h = self.snapshot.history
                 src = ("history: alembic" if h.source == "alembic"
@@ -261,8 +268,26 @@ class MigrationsScreen(Screen[None]):
         return " · ".join([state, *extra])
 
     # --- URL ------------------------------------------------------------------------------------
+    def known_url(self) -> str | None:
+        """The DATABASE_URL flytui already knows, fixed for SQLAlchemy + psycopg 3: ``app.database_url`` (set by
+        the DATABASE_URL fix), else ``$FLYTUI_DATABASE_URL`` (copied from ``fly postgres attach``). Memory only."""
+        url = getattr(self.app, "database_url", None) or os.environ.get("FLYTUI_DATABASE_URL")
+        if not url:
+            return None
+        try:
+            from flytui.db.urls import fix_url
+
+            return fix_url(url)
+        except Exception:  # noqa: BLE001 - not a URL: let the user type one
+            return None
+
     def action_prompt_url(self) -> None:
         self._prompt("url", "database URL, or $ENV_VAR holding it (kept in memory only)", password=True)
+        known = self.known_url() if self.session is not None and not self.session.has_url else None
+        if known:  # offer the known URL: enter connects, or type another one
+            inp = self.query_one("#mig-input", Input)
+            inp.value = known
+            inp.placeholder = "enter: connect with the known DATABASE_URL (masked), or type another URL / $ENV_VAR"
 
     def _prompt(self, mode: str, placeholder: str, password: bool = False) -> None:
         inp = self.query_one("#mig-input", Input)
