@@ -284,3 +284,52 @@ def validate_app_name(name: str) -> str | None:
         return ("App name may contain only lowercase letters, numbers and dashes, must start and end with a "
                 "letter or number, and be 3-63 characters long")
     return None
+
+
+#: headings of the keys table (README, ``python -m flytui.ui.commands --markdown``), in registry order
+GROUP_TITLES = {
+    "view": "Views", "global": "Everywhere", "apps": "Apps pane", "machines": "Machines pane",
+    "secrets": "Secrets pane", "volumes": "Volumes pane", "command-log": "Command log pane",
+    "tunnels": "Tunnels pane", "releases": "Releases pane", "logs": "Logs screen", "deploy": "Deploy screen",
+    "migrations": "Migrations screen",
+}
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_keys() -> str:
+    """The keys table of the README, generated from the registry (one section per group, registry order)."""
+    groups: list[str] = []
+    for cmd in COMMANDS:
+        if cmd.group not in groups:
+            groups.append(cmd.group)
+    out: list[str] = []
+    for group in groups:
+        out += [f"**{GROUP_TITLES.get(group, group)}**", "", "| key | command | what it does |", "|---|---|---|"]
+        for cmd in for_group(group):
+            key = f"`{key_label(cmd.key)}`" if cmd.key else ""
+            names = " ".join(f"`:{n}`" for n in dict.fromkeys(cmd.names))
+            flag = " *(changes things; off in read-only mode)*" if cmd.mutating else ""
+            out.append(f"| {key} | {_md(cmd.title)} {names} | {_md(cmd.help)}{flag} |")
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m flytui.ui.commands --markdown``: print the keys table for the README."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m flytui.ui.commands", description=main.__doc__)
+    parser.add_argument("--markdown", action="store_true", help="print the keys table as Markdown")
+    args = parser.parse_args(argv)
+    if not args.markdown:
+        parser.print_help()
+        return 2
+    print(markdown_keys(), end="")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
