@@ -228,3 +228,21 @@ async def test_demo_journey_end_to_end(monkeypatch: Any) -> None:
 async def confirm_destroy(pilot: Any, name: str) -> str:
     await pilot.press("ctrl+d")
     return await confirm(pilot, typed=name)
+
+
+def test_readme_keys_block_is_the_generated_registry_table() -> None:
+    """README's keys section is exactly `python -m flytui.ui.commands --markdown` (regenerate it when this fails)."""
+    import subprocess
+    import sys
+
+    from flytui.ui import commands
+
+    text = README.read_text(encoding="utf-8")
+    begin = text.index("<!-- keys:begin")
+    block = text[text.index("\n", begin) + 1: text.index("<!-- keys:end -->")]
+    printed = subprocess.run([sys.executable, "-m", "flytui.ui.commands", "--markdown"], capture_output=True,
+                             text=True, check=True, timeout=60).stdout
+    assert printed == commands.markdown_keys()
+    assert block == printed, "README keys table is stale: run python -m flytui.ui.commands --markdown"
+    for cmd in commands.COMMANDS:  # every command is listed with its key
+        assert f"`:{cmd.id}`" in block and (not cmd.key or f"`{commands.key_label(cmd.key)}`" in block)
