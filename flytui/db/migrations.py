@@ -514,8 +514,10 @@ class MigrationSession:
         if lock is not None:
             await lock.acquire()
         try:
-            async for event in remote.run(action.args, self.env_extra or None):
-                yield event
+            # aclosing: a consumer that stops early closes the SSH session and the proxy and deletes the key now
+            async with contextlib.aclosing(remote.run(action.args, self.env_extra or None, total=total)) as events:
+                async for event in events:
+                    yield event
         finally:
             if lock is not None:
                 await asyncio.shield(lock.release())

@@ -226,7 +226,7 @@ class FlytuiApp(App):
 
     # --- command dispatch ----------------------------------------------------------------------
     def run_command_id(self, command_id: str, args: list[str] | None = None) -> None:
-        self.run_worker(self.action_command(command_id, args), group="command", exit_on_error=False)
+        self.run_worker(partial(self.action_command, command_id, args), group="command", exit_on_error=False)
 
     async def action_command(self, command_id: str, args: list[str] | None = None) -> bool:
         """Run a registry command: the single place where read-only mode refuses mutating commands."""

@@ -8,14 +8,21 @@ Example file::
     flyctl = "/usr/local/bin/fly"
     log_buffer_lines = 100000
     read_only = false
+    alembic_command = "poetry run alembic"   # the project's alembic (default: autodetected)
+    migrations_url_env = "DATABASE_URL"      # env var holding the migrations database URL (read at start)
     [aliases]
     pg = "machines"
     [keymap]
     refresh = "ctrl+r"
+
+``alembic_command`` and ``migrations_url_env`` are used by the migrations view; the environment variables
+``FLYTUI_ALEMBIC`` / ``FLYTUI_MIGRATIONS_URL_ENV`` override them for one run. The URL itself never goes in
+this file: only the *name* of the variable that holds it.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -37,6 +44,8 @@ class Config:
     read_only: bool = False
     aliases: dict[str, str] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)
+    alembic_command: str | None = None  # e.g. "poetry run alembic" (shell-like words, no shell); None: autodetect
+    migrations_url_env: str | None = None  # name of the env var with the migrations DATABASE_URL
 
     def with_overrides(self, **changes: Any) -> "Config":
         """A copy with the non-None ``changes`` applied (CLI flags win over the file)."""
@@ -59,6 +68,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "read_only": (bool,),
     "aliases": (dict,),
     "keymap": (dict,),
+    "alembic_command": (str,),
+    "migrations_url_env": (str,),
 }
 
 
@@ -85,6 +96,10 @@ def parse_config(text: str, source: str = "config.toml") -> Config:
             value = {str(k): str(v) for k, v in value.items()}
         if key == "refresh_interval":
             value = max(0.5, float(value))
+        if key == "migrations_url_env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ConfigError(f"{source}: 'migrations_url_env' must be an environment variable name, got {value!r}")
+        if key == "alembic_command" and not value.strip():
+            raise ConfigError(f"{source}: 'alembic_command' must not be empty")
         if key == "log_buffer_lines" and value < 100:
             raise ConfigError(f"{source}: 'log_buffer_lines' must be at least 100")
         values[key] = value

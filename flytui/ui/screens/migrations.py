@@ -6,6 +6,7 @@ ones in ``FlytuiApp.action_command``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import time
@@ -138,18 +139,22 @@ class MigrationsScreen(Screen[None]):
             self.status_text = f"No Alembic project (alembic.ini or [tool.alembic]) in {where} or its parents"
             self._update_header()
             return
-        override = os.environ.get("FLYTUI_ALEMBIC")  # e.g. "poetry run alembic"; else autodetected
+        override = self._setting("alembic_command", "FLYTUI_ALEMBIC")  # e.g. "poetry run alembic"; else autodetected
         self.session = MigrationSession(project, runner=self.app.runner, client=self.app.client,
                                         tunnels=self._tunnel_manager(),
-                                        alembic_command=override.split() if override else None)
+                                        alembic_command=shlex.split(override) if override else None)
         self.session.add_tunnel_listener(lambda _t, state: self.post_message(self.TunnelChanged(state)))
         self._update_header()
         self.load()
-        env_name = os.environ.get("FLYTUI_MIGRATIONS_URL_ENV")
+        env_name = self._setting("migrations_url_env", "FLYTUI_MIGRATIONS_URL_ENV")
         if env_name:
             self.use_url(f"${env_name}")
         else:
             table.focus()
+
+    def _setting(self, field: str, env_var: str) -> str | None:
+        """A migrations setting: ``$env_var`` when set (one run), else the config file's ``field``."""
+        return os.environ.get(env_var) or getattr(getattr(self.app, "config", None), field, None) or None
 
     def _tunnel_manager(self) -> Any:
         """The app-wide TunnelManager (``app.tunnels``), so one tunnel per database is shared."""
@@ -513,22 +518,24 @@ class MigrationsScreen(Screen[None]):
         last = time.monotonic()
         op = self.app.begin_op(f"alembic {action.label}") if hasattr(self.app, "begin_op") else -1
         try:
-            async for event in self.session.run(action, total=total):
-                if isinstance(event, LogLine):
-                    buf.append(event.text)
-                elif isinstance(event, RunStarted):
-                    buf.append(f"[flytui] started pid {event.pid}; migration lock held by backend {event.lock_pid}")
-                elif isinstance(event, Progress):
-                    self.post_message(self.RunProgress(event))
-                elif isinstance(event, RunSummary):
-                    if buf:
+            # aclosing: leaving early (cancel, error) closes the run at once (SSH session, proxy, issued key)
+            async with contextlib.aclosing(self.session.run(action, total=total)) as events:
+                async for event in events:
+                    if isinstance(event, LogLine):
+                        buf.append(event.text)
+                    elif isinstance(event, RunStarted):
+                        buf.append(f"[flytui] started pid {event.pid}; migration lock held by backend {event.lock_pid}")
+                    elif isinstance(event, Progress):
+                        self.post_message(self.RunProgress(event))
+                    elif isinstance(event, RunSummary):
+                        if buf:
+                            self.post_message(self.LogBatch(buf))
+                            buf = []
+                        self.post_message(self.RunDone(event))
+                    now = time.monotonic()
+                    if buf and (now - last >= LOG_FLUSH or len(buf) >= 200):
                         self.post_message(self.LogBatch(buf))
-                        buf = []
-                    self.post_message(self.RunDone(event))
-                now = time.monotonic()
-                if buf and (now - last >= LOG_FLUSH or len(buf) >= 200):
-                    self.post_message(self.LogBatch(buf))
-                    buf, last = [], now
+                        buf, last = [], now
         except Exception as exc:  # noqa: BLE001 - MigrationLocked, tunnel errors ...
             if buf:
                 self.post_message(self.LogBatch(buf))
@@ -569,15 +576,17 @@ class MigrationsScreen(Screen[None]):
             log.write_line(f"[flytui] not started: {text}")
             self.app.report_error(s, "migration")
         elif s.ok:
-            progress.update(f"[b $success]✓[/] {_esc(s.note)}")
-            log.write_line(f"[flytui] {s.note}")
-            self.app.notify(s.note, title="migration finished")
+            remote = remote_line(s)
+            progress.update(f"[b $success]✓[/] {_esc(s.note)}" + (f"\n{_esc(remote)}" if remote else ""))
+            log.write_lines([f"[flytui] {s.note}"] + ([f"[flytui] {remote}"] if remote else []))
+            self.app.notify(s.note + (f"\n{remote}" if remote else ""), title="migration finished")
         else:
             r = s.result
             detail = f"\nerror: {r.error}" if r.error else ""
-            exact = "" if s.exit_code_exact else "\n(remote exit code collapsed to 1 by fly ssh console -C)"
-            progress.update(f"[b $error]✗[/] {_esc(s.note)}{_esc(detail)}{exact}")
-            log.write_lines(["[flytui] " + s.note, "[flytui] error output:", *r.error_output.splitlines()[-15:]])
+            remote = remote_line(s)
+            progress.update(f"[b $error]✗[/] {_esc(s.note)}{_esc(detail)}" + (f"\n{_esc(remote)}" if remote else ""))
+            log.write_lines(["[flytui] " + s.note, *([f"[flytui] {remote}"] if remote else []),
+                             "[flytui] error output:", *r.error_output.splitlines()[-15:]])
             self.app.notify(s.note + detail, title="migration failed", severity="error", timeout=15)
             if r.failed_revision:
                 self._show_failed(r.failed_revision, r)
@@ -638,6 +647,21 @@ class MigrationsScreen(Screen[None]):
 
 
 # --- rendering ----------------------------------------------------------------------------------
+def remote_line(summary: Any) -> str:
+    """For a remote run: where it ran, whether the exit code is exact, and the runner's own ``result.note``.
+
+    E.g. ``remote: ssh on 3d8d… · exit code exact`` or ``remote: ssh-console on 3d8d… · exit code collapsed by
+    fly ssh console -C · Ran with `fly ssh console -C` because …``. Empty for a local run.
+    """
+    if not getattr(summary, "remote", False):
+        return ""
+    r = summary.result
+    where = f"{getattr(r, 'transport', 'ssh')} on {getattr(r, 'machine', '') or 'a machine'}"
+    exact = "exit code exact" if summary.exit_code_exact else "exit code collapsed to 1 by fly ssh console -C"
+    note = getattr(r, "note", "")
+    return f"remote: {where} · {exact}" + (f" · {note}" if note else "")
+
+
 def _render_findings(findings: Any) -> list[str]:
     out = []
     for f in findings:

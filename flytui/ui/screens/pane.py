@@ -6,6 +6,7 @@ Results that arrive for a selection the user already left (other app) are discar
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -158,7 +159,9 @@ class Pane(Vertical):
         self._load_worker(self.token())
 
     def _load_worker(self, token: Any) -> Worker:
-        return self.run_worker(self._load(token), name=f"{self.GROUP}-load", group=f"{self.GROUP}-load",
+        # A callable, not ``self._load(token)``: an exclusive worker replaced (or cancelled at exit) before it
+        # started would leave that coroutine object un-awaited ("RuntimeWarning: Pane._load was never awaited").
+        return self.run_worker(partial(self._load, token), name=f"{self.GROUP}-load", group=f"{self.GROUP}-load",
                                exclusive=True, exit_on_error=False)
 
     async def _load(self, token: Any) -> None:

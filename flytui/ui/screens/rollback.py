@@ -8,6 +8,7 @@ that deploy at once and shows its progress (a new release whose image is the old
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -80,7 +81,7 @@ class ReleasesPane(Pane):
         if not image:
             self.app.notify(f"Release {key} has no image reference to redeploy", severity="warning")
             return
-        self.run_worker(self.redeploy(app, str(key), str(image)), name="release-redeploy",
+        self.run_worker(partial(self.redeploy, app, str(key), str(image)), name="release-redeploy",
                         group="release-redeploy", exclusive=True, exit_on_error=False)
 
     async def redeploy(self, app: str, version: str, image: str) -> bool:
