@@ -255,6 +255,11 @@ class DoctorScreen(Screen[None]):
                 table.move_cursor(row=self._seen.index(selected))
         checks = [self.checks[cid] for cid in self._seen]
         self.query_one("#doctor-summary", Static).update(summary_line(checks))
+        if message.run == 1:  # first run: land on what needs attention, so f fixes it right away
+            target = next((c.id for c in checks if c.status == FAIL),
+                          next((c.id for c in checks if c.status == WARN), None))
+            if target is not None and table.cursor_row == 0:
+                table.move_cursor(row=self._seen.index(target))
         self.show_detail()
 
     # --- selection ------------------------------------------------------------------------------------
