@@ -215,8 +215,9 @@ def _pid_alive(pid: int) -> bool:
 async def test_bulk_restart_of_20_machines_reports_exactly_the_failure(sandbox):
     sandbox.create_app("alpha")
     ids = [sandbox.add_machine("alpha", state="started", region="nrt")["id"] for _ in range(20)]
+    victim = ids[13]  # picked up front: the fault applies to this machine only, whatever the call order
     sandbox.inject_fault("machine restart", fail="failed to restart machine: lease currently held by someone",
-                         exit=1, times=1)
+                         exit=1, machine=victim)
     app = make(sandbox, current_app="alpha")
     notes = record_notes(app)
     async with app.run_test(size=(180, 50)) as pilot:
@@ -238,10 +239,10 @@ async def test_bulk_restart_of_20_machines_reports_exactly_the_failure(sandbox):
     assert "19/20 succeeded" in summary
     failed_lines = [ln for ln in summary.splitlines() if ln.startswith("✗")]
     assert len(failed_lines) == 1 and "lease currently held" in failed_lines[0]
-    failed_id = failed_lines[0].split()[1].rstrip(":")
+    assert failed_lines[0].split()[1].rstrip(":") == victim  # the failure is reported on the right machine
     machines = {m["id"]: m for m in sandbox.read()["apps"]["alpha"]["machines"]}
     restarted = {mid for mid, m in machines.items() if any(e["type"] == "restart" for e in m["events"])}
-    assert restarted == set(ids) - {failed_id}  # exactly the reported machine was not restarted
+    assert restarted == set(ids) - {victim}  # exactly the victim was not restarted
 
 
 # --- 5. shell --------------------------------------------------------------------------------------

@@ -79,7 +79,8 @@ def run(argv: list[str]) -> int:
         return 1
     flags, pos = C.parse_flags(key, rest)
     ctx = C.Ctx(sb=sb, key=key, exe=exe, args=pos, flags=flags, stdin=stdin_data)
-    fault = sb.take_fault(key)
+    targets = [*pos, *(str(flags[f]) for f in ("machine", "instance") if isinstance(flags.get(f), str))]
+    fault = sb.take_fault(key, targets)
     ctx.fault = fault
     if fault:
         code = apply_fault(ctx, fault)

@@ -27,7 +27,7 @@ import string
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 ENV_DIR = "FLYTUI_SANDBOX_DIR"
 FLYCTL_VERSION = "0.3.164"
@@ -292,7 +292,9 @@ class Sandbox:
         """Make ``command_key`` (``"apps list"``, ``"deploy"``, ``"*"``...) misbehave.
 
         Keys: ``latency`` s, ``fail`` text (+ ``exit``), ``garbage``, ``hang``, ``payment_required``,
-        ``logged_out``, ``rate_limited``, ``fail_stage`` (deploy), ``times`` N (then cleared).
+        ``logged_out``, ``rate_limited``, ``fail_stage`` (deploy), ``times`` N (then cleared), ``machine`` ID
+        (only invocations that target that machine: a positional id or ``--machine``/``-i``; others run
+        normally and do not consume ``times``).
         """
         with self._locked():
             faults = self._faults()
@@ -309,11 +311,17 @@ class Sandbox:
         except (FileNotFoundError, ValueError):
             return {}
 
-    def take_fault(self, command_key: str) -> dict[str, Any] | None:
-        """The fault for ``command_key`` (or ``"*"``), consuming one of its ``times``."""
+    def take_fault(self, command_key: str, targets: Iterable[str] = ()) -> dict[str, Any] | None:
+        """The fault for ``command_key`` (or ``"*"``), consuming one of its ``times``.
+
+        ``targets``: the machine ids this invocation acts on; a fault with ``machine`` applies only when its
+        id is among them.
+        """
+        wanted = set(targets)
         with self._locked():
             faults = self._faults()
-            key = command_key if command_key in faults else ("*" if "*" in faults else None)
+            key = next((k for k in (command_key, "*") if k in faults
+                        and (faults[k].get("machine") is None or faults[k]["machine"] in wanted)), None)
             if key is None:
                 return None
             fault = dict(faults[key])
