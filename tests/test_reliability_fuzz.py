@@ -13,6 +13,7 @@ import asyncio
 import copy
 import json
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -212,7 +213,12 @@ async def test_bad_output_in_the_running_app_is_a_notification_and_refresh_recov
     app = RecordingApp(Config(refresh_interval=600), FlyClient(runner))
     rng = random.Random(SEED + 1)
     goods = json.loads(good["out"]), good["out"].decode()
-    sample = [make_case(rng, *goods) for _ in range(6)] + [
+    def case(kind: str, data: Any) -> dict[str, Any]:
+        return {"kind": kind, "out": json.dumps(data).encode(), "err": b"", "code": 0, "hang": False}
+
+    sample = [make_case(rng, *goods) for _ in range(4)] + [
+        case("missing", _set(goods[0], (0, "Name"), None, delete=True)),  # a required field
+        case("wrong_type", _set(goods[0], (0, "Name"), 42)),
         {"kind": "hang", "out": b"", "err": b"", "code": 0, "hang": True},
         {"kind": "exit_no_text", "out": b"", "err": b"", "code": 2, "hang": False},
         {"kind": "garbage", "out": b"\xff\xfe\x00 <html>502</html>", "err": b"", "code": 0, "hang": False},
@@ -244,6 +250,8 @@ async def test_bad_output_in_the_running_app_is_a_notification_and_refresh_recov
             if got_error:
                 message = [m for sev, m in app.notes if sev == "error"][-1]
                 assert message.strip() and "Traceback" not in message
+                # a FlyError's own sentence + hint, not a Python exception name (report_error's fallback)
+                assert not re.match(r"\w+(Error|Exception)\b:?", message), message
                 failures += 1
             assert app.is_running
             # the next refresh with good output works
