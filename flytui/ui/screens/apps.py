@@ -128,7 +128,7 @@ class AppsPane(Pane):
             self.app.notify(f"New app created: {name}")
             self.reload()
 
-        self.run_worker(run(), name="create-app", group="apps-mutate", exit_on_error=False)
+        self.run_worker(run, name="create-app", group="apps-mutate", exit_on_error=False)
 
     def action_destroy(self) -> None:
         name = self.selected()
@@ -150,7 +150,7 @@ class AppsPane(Pane):
                 self.app.current_app = None
             self.reload()
 
-        self.run_worker(run(), name="destroy-app", group="apps-mutate", exit_on_error=False)
+        self.run_worker(run, name="destroy-app", group="apps-mutate", exit_on_error=False)
 
     def action_open_url(self) -> None:
         name = self.selected()

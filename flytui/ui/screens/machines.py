@@ -3,6 +3,7 @@ state following (the row shows the transition until the machine settles)."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -129,7 +130,7 @@ class MachinesPane(Pane):
         if not app or not ids:
             self.app.notify("No machine selected", severity="warning")
             return
-        self.run_worker(self._run_action(app, ids, action), name=f"machine-{action}", group="machines-mutate",
+        self.run_worker(partial(self._run_action, app, ids, action), name=f"machine-{action}", group="machines-mutate",
                         exclusive=False, exit_on_error=False)
 
     async def _run_action(self, app: str, ids: list[str], action: str) -> None:

@@ -57,7 +57,7 @@ class SecretsPane(Pane):
             self.app.notify(f"{names} {'staged' if stage else 'set and deploying'} on {app}")
             self.reload()
 
-        self.run_worker(run(), name="secrets-set", group="secrets-mutate", exit_on_error=False)
+        self.run_worker(run, name="secrets-set", group="secrets-mutate", exit_on_error=False)
 
     def action_unset_secret(self) -> None:
         app, names = self.token(), self.table.targets()
@@ -78,7 +78,7 @@ class SecretsPane(Pane):
             self.app.notify(f"Unset {', '.join(names)} on {app}")
             self.reload()
 
-        self.run_worker(run(), name="secrets-unset", group="secrets-mutate", exit_on_error=False)
+        self.run_worker(run, name="secrets-unset", group="secrets-mutate", exit_on_error=False)
 
     def action_dburl(self) -> None:
         app = self.token()

@@ -54,4 +54,4 @@ class VolumesPane(Pane):
             self.app.notify(f"Destroyed volume {vid}")
             self.reload()
 
-        self.run_worker(run(), name="volume-destroy", group="volumes-mutate", exit_on_error=False)
+        self.run_worker(run, name="volume-destroy", group="volumes-mutate", exit_on_error=False)
