@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Zero-setup entry points: `python3 tasks.py demo` and `python3 tasks.py test`.
+"""Zero-setup entry points: `python3 tasks.py demo`, `python3 tasks.py test`, `python3 tasks.py reliability`.
 
 Creates `.venv` next to this file on first use (Python >= 3.11 is the only
 prerequisite), installs flytui into it, then runs the demo or the test suite.
@@ -40,9 +40,9 @@ def ensure_venv(extras: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test", "bench", "shell"}:
+    if not argv or argv[0] not in {"demo", "test", "reliability", "bench", "shell"}:
         print(__doc__)
-        print("usage: python3 tasks.py demo | test [pytest args] | bench")
+        print("usage: python3 tasks.py demo | test [pytest args] | reliability | bench")
         return 2
     cmd, rest = argv[0], argv[1:]
     # one environment serves every task, so demo and test never reinstall each other
@@ -56,6 +56,8 @@ def main(argv: list[str]) -> int:
             print("import contracts broken (see above)")
             return lint
         return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT, env=env)
+    if cmd == "reliability":  # the reliability/security suite (issue 8); pytest prints the figures at the end
+        return subprocess.call([str(PY), "-m", "pytest", "-m", "reliability", "-q", *rest], cwd=ROOT, env=env)
     if cmd == "bench":
         rc = 0
         for script in sorted((ROOT / "bench").glob("bench_*.py")):

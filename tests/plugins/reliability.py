@@ -60,8 +60,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr = terminalreporter
     tr.section("flytui reliability report")
     for name in FIGURES:
-        tr.write_line(f"{name:<18} {_FIGURES.counts[name]}")
+        tr.write_line(f"{name:<24} {_FIGURES.counts[name]}")
     for name in sorted(set(_FIGURES.counts) - set(FIGURES)):
-        tr.write_line(f"{name:<18} {_FIGURES.counts[name]}")
+        tr.write_line(f"{name:<24} {_FIGURES.counts[name]}")
     outcome = ", ".join(f"{n} {k}" for k, n in sorted(_FIGURES.tests.items()))
-    tr.write_line(f"{'tests':<18} {outcome}")
+    tr.write_line(f"{'tests':<24} {outcome}")
