@@ -55,7 +55,19 @@ def main(argv: list[str]) -> int:
         if lint != 0:
             print("import contracts broken (see above)")
             return lint
-        return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT, env=env)
+        pytest = [str(PY), "-m", "pytest"]
+        if any(a.startswith(("-n", "--numprocesses", "-m")) or a == "no:xdist" for a in rest):
+            return subprocess.call([*pytest, *rest], cwd=ROOT, env=env)  # the caller chose: one plain run
+        # The suite mostly waits on child processes (sandbox flyctl, Postgres, uvicorn), so 3 workers keep two
+        # cores busy (one test file per worker). Tests marked `serial` measure responsiveness or throughput and
+        # run afterwards, alone, so the other workers cannot starve them.
+        workers = os.environ.get("FLYTUI_TEST_WORKERS", "3")
+        first = subprocess.call([*pytest, "-n", workers, "--dist", "loadfile", "-m", "not serial", *rest],
+                                cwd=ROOT, env=env)
+        second = subprocess.call([*pytest, "-p", "no:xdist", "-m", "serial", *rest], cwd=ROOT, env=env)
+        if second == 5 and first == 0:  # no serial test among the selected ones
+            second = 0
+        return first or second
     if cmd == "reliability":  # the reliability/security suite (issue 8); pytest prints the figures at the end
         return subprocess.call([str(PY), "-m", "pytest", "-m", "reliability", "-q", *rest], cwd=ROOT, env=env)
     if cmd == "bench":

@@ -4,6 +4,8 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
+
 from flytui.sandbox.commands import logs as sandbox_logs
 
 
@@ -30,6 +32,7 @@ def test_json_template_renders_exactly_like_the_encoder() -> None:
     assert sandbox_logs.render_json(e) == sandbox_logs.render_json_slow(e)
 
 
+@pytest.mark.serial
 def test_log_generator_reaches_10k_entries_per_second(sandbox) -> None:
     sandbox.create_app("web", deployed=True)
     for region in ("iad", "cdg"):

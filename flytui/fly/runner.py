@@ -65,7 +65,14 @@ _BACKGROUND: set[asyncio.Task[Any]] = set()  # cleanup tasks that must outlive a
 
 
 def live_groups() -> dict[int, str]:
-    """A snapshot of the process groups started by this module and not yet reaped."""
+    """The process groups started by this module that still have a running (non-zombie) member.
+
+    Groups whose members are all gone (or only zombies left for the event loop's child watcher,
+    e.g. after :func:`kill_all_children` at an app's exit) are dropped from the registry.
+    """
+    for pgid in list(_LIVE_GROUPS):
+        if not _group_alive(pgid):
+            _LIVE_GROUPS.pop(pgid, None)
     return dict(_LIVE_GROUPS)
 
 

@@ -54,6 +54,19 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _FIGURES.tests["xfailed" if hasattr(report, "wasxfail") else report.outcome] += 1
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its figures to the controller (see ``pytest_testnodedown``)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["flytui_reliability"] = dict(_FIGURES.counts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: add up the figures every worker recorded."""
+    _FIGURES.counts.update(getattr(node, "workeroutput", {}).get("flytui_reliability", {}))
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if not _FIGURES.tests:
         return

@@ -19,13 +19,21 @@ from flytui.ui import commands
 from flytui.ui.widgets.table import ResourceTable
 
 
+def rate_gate(app: Any) -> Any:
+    """The client's shared :class:`flytui.fly.retry.RateGate`, or None (test doubles, other clients)."""
+    from flytui.fly.retry import RateGate
+
+    gate = getattr(getattr(app, "client", None), "rate_gate", None)
+    return gate if isinstance(gate, RateGate) else None
+
+
 class BackoffStatus:
     """While a load runs, show the client's rate-limit back-off (``flytui.fly.retry.RateGate``) in the status area."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.op: int | None = None
-        gate = getattr(getattr(app, "client", None), "rate_gate", None)
+        gate = rate_gate(app)
         self._unsubscribe = gate.subscribe(self.show) if gate is not None else None
         if gate is not None and gate.notice is not None:
             self.show(gate.notice)
@@ -197,8 +205,9 @@ class Pane(Vertical):
         """Next poll one interval after the last load ended (later while a rate-limit back-off lasts)."""
         self._cancel_poll()
         if self.active and self.app.config.refresh_interval > 0:
-            gate = getattr(getattr(self.app, "client", None), "rate_gate", None)
-            wait = max(self.app.config.refresh_interval, gate.remaining() if gate is not None else 0.0)
+            gate = rate_gate(self.app)
+            backoff = gate.remaining() if gate is not None else 0.0
+            wait = max(self.app.config.refresh_interval, backoff)
             self._poll_timer = self.set_timer(wait, self.reload)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
