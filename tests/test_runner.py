@@ -519,3 +519,21 @@ async def test_cancel_while_starting_leaves_nothing(runner: FlyctlRunner, ticks:
         await task
     await assert_no_survivors(None, mark)
     assert live_groups() == {}
+
+
+# ------------------------------------------------------------------------------------ interactive
+
+
+def test_run_interactive_returns_the_exit_code_and_is_logged_redacted(runner: FlyctlRunner, tmp_path: Path) -> None:
+    """`fly auth login` / `fly ssh console` run on the terminal; listeners see them like any call, redacted."""
+    seen: list = []
+    runner.add_listener(seen.append)
+    err = tmp_path / "err.txt"
+    err.write_text("Error: boom\n")
+    assert runner.run_interactive("fail", "3", str(err), "API_KEY=s3cr3t-value") == 3
+    assert [inv.returncode for inv in seen] == [None, 3]
+    assert all(inv.kind == "interactive" for inv in seen)
+    assert not any("s3cr3t-value" in " ".join(inv.argv) for inv in seen)
+    assert runner.run_interactive("print", "hello") == 0
+    with pytest.raises(errors.FlyctlNotFound):
+        FlyctlRunner(str(tmp_path / "missing-flyctl")).run_interactive("version")

@@ -1,12 +1,14 @@
 """Doctor screen: Pilot tests of every one-key fix, through the sandbox flyctl and a copy of the demo project."""
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import flytui.fly.runner as runner_mod
 from flytui import doctor as d
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
@@ -206,13 +208,14 @@ async def test_login_fix_runs_fly_auth_login_then_reruns(sandbox: Any, project: 
     sandbox.logout()
     ran: list[list[str]] = []
 
-    def fake_terminal(self: DoctorScreen, argv: list[str], env: dict[str, str]) -> int:
-        # the real argv and env, run without a terminal (Pilot's headless driver cannot suspend)
+    def attached(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
+        # the runner's real argv and env, run without a terminal
         ran.append(argv)
-        return subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True).returncode
+        return subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True).returncode
 
-    monkeypatch.setattr(DoctorScreen, "run_in_terminal", fake_terminal)
+    monkeypatch.setattr(runner_mod, "_run_attached", attached)
     app = make(sandbox, project)
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)  # Pilot's headless driver cannot suspend
     async with app.run_test(size=(150, 45)) as pilot:
         screen = await open_doctor(pilot, app)
         assert status(screen, "auth") == d.FAIL and "app" not in screen.checks
@@ -224,6 +227,8 @@ async def test_login_fix_runs_fly_auth_login_then_reruns(sandbox: Any, project: 
         # checks that need a session appear after logging in, in the doctor's order
         assert [k.value for k in screen.table.rows] == [c.id for c in screen.report.checks]
     assert ran == [[sandbox.flyctl, "auth", "login"]]
+    entry = next(e for e in app.command_log.entries() if e.kind == "interactive")  # logged like any call
+    assert entry.argv[1:] == ("auth", "login") and entry.returncode == 0
 
 
 async def test_login_without_a_terminal_says_what_to_run(sandbox: Any, project: Path) -> None:

@@ -250,9 +250,9 @@ async def test_shell_suspends_and_runs_ssh_console_on_the_selected_machine(sandb
     sandbox.create_app("alpha")
     mid = sandbox.add_machine("alpha", state="started")["id"]
     calls: list[tuple[list[str], dict[str, str]]] = []
-    from flytui.ui.screens import shell
+    import flytui.fly.runner as runner_mod
 
-    monkeypatch.setattr(shell, "run_blocking", lambda argv, env: calls.append((list(argv), env)) or 0)
+    monkeypatch.setattr(runner_mod, "_run_attached", lambda argv, env, cwd: calls.append((list(argv), env)) or 0)
     app = make(sandbox, current_app="alpha")
     suspended: list[bool] = []
 

@@ -94,6 +94,13 @@ def kill_all_children(sig: int = signal.SIGKILL) -> int:
 atexit.register(kill_all_children)
 
 
+def _run_attached(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
+    """Run ``argv`` on the terminal's own stdio and wait: the only child that is not put in its own group."""
+    import subprocess
+
+    return subprocess.run(argv, env=env, cwd=cwd, check=False).returncode
+
+
 def _signal_group(pgid: int, sig: int) -> bool:
     """Signal a process group; False when it no longer exists."""
     try:
@@ -352,6 +359,30 @@ class FlyctlRunner:
     def add_listener(self, cb: Listener) -> None:
         """Call ``cb`` at start and end of every flyctl call (redacted data only)."""
         self._listeners.append(cb)
+
+    def run_interactive(self, *args: str, cwd: str | None = None) -> int:
+        """Run flyctl attached to the user's terminal and wait (``fly auth login``, ``fly ssh console``).
+
+        Blocking, for a caller that has handed the terminal over (the UI suspends itself first). stdin,
+        stdout and stderr are the terminal's, and the child stays in the terminal's foreground process
+        group so it can read the keyboard and get Ctrl-C; argv is a list, never a shell string. The call is
+        reported to the listeners (command log) like every other, with redacted argv.
+        """
+        argv = [self.path, *args]
+        shown = redact_argv(argv)
+        started, t0 = time.time(), time.monotonic()
+        self._emit(Invocation(shown, started, None, None, "", "interactive"))
+        log.debug("flyctl interactive: %s", shlex.join(shown))
+        returncode: int | None = None
+        try:
+            returncode = _run_attached(argv, self.child_env(), cwd or self.cwd)
+        except OSError as exc:
+            raise FlyctlNotFound(
+                f"flyctl not found: cannot execute {argv[0]!r} ({exc.strerror or exc})", argv=shown
+            ) from None
+        finally:
+            self._emit(Invocation(shown, started, time.monotonic() - t0, returncode, "", "interactive"))
+        return returncode
 
     # -- internals shared with FlyProcess --------------------------------------------------
 

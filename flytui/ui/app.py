@@ -416,6 +416,27 @@ class FlytuiApp(App):
         pane = self.main.pane
         open_shell(self, pane.table.selected_key if pane.GROUP == commands.MACHINES else None)
 
+    def run_in_terminal(self, *args: str, title: str) -> int | None:
+        """Suspend the UI, run ``flyctl ARGS`` on the real terminal through the runner, resume.
+
+        Returns flyctl's exit code, or None when it could not run here (a terminal that cannot be handed
+        over: the command is shown instead; flyctl missing: reported).
+        """
+        import shlex
+
+        from textual.app import SuspendNotSupported
+
+        shown = shlex.join(self.flyctl_argv(*args))
+        try:
+            with self.suspend():
+                return self.runner.run_interactive(*args)
+        except SuspendNotSupported:
+            self.notify(f"This terminal cannot be handed over. Run it yourself, then press r:\n{shown}",
+                        title=title, severity="warning", timeout=15)
+        except (FlyError, OSError) as exc:
+            self.report_error(exc, title)
+        return None
+
     async def action_quit(self) -> None:
         await self.close_tunnels()
         self._kill_children()

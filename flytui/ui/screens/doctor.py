@@ -17,7 +17,6 @@ Fixes that change something are refused in read-only mode (``guard_mutation``).
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -324,43 +323,18 @@ class DoctorScreen(Screen[None]):
 
     # login ---------------------------------------------------------------------------------------------
     def fix_login(self, check: Check) -> None:
-        """Suspend the UI and run ``fly auth login`` in the real terminal, then re-run the doctor."""
-        runner = self.app.runner
-        try:
-            argv = [runner.path, "auth", "login"]
-            env = runner.child_env() if hasattr(runner, "child_env") else dict(os.environ)
-        except Exception as exc:  # noqa: BLE001 - FlyctlNotFound
-            self.app.report_error(exc, "fly auth login")
-            return
-        code = self.run_in_terminal(argv, env)
+        """Suspend the UI and run ``fly auth login`` in the real terminal (through the runner), then re-run."""
+        code = self.app.run_in_terminal("auth", "login", title="fly auth login")
         if code is None:
             return
         if code == 0:
             self.notify("fly auth login finished; re-running the checks", title="fly auth login")
         else:
-            self.notify(f"`{shlex.join(argv)}` exited with status {code}", title="fly auth login",
-                        severity="warning")
+            self.notify(f"`fly auth login` exited with status {code}", title="fly auth login", severity="warning")
         reload_header = getattr(self.app, "load_header", None)
         if callable(reload_header):
             reload_header()
         self.rerun()
-
-    def run_in_terminal(self, argv: list[str], env: dict[str, str]) -> int | None:
-        """Run an interactive command in the real terminal (UI suspended). None when the terminal is not ours."""
-        import subprocess
-
-        from textual.app import SuspendNotSupported
-
-        try:
-            with self.app.suspend():
-                return subprocess.run(argv, env=env, check=False).returncode
-        except SuspendNotSupported:
-            self.notify(f"Run `{shlex.join([os.path.basename(argv[0]), *argv[1:]])}` in a terminal, then press r",
-                        title="cannot suspend here", severity="warning", timeout=15)
-            return None
-        except OSError as exc:
-            self.app.report_error(exc, "fly auth login")
-            return None
 
     # billing -------------------------------------------------------------------------------------------
     def fix_open_billing(self, check: Check) -> None:
