@@ -209,3 +209,18 @@ def test_logs_tail_follows_new_lines(sandbox, project):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_redeploy_an_image_without_a_local_fly_toml(sandbox, project, tmp_path):
+    """Rollback from anywhere: `fly deploy -a APP --image IMG` uses the app's stored config, like flyctl."""
+    assert sandbox.run("deploy", "--ha=false", cwd=project).returncode == 0
+    first = sandbox.read()["apps"]["web-app"]["releases"][0]["image_ref"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = sandbox.run("deploy", "-a", "web-app", "--image", first, "--yes", cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    releases = sandbox.read()["apps"]["web-app"]["releases"]
+    assert [x["version"] for x in releases] == [1, 2] and releases[-1]["image_ref"] == first
+    assert machines(sandbox)[0]["state"] == "started"
+    no_app = sandbox.run("deploy", "--image", first, "--yes", cwd=elsewhere)  # no -a, no fly.toml: flyctl's error
+    assert no_app.returncode == 1 and "missing an app name" in no_app.stderr

@@ -188,6 +188,12 @@ def deploy(ctx: Ctx) -> int:
     fault = ctx.fault or {}
     fail = fault.get("fail_stage")
     cfg_path = Path(ctx.flag("config") or "fly.toml").resolve()
+    if not cfg_path.exists() and ctx.flag("image") and ctx.flag("app"):
+        # redeploying an image without a local fly.toml: flyctl uses the app's config from the platform,
+        # which the sandbox keeps as the fly.toml of the last deploy
+        stored = ctx.sb.read()["apps"].get(ctx.flag("app"), {}).get("source_dir")
+        if stored and (Path(stored) / "fly.toml").exists():
+            cfg_path = Path(stored) / "fly.toml"
     if not cfg_path.exists():
         raise SandboxError(f"the config for your app is missing an app name, add an app field to the fly.toml "
                            f"file or specify with the -a flag")
