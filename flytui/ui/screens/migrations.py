@@ -265,10 +265,9 @@ class MigrationsScreen(Screen[None]):
     @staticmethod
     def _state_label(rev: Any, snap: Any) -> str:
         """applied / pending / current / head, plus merge / branch point."""
-        state = snap.states.get(rev.id, "pending") if snap.current is not None else (
-            "head" if rev.is_head else "not connected")
+        state = snap.states.get(rev.id, "pending") if snap.current is not None else "not connected"
         extra = [x for x, on in (("merge", rev.is_merge), ("branch point", rev.is_branch_point)) if on]
-        if state == "current" and rev.is_head:
+        if state in ("current", "not connected") and rev.is_head:
             extra.insert(0, "head")
         return " · ".join([state, *extra])
 
@@ -408,7 +407,8 @@ class MigrationsScreen(Screen[None]):
             return
         rev = self.snapshot.history.get(rid)
         lines = [f"[b]{_esc(rev.id)}[/b]  {_esc(rev.message)}",
-                 f"state: {self.snapshot.states.get(rev.id, '?') if self.snapshot.current is not None else '?'}",
+                 "state: " + (self.snapshot.states.get(rev.id, "?") if self.snapshot.current is not None
+                              else "unknown until connected (c: database URL)"),
                  f"revises: {', '.join(rev.down_revisions) or '<base>'}"]
         children = [r.id for r in self.snapshot.history.revisions if rev.id in r.down_revisions]
         lines.append(f"next: {', '.join(children) or '(head)'}")
