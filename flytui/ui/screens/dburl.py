@@ -132,7 +132,7 @@ class DatabaseUrlScreen(ModalScreen[str | None]):
         stage = self.query_one("#dburl-stage", Checkbox).value
         op = self.app.begin_op(f"fix DATABASE_URL {self.app_name}")
         try:
-            await self.app.client.set_secrets(self.app_name, {"DATABASE_URL": self.fixed}, stage=stage)
+            run = await self.app.client.set_secrets(self.app_name, {"DATABASE_URL": self.fixed}, stage=stage)
         except Exception as exc:  # noqa: BLE001 - shown via report_error
             self.app.report_error(exc, "fix DATABASE_URL")
             return
@@ -141,6 +141,10 @@ class DatabaseUrlScreen(ModalScreen[str | None]):
         fixed = self.fixed
         if hasattr(self.app, "database_url"):
             self.app.database_url = fixed  # memory only: the doctor re-run and the migrations screen use it
-        self.app.notify(f"DATABASE_URL fixed on {self.app_name}" + (" (staged)" if stage else "")
+        # flyctl stages secrets by itself for an app that has never been deployed
+        said = f"{getattr(run, 'stdout', '')} {getattr(run, 'stderr', '')}".lower()
+        staged = stage or "staged" in said
+        self.app.notify(f"DATABASE_URL fixed on {self.app_name}"
+                        + (" (staged: deploy with d to apply it)" if staged else " (machines updated)")
                         + ": postgresql+psycopg:// (kept in memory for migrations)")
         self.dismiss(fixed)
