@@ -547,7 +547,7 @@ def _pump(log: str, instance: str, region: str, argv: list[str], *, status: Path
 
 # ---- the Flycast forwarder (runs as a Postgres machine's process) --------------------------------
 
-async def _forward(reader: Any, writer: Any) -> None:
+async def pipe_bytes(reader: Any, writer: Any) -> None:
     """Copy bytes one way until EOF, then close the writer."""
     try:
         while data := await reader.read(65536):
@@ -574,7 +574,7 @@ async def _flycast(fd: int, target: str) -> None:
         except OSError:
             cw.close()
             return
-        await asyncio.gather(_forward(cr, uw), _forward(ur, cw))
+        await asyncio.gather(pipe_bytes(cr, uw), pipe_bytes(ur, cw))
 
     sock = socket.socket(fileno=fd)
     server = await asyncio.start_server(handle, sock=sock)

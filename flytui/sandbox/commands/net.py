@@ -34,19 +34,6 @@ def _target(sb: Any, app_name: str) -> tuple[str, Any] | None:
         return procs.private_target(st, app)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy bytes one way until EOF, then close the writer."""
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
-
-
 def _bind(bind: str, local: int) -> socket.socket:
     """A listening TCP socket on bind:local, or flyctl's Go ``listen tcp`` error."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -95,7 +82,9 @@ async def _serve(ctx: Ctx, bind: str, local: int, remote_port: int, label: str, 
         except OSError:
             cw.close()
             return
-        await asyncio.gather(_pipe(cr, uw), _pipe(ur, cw))
+        from flytui.sandbox.procs import pipe_bytes
+
+        await asyncio.gather(pipe_bytes(cr, uw), pipe_bytes(ur, cw))
 
     sock = _bind(bind, local)
     server = await asyncio.start_server(handle, sock=sock)
