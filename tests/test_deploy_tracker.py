@@ -119,6 +119,8 @@ def test_smoke_checks_failed() -> None:
     assert "fly logs -i 148e2d4f7e5e89" in f.hint
     assert any("KeyError: 'DATABASE_URL'" in ln for ln in f.lines)
     assert tr.machines["148e2d4f7e5e89"].state == "failed"
+    # the machine update did not finish, so that stage is not shown as a success either
+    assert statuses(tr)["machines"] == FAILED and statuses(tr)["push"] == OK
 
 
 def test_health_timeout() -> None:

@@ -509,21 +509,24 @@ class DeployTracker:
         if fail.started is None:
             fail.started = now
         fail.status, fail.ended = FAILED, now
+        if fail.id in ("health", "machines"):
+            for row in self.machines.values():
+                if row.state not in ("done",) and (self.failure.machine in (None, row.id)):
+                    row.state = "failed"
+        unfinished = any(row.state != "done" for row in self.machines.values())
         for sid in STAGE_IDS:
             st = self.stages[sid]
             if st is fail:
                 continue
             if st.status == RUNNING:
-                if STAGE_IDS.index(sid) < STAGE_IDS.index(fail.id):
+                if sid == "machines" and unfinished:  # the update did not finish on every machine
+                    st.status, st.ended = FAILED, now
+                elif STAGE_IDS.index(sid) < STAGE_IDS.index(fail.id):
                     st.status, st.ended = OK, now
                 else:
                     st.status, st.ended = SKIPPED, now
             elif st.status == PENDING:
                 st.status = SKIPPED
-        if fail.id in ("health", "machines"):
-            for row in self.machines.values():
-                if row.state not in ("done",) and (self.failure.machine in (None, row.id)):
-                    row.state = "failed"
 
     def error_lines_fatal(self) -> bool:
         """flyctl exits 0 on some errors (GraphQL UNCHANGED); only a release failure counts then."""
