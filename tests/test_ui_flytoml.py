@@ -205,7 +205,10 @@ async def test_read_only_mode_refuses_edit_and_save(project: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         app.push_screen(FlyTomlScreen(project, proposed=proposed))
-        await pilot.pause(0.3)
+        for _ in range(100):  # the refusal arrives after the screen mounted; a loaded machine may take a while
+            await pilot.pause(0.05)
+            if sum("read-only mode" in n for n in notes(app)) >= 2:
+                break
         assert isinstance(app.screen, FlyTomlScreen)  # no diff dialog: saving is refused
         assert sum("read-only mode" in n for n in notes(app)) == 2
     assert toml.read_text() == before
