@@ -159,8 +159,7 @@ async def test_create_app_validates_name_and_uses_chosen_org(sandbox):
         await pilot.press("enter")  # open the org select
         await pilot.pause(0.1)
         await pilot.press("down", "down", "enter")
-        await pilot.pause(0.1)
-        assert modal.query_one("#create-org").value == "acme"
+        assert await wait_until(pilot, lambda: modal.query_one("#create-org").value == "acme")
         await pilot.press("shift+tab")
         await pilot.press("enter")
         assert await wait_until(pilot, lambda: "new-app" in apps.table.rows_data, timeout=20)

@@ -123,8 +123,8 @@ async def test_command_log_live_copyable_with_failure_tail_and_filter(sandbox):
         top = pane.table.rows_data[pane.table.visible_keys()[0]]
         assert top["status"].plain == "exit 1" and "rate limit exceeded" in top["error"]
         pane.table.move_cursor(row=0)
-        await pilot.pause(0.1)
-        assert "rate limit exceeded" in str(app.main.query_one("#command-log-detail").render())
+        assert await wait_until(
+            pilot, lambda: "rate limit exceeded" in str(app.main.query_one("#command-log-detail").render()))
         await pilot.press("y")
         assert app.clipboard == "flytui-sandbox-flyctl status -a alpha"
         await set_filter(pilot, app, "!status:ok")
