@@ -896,16 +896,7 @@ class FlyProcess:
                 self._data.clear()
                 await self._data.wait()
                 continue
-            deadline = loop.time() + interval
-            while len(self._pending) < max_batch and self._eofs < 2:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                self._data.clear()
-                try:
-                    await asyncio.wait_for(self._data.wait(), remaining)
-                except TimeoutError:
-                    break
+            await self._fill(lambda: len(self._pending) >= max_batch, loop.time() + interval)
             count = min(max_batch, len(self._pending))
             batch = [self._pending.popleft() for _ in range(count)]
             self._space.set()
@@ -932,17 +923,21 @@ class FlyProcess:
                 self._data.clear()
                 await self._data.wait()
                 continue
-            deadline = loop.time() + interval
-            while self._chunk_chars < max_chars and self._eofs < 2:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                self._data.clear()
-                try:
-                    await asyncio.wait_for(self._data.wait(), remaining)
-                except TimeoutError:
-                    break
+            await self._fill(lambda: self._chunk_chars >= max_chars, loop.time() + interval)
             yield self._take_chunks(max_chars)
+
+    async def _fill(self, full: Callable[[], bool], deadline: float) -> None:
+        """Let more output arrive until the batch is ``full``, both pipes hit EOF, or ``deadline`` passes."""
+        loop = asyncio.get_running_loop()
+        while not full() and self._eofs < 2:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._data.clear()
+            try:
+                await asyncio.wait_for(self._data.wait(), remaining)
+            except TimeoutError:
+                return
 
     def _adopt_pending_lines(self) -> None:
         """Lines split before the switch to chunk mode become chunks (in front of newer chunks)."""
