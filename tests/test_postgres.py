@@ -153,3 +153,33 @@ def test_killed_parent_leaves_no_postmaster(pg_base: Path) -> None:
             parent.kill()
             parent.wait()
         parent.stdout.close()
+
+
+def test_installation_under_a_private_folder_is_copied_where_the_service_user_can_reach_it(tmp_path) -> None:
+    """A checkout under a 0700 folder (mktemp -d) keeps the venv's binaries from the unprivileged server user."""
+    import os
+    import stat
+
+    from flytui.sandbox.postgres import service_bin_dir
+
+    private = tmp_path / "private"
+    (private / "pginstall" / "bin").mkdir(parents=True)
+    (private / "pginstall" / "lib").mkdir()
+    (private / "pginstall" / "bin" / "postgres").write_text("#!/bin/sh\n")
+    (private / "pginstall" / "lib" / "libpq.so").write_text("lib")
+    os.symlink("libpq.so", private / "pginstall" / "lib" / "libpq.so.5")
+    private.chmod(0o700)
+    bin_dir = service_bin_dir(private / "pginstall" / "bin")
+    assert bin_dir != private / "pginstall" / "bin"
+    assert all(p.stat().st_mode & 0o001 for p in bin_dir.parents)
+    assert (bin_dir / "postgres").stat().st_mode & stat.S_IXOTH
+    assert (bin_dir.parent / "lib" / "libpq.so.5").is_symlink()
+    assert service_bin_dir(private / "pginstall" / "bin") == bin_dir  # made once, reused
+    shutil.rmtree(bin_dir.parent)
+    public = Path(tempfile.mkdtemp())
+    try:
+        public.chmod(0o755)
+        (public / "bin").mkdir()
+        assert service_bin_dir(public / "bin") == public / "bin"  # reachable: used where it is
+    finally:
+        shutil.rmtree(public)

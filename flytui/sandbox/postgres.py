@@ -130,6 +130,48 @@ def pg_bin_dir() -> Path:
     return bin_dir
 
 
+def _traversable_by_others(path: Path) -> bool:
+    """True when every parent directory of ``path`` lets other users through (o+x)."""
+    return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+
+
+def service_bin_dir(bin_dir: Path) -> Path:
+    """``bin_dir``, or a shared copy of the installation when the service user cannot reach it.
+
+    A project checked out under a 0700 folder (``mktemp -d``, a home directory) keeps its virtualenv's
+    binaries out of reach of the unprivileged user the server runs as. Then the whole installation
+    (bin, lib, share; ~40 MB) is copied once into ``$TMPDIR/flytui-pginstall-<key>`` (world-readable)
+    and reused; the copy is made in a temp dir and renamed into place, so concurrent starts are safe.
+    """
+    if _traversable_by_others(bin_dir):
+        return bin_dir
+    import hashlib
+    import shutil
+    import tempfile
+
+    install = bin_dir.parent
+    key = hashlib.sha256(f"{install}:{(bin_dir / 'postgres').stat().st_mtime_ns}".encode()).hexdigest()[:16]
+    base = Path(tempfile.gettempdir())
+    target = base / f"flytui-pginstall-{key}"
+    if not (target / "bin" / "postgres").exists():
+        work = Path(tempfile.mkdtemp(prefix=".flytui-pginstall-", dir=base))
+        try:
+            shutil.copytree(install, work / "pginstall", symlinks=True)
+            for root, dirs, files in os.walk(work):
+                for name in dirs + files:
+                    path = Path(root) / name
+                    if not path.is_symlink():
+                        path.chmod(path.stat().st_mode | 0o055)  # group/others: read + traverse/execute
+            work.chmod(0o755)
+            try:
+                os.replace(work / "pginstall", target)
+            except OSError:  # another process won the race; use its copy
+                pass
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target / "bin"
+
+
 def _free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -284,8 +326,8 @@ class EmbeddedPostgres:
         if self.running:
             return self
         t0 = time.monotonic()
-        bin_dir = pg_bin_dir()
         self._run_as = _ensure_service_user() if os.geteuid() == 0 else None
+        bin_dir = service_bin_dir(pg_bin_dir()) if self._run_as is not None else pg_bin_dir()
         try:
             self._make_dirs()
             self._initdb(bin_dir, timeout)
