@@ -140,6 +140,24 @@ async def test_killed_proxy_drops_then_reconnects_on_same_port(fake_flyctl: str,
         assert await _echo(port) == b"hello through the tunnel"
 
 
+async def test_reconnect_keeps_the_local_port_when_it_is_briefly_taken(fake_flyctl: str, echo_server: int,
+                                                                        tmp_path: Path) -> None:
+    """After a drop the local port stays the one URLs point at, even when the first reconnect finds it taken
+    (the killed proxy's socket not yet released): the next attempt binds the same port again."""
+    busy = tmp_path / "busy"
+    runner = _runner(fake_flyctl, FAKE_PROXY_TARGET=f"127.0.0.1:{echo_server}", FAKE_PROXY_BUSY_ONCE=str(busy))
+    async with Tunnel(runner, "db", **FAST) as tunnel:
+        port, first = tunnel.local_port, tunnel.pid
+        assert first is not None
+        busy.write_text("")
+        os.kill(first, signal.SIGKILL)
+        await tunnel.wait_state("dropped", timeout=5)
+        await tunnel.wait_state("up", timeout=10)
+        assert not busy.exists()  # one reconnect attempt met the taken port
+        assert tunnel.local_port == port and tunnel.reconnects == 1
+        assert await _echo(port) == b"hello through the tunnel"
+
+
 async def test_watch_stdin_closing_stdin_stops_the_proxy(fake_flyctl: str, echo_server: int) -> None:
     """flyctl runs with --watch-stdin and an open stdin pipe: closing it (as when flytui dies) ends the proxy."""
     runner = _runner(fake_flyctl, FAKE_PROXY_TARGET=f"127.0.0.1:{echo_server}")
@@ -241,12 +259,13 @@ async def test_sandbox_tunnel_to_embedded_postgres_survives_a_killed_proxy(sandb
                     return row[0], row[1]
 
             assert await who() == ("fly_demo_test", "fly_demo_test")
-            first = tunnel.pid
+            first, port = tunnel.pid, tunnel.local_port
             assert first is not None
             os.kill(first, signal.SIGKILL)
             await tunnel.wait_state("dropped", timeout=5)
             await tunnel.wait_state("up", timeout=15)
             assert states == ["dropped", "up"] and tunnel.pid != first
+            assert tunnel.local_port == port  # the URL handed out before the drop still leads to the database
             assert await who() == ("fly_demo_test", "fly_demo_test")
         assert tunnel.state == "closed"
     finally:

@@ -5,6 +5,9 @@ A :class:`Tunnel` runs ``fly proxy LOCAL:REMOTE [HOST] -a APP --watch-stdin`` th
 when flyctl printed ``Proxying localhost:<port> to remote [<host>]:<port>`` AND the local port accepts TCP
 connections. A supervisor task notices the proxy exiting, reports ``dropped`` and reconnects with backoff
 (1, 2, 4 ... capped at 30 s) on the same local port, for a bounded number of attempts, then ``failed``.
+Once a tunnel has been up its local port is never changed: URLs handed out (the migrations session, the
+tunnels pane's psql line) point at it. A reconnect that finds the port still taken (the killed proxy's socket
+not yet released) waits and tries the same port again; only the very first open may move to another free port.
 
 :class:`TunnelManager` shares tunnels across the app: reference-counted ``acquire``/``release``, idle tunnels
 closed after a delay, ``close_all()`` on exit, ``list()`` for the tunnels pane.
@@ -225,9 +228,13 @@ class Tunnel:
             argv += ["--bind-addr", self.bind]
         return argv
 
-    async def _connect(self) -> None:
-        """One attempt: spawn flyctl, wait for the readiness line and an accepting port."""
-        if self.local_port is None or (self._fixed_port is None and self.error is not None
+    async def _connect(self, *, may_move: bool = True) -> None:
+        """One attempt: spawn flyctl, wait for the readiness line and an accepting port.
+
+        ``may_move``: the first open may pick another free port when ours was taken in between; a
+        reconnect (``may_move=False``) keeps the port that URLs already point at.
+        """
+        if self.local_port is None or (may_move and self._fixed_port is None and self.error is not None
                                        and _PORT_IN_USE in self.error.message):
             self.local_port = free_port(self.bind)
         proc = self.runner.spawn(*self._argv(self.local_port), keep_stdin_open=True, kind="long")
@@ -297,7 +304,7 @@ class Tunnel:
             if self._closing:
                 return False
             try:
-                await self._connect()
+                await self._connect(may_move=False)
             except FlyError as exc:
                 self.error = exc
                 await self._stop_process()

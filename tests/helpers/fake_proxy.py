@@ -7,7 +7,9 @@ It listens on 127.0.0.1:LOCAL (0 = pick), prints flyctl's readiness line
 - ``FAKE_PROXY_FAIL="text"``: print ``Error: text`` on stderr and exit 1 (e.g. an unknown app);
 - ``FAKE_PROXY_FAIL_FILE=path``: same, but only while that file exists (its content is the text);
 - ``FAKE_PROXY_NO_LISTEN=1``: print the readiness line but never listen (readiness must not trust the line);
-- ``FAKE_PROXY_PIDS=path``: append this process's pid to that file.
+- ``FAKE_PROXY_PIDS=path``: append this process's pid to that file;
+- ``FAKE_PROXY_BUSY_ONCE=path``: if that file exists, remove it and fail as if the port were taken (flyctl's
+  bind error below), as a restarted proxy does while the killed one's socket is not yet released.
 
 Bind failures print flyctl's ``Error: listen tcp 127.0.0.1:P: bind: address already in use`` and exit 1.
 With ``--watch-stdin`` it exits when stdin reaches EOF.
@@ -56,6 +58,12 @@ async def _serve(local: int, remote: int, label: str, watch_stdin: bool) -> int:
         await asyncio.gather(_pipe(cr, uw), _pipe(ur, cw))
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Go's listeners do
+    busy = os.environ.get("FAKE_PROXY_BUSY_ONCE")
+    if busy and os.path.exists(busy):
+        os.unlink(busy)
+        sock.close()
+        return _fail(f"listen tcp 127.0.0.1:{local}: bind: address already in use")
     try:
         sock.bind(("127.0.0.1", local))
     except OSError as exc:

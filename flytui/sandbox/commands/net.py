@@ -35,8 +35,14 @@ def _target(sb: Any, app_name: str) -> tuple[str, Any] | None:
 
 
 def _bind(bind: str, local: int) -> socket.socket:
-    """A listening TCP socket on bind:local, or flyctl's Go ``listen tcp`` error."""
+    """A listening TCP socket on bind:local, or flyctl's Go ``listen tcp`` error.
+
+    Like every Go listener, flyctl's sets SO_REUSEADDR (Go's net/sockopt_linux.go,
+    ``setDefaultListenerSockopts``), so a proxy restarted on the port of one that was just killed binds at
+    once even while that port's old connections sit in TIME_WAIT.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((bind, local))
     except OSError as exc:
