@@ -294,3 +294,30 @@ def test_arbitrary_values_through_the_sandbox_are_exact_or_refused(sandbox, valu
     if wanted:
         asyncio.run(client.set_secrets(app, wanted))
     assert _stored(sandbox, app) == wanted
+
+
+# --------------------------------------------------------------------------------------------
+# 4. a refusal in the UI: a normal error notification (message + hint), nothing run, no traceback
+# --------------------------------------------------------------------------------------------
+
+async def test_refusal_is_an_error_notification_in_the_secrets_pane(sandbox) -> None:
+    import time
+
+    from flytui.ui.app import FlytuiApp
+    from flytui.ui.config import Config
+
+    sandbox.create_app("alpha")
+    app = FlytuiApp(Config(refresh_interval=60), _client(sandbox), current_app="alpha")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("3")
+        pane = app.main.query_one("#secrets")
+        pane.set_secrets("alpha", {"PEM": "top-s3cret\r\nline2 "}, False)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(n.severity == "error" for n in app._notifications):
+            await pilot.pause(0.05)
+        [note] = [n for n in app._notifications if n.severity == "error"]
+    assert note.title == "secrets set failed"
+    assert note.message.startswith("Secret PEM cannot be passed to flyctl exactly")
+    assert "carriage return" in note.message and "Nothing was sent to flyctl" in note.message
+    assert "top-s3cret" not in note.message
+    assert [c for c in _secret_calls(sandbox) if c[1] != "list"] == []  # only the pane's reads ran
