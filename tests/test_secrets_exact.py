@@ -61,16 +61,16 @@ def test_sandbox_parser_passes_flyctl_parser_test_go(name: str, text: str, expec
 
 
 def test_sandbox_parser_follows_go_rules_beyond_parser_test_go() -> None:
-    # parser.go:36-39: cut at a '#' preceded by an even number of '"' (v0.3.100), then right-trim spaces
+    # parser.go:37-39: cut at a '#' preceded by an even number of '"' (v0.3.100), then right-trim spaces
     assert parse_secrets(b"A=pw#1\nB=a # b\nC=\"x#y\"\nD=x\"#y") == {"A": "pw", "B": "a", "C": "x#y", "D": 'x"#y'}
-    # parser.go:55-57: one pair of single quotes removed (v0.4.14); only one pair of double quotes
+    # parser.go:53-58: one pair of single quotes removed (v0.4.14); only one pair of double quotes
     assert parse_secrets(b"A='quoted'\nB=it's\nC=\"\"q\"\"") == {"A": "quoted", "B": "it's", "C": '"q"'}
-    # parser.go:41-44: """x""" on one line is x; an unterminated multi-line value is dropped
+    # parser.go:42-45: """x""" on one line is x; an unterminated multi-line value is dropped
     assert parse_secrets(b'A="""x"""\nB="""open\nno end') == {"A": "x"}
     # bufio.Scanner: a line of 64 KiB or more stops the scan silently (scanner.Err() is not checked)
     assert parse_secrets(b"A=1\nB=" + b"x" * 65533 + b"\nC=3\n") == {"A": "1", "B": "x" * 65533, "C": "3"}
     assert parse_secrets(b"A=1\nB=" + b"x" * 65534 + b"\nC=3\n") == {"A": "1"}
-    for lone in (b"A='", b'A="', b"A= ' # comment"):  # parser.go:54/57 value[1:0]
+    for lone in (b"A='", b'A="', b"A= ' # comment"):  # parser.go:55/58 value[1:0]
         with pytest.raises(GoPanic, match=r"slice bounds out of range \[1:0\]"):
             parse_secrets(lone)
     # helpers/stdin.go:19-40: TrimSpace (unicode.IsSpace) and the 64 KiB cap

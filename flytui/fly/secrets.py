@@ -6,16 +6,16 @@ Source of truth: flyctl at commit ad0172f (2026-08), ``internal/command/secrets/
 
 * parser.go:17 ``bufio.NewScanner``: lines split on ``\\n``, ONE trailing ``\\r`` dropped per line; a line of
   64 KiB (``bufio.MaxScanTokenSize``) or more stops the scan silently (``scanner.Err()`` is never checked).
-* parser.go:35 ``value = strings.TrimLeft(value, " ")`` (spaces only).
-* parser.go:36-39 the value is cut at the first ``#`` when the text before it holds an EVEN number of ``"``
+* parser.go:36 ``value = strings.TrimLeft(value, " ")`` (spaces only).
+* parser.go:37-39 the value is cut at the first ``#`` when the text before it holds an EVEN number of ``"``
   (flyctl >= v0.3.100), and the rest right-trimmed of spaces.
-* parser.go:41-44 ``\"\"\"x\"\"\"`` on one line (length >= 6) -> ``x``.
-* parser.go:45-50 a value starting with ``\"\"\"`` opens a multi-line value; parser.go:64-70 every following line
+* parser.go:42-45 ``\"\"\"x\"\"\"`` on one line (length >= 6) -> ``x``.
+* parser.go:46-51 a value starting with ``\"\"\"`` opens a multi-line value; parser.go:62-71 every following line
   is taken as is (no comment, no trimming) until a line ENDING with ``\"\"\"``.
-* parser.go:52-58 one pair of surrounding ``"`` or ``'`` (flyctl >= v0.4.14) is removed; ``value[1:len-1]`` on a
+* parser.go:53-58 one pair of surrounding ``"`` or ``'`` (flyctl >= v0.4.14) is removed; ``value[1:len-1]`` on a
   lone ``"`` or ``'`` panics (flyctl exits 3, "Oops, something went wrong!").
 
-``fly secrets set NAME=-`` (set.go:56-65): the value is read from stdin by ``helpers.ReadStdin(64 * 1024)``
+``fly secrets set NAME=-`` (set.go:54-63): the value is read from stdin by ``helpers.ReadStdin(64 * 1024)``
 (helpers/stdin.go:19-40): more than 65536 bytes is an error, and the result is ``strings.TrimSpace``-ed, so
 leading/trailing Unicode white space (``unicode.IsSpace``) is lost. Everything else is carried exactly.
 
@@ -41,7 +41,7 @@ from .errors import FlyError
 SCANNER_MAX_TOKEN = 64 * 1024
 #: the longest import line flyctl reads
 SCANNER_MAX_LINE = SCANNER_MAX_TOKEN - 1
-#: set.go:60 ``helpers.ReadStdin(64 * 1024)``: more bytes is an error.
+#: set.go:59 ``helpers.ReadStdin(64 * 1024)``: more bytes is an error.
 STDIN_MAX = 64 * 1024
 
 SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
@@ -101,7 +101,7 @@ def _basic_obstacle(value: str) -> str | None:
 
 
 def _quotes_before_hash(line: str) -> int | None:
-    """Number of ``"`` before the first ``#`` of ``line`` (None: no ``#``) — parser.go:36-37."""
+    """Number of ``"`` before the first ``#`` of ``line`` (None: no ``#``) — parser.go:37-38."""
     i = line.find("#")
     return None if i < 0 else line[:i].count('"')
 
@@ -110,12 +110,12 @@ def _single_line_encoding(value: str) -> str:
     """The right-hand side of ``NAME=`` that parser.go reads back as ``value`` (one line, no ``\\n``)."""
     q = _quotes_before_hash(value)
     bare_ok = (
-        not value.startswith(" ")                                 # parser.go:35 TrimLeft(value, " ")
+        not value.startswith(" ")                                 # parser.go:36 TrimLeft(value, " ")
         and not value.endswith("\r")                              # bufio.ScanLines dropCR
-        and (q is None or q % 2 == 1)                             # parser.go:37 comment cut
-        and not value.startswith(_TRIPLE)                         # parser.go:41/45 triple quotes
-        and not (value.startswith('"') and value.endswith('"'))   # parser.go:52 (lone `"` panics)
-        and not (value.startswith("'") and value.endswith("'"))   # parser.go:55 (lone `'` panics)
+        and (q is None or q % 2 == 1)                             # parser.go:37-39 comment cut
+        and not value.startswith(_TRIPLE)                         # parser.go:42/46 triple quotes
+        and not (value.startswith('"') and value.endswith('"'))   # parser.go:53-55 (lone `"` panics)
+        and not (value.startswith("'") and value.endswith("'"))   # parser.go:56-58 (lone `'` panics)
     )
     if bare_ok:
         return value
@@ -124,7 +124,7 @@ def _single_line_encoding(value: str) -> str:
     # q even: "v" (1 + q quotes before '#', odd) unless it would open a triple quote
     if not value.startswith('""') and value != '"':
         return f'"{value}"'
-    return f"{_TRIPLE}{value}{_TRIPLE}"  # 3 + q quotes before '#': odd; parser.go:41 strips exactly 3+3
+    return f"{_TRIPLE}{value}{_TRIPLE}"  # 3 + q quotes before '#': odd; parser.go:44 strips exactly 3+3
 
 
 def import_obstacle(name: str, value: str) -> str | None:

@@ -62,10 +62,10 @@ def go_trim_space(s: str) -> str:
     return s[start:end]
 
 
-def _go_slice(s: str, lo: int, hi: int) -> str:
-    """s[lo:hi] with Go's bounds check (a byte slice of an ASCII-delimited string)."""
+def _go_slice(s: str, lo: int, hi: int, where: int) -> str:
+    """s[lo:hi] with Go's bounds check (a byte slice of an ASCII-delimited string) at parser.go line ``where``."""
     if hi < lo:
-        raise GoPanic(f"runtime error: slice bounds out of range [{lo}:{hi}]")
+        raise GoPanic(f"runtime error: slice bounds out of range [{lo}:{hi}]", where)
     return s[lo:hi]
 
 
@@ -101,34 +101,34 @@ def parse_secrets(data: bytes) -> dict[str, str]:
             if not sep:                                      # parser.go:32-33
                 raise SandboxError("Failed to parse secrets from stdin: Secrets must be provided as NAME=VALUE "
                                    f"pairs ({line} is invalid)")
-            key = go_trim_space(key)                         # parser.go:34
-            value = value.lstrip(" ")                        # parser.go:35 strings.TrimLeft(value, " ")
-            l, hsep, _ = value.partition("#")                # parser.go:36 strings.Cut(value, "#")
-            if hsep and l.count('"') % 2 == 0:               # parser.go:37
-                value = l.rstrip(" ")                        # parser.go:38 strings.TrimRight(l, " ")
-            if value.startswith('"""') and value.endswith('"""') and len(value) >= 6:   # parser.go:41
-                secrets[key] = value[3:len(value) - 3]       # parser.go:43-44 single-line triple quotes
-            elif value.startswith('"""'):                    # parser.go:45 switch to multiline
-                parser_state = multiline                     # parser.go:47
-                parsed_key = key                             # parser.go:48
-                parsed_val.append(value[3:])                 # parser.go:49 TrimPrefix(value, `"""`)
-                parsed_val.append("\n")                      # parser.go:50
+            key = go_trim_space(key)                         # parser.go:35
+            value = value.lstrip(" ")                        # parser.go:36 strings.TrimLeft(value, " ")
+            l, hsep, _ = value.partition("#")                # parser.go:37 strings.Cut(value, "#")
+            if hsep and l.count('"') % 2 == 0:               # parser.go:38
+                value = l.rstrip(" ")                        # parser.go:39 strings.TrimRight(l, " ")
+            if value.startswith('"""') and value.endswith('"""') and len(value) >= 6:   # parser.go:42
+                secrets[key] = value[3:len(value) - 3]       # parser.go:44-45 single-line triple quotes
+            elif value.startswith('"""'):                    # parser.go:46 switch to multiline
+                parser_state = multiline                     # parser.go:48
+                parsed_key = key                             # parser.go:49
+                parsed_val.append(value[3:])                 # parser.go:50 TrimPrefix(value, `"""`)
+                parsed_val.append("\n")                      # parser.go:51
             else:
-                if value.startswith('"') and value.endswith('"'):      # parser.go:52
-                    value = _go_slice(value, 1, len(value) - 1)       # parser.go:54 (lone `"` panics)
-                elif value.startswith("'") and value.endswith("'"):    # parser.go:55
-                    value = _go_slice(value, 1, len(value) - 1)       # parser.go:57 (lone `'` panics)
-                secrets[key] = value                         # parser.go:59
-        else:                                                # parser.go:61 parserStateMultiline
-            if line.endswith('"""'):                         # parser.go:62 strings.CutSuffix(line, `"""`)
-                parsed_val.append(line[:-3])                 # parser.go:64
-                secrets[parsed_key] = "".join(parsed_val)    # parser.go:65
-                parsed_val = []                              # parser.go:66
-                parser_state = singleline                    # parser.go:67
-                parsed_key = ""                              # parser.go:68
+                if value.startswith('"') and value.endswith('"'):      # parser.go:53
+                    value = _go_slice(value, 1, len(value) - 1, 55)   # parser.go:55 (lone `"` panics)
+                elif value.startswith("'") and value.endswith("'"):    # parser.go:56
+                    value = _go_slice(value, 1, len(value) - 1, 58)   # parser.go:58 (lone `'` panics)
+                secrets[key] = value                         # parser.go:60
+        else:                                                # parser.go:62 parserStateMultiline
+            if line.endswith('"""'):                         # parser.go:63 strings.CutSuffix(line, `"""`)
+                parsed_val.append(line[:-3])                 # parser.go:65
+                secrets[parsed_key] = "".join(parsed_val)    # parser.go:66
+                parsed_val = []                              # parser.go:67
+                parser_state = singleline                    # parser.go:68
+                parsed_key = ""                              # parser.go:69
             else:
-                parsed_val.append(line + "\n")               # parser.go:70
-    return secrets                                           # parser.go:76 (an open multiline value is lost)
+                parsed_val.append(line + "\n")               # parser.go:71
+    return secrets                                           # parser.go:77 (an open multiline value is lost)
 
 
 def read_stdin(data: bytes, max_length: int) -> str:
@@ -155,9 +155,9 @@ def api_text(value: str) -> str:
 def go_panic_exit(ctx: Ctx, exc: GoPanic) -> int:
     """flyctl main.go:37-43 recover() -> sentry.Recover (sentry.go:252-272) prints on stdout; exit code 3."""
     sys.stdout.write("Oops, something went wrong! Could you try that again?\n\n"
-                     f"{exc}\ngoroutine 1 [running]:\nruntime/debug.Stack()\n"
+                     f"{exc.args[0]}\ngoroutine 1 [running]:\nruntime/debug.Stack()\n"
                      "github.com/superfly/flyctl/internal/command/secrets.parseSecrets(...)\n"
-                     "\t/flyctl/internal/command/secrets/parser.go:54\n\n")
+                     f"\t/flyctl/internal/command/secrets/parser.go:{exc.args[1]}\n\n")
     sys.stdout.flush()
     return 3
 
@@ -205,18 +205,18 @@ def secrets_set(ctx: Ctx) -> int:
         secrets[name] = value
     stdin = [ctx.stdin or b""]                               # os.Stdin: the first ReadStdin drains it
     keys = list(secrets)
-    random.shuffle(keys)                                     # set.go:55 `for k, v := range secrets`: Go map order
+    random.shuffle(keys)                                     # set.go:54 `for k, v := range secrets`: Go map order
     for k in keys:
-        if secrets[k] == "-":                                # set.go:56
-            if not has_piped_stdin():                        # set.go:57-59
+        if secrets[k] == "-":                                # set.go:55
+            if not has_piped_stdin():                        # set.go:56-58
                 raise SandboxError(f"secret `{k}` expects standard input but none provided")
             try:
-                inval = read_stdin(stdin[0], 64 * 1024)      # set.go:60 helpers.ReadStdin(64 * 1024)
+                inval = read_stdin(stdin[0], 64 * 1024)      # set.go:59 helpers.ReadStdin(64 * 1024)
             except ValueError as exc:
-                raise SandboxError(f"error reading stdin for '{k}': {exc}") from None   # set.go:61-63
+                raise SandboxError(f"error reading stdin for '{k}': {exc}") from None   # set.go:60-62
             stdin[0] = b""
-            secrets[k] = inval                               # set.go:64
-    if not secrets:                                          # set.go:68-70
+            secrets[k] = inval                               # set.go:63
+    if not secrets:                                          # set.go:67-69
         raise SandboxError("requires at least one SECRET=VALUE pair")
     return _apply(ctx, ctx.app_name(), {k: api_text(v) for k, v in secrets.items()})
 
