@@ -64,8 +64,9 @@ class SecretValueError(FlyError, ValueError):
 class SecretNotTransportable(SecretValueError):
     """No flyctl transport carries this value exactly: refused instead of being stored altered."""
 
-    hint = ("Nothing was sent to flyctl. Remove what the message names from the value, or set it yourself "
-            "from a file with `fly secrets import` once you have checked how flyctl reads it.")
+    hint = ("Nothing was sent to flyctl: it would have stored a different value. Remove what the message names "
+            "(e.g. surrounding whitespace or \\r\\n line endings), or store the value encoded (e.g. base64) "
+            "and decode it in the app.")
 
     def __init__(self, name: str, reasons: list[str], *, hint: str | None = None) -> None:
         self.name = name
@@ -158,16 +159,16 @@ def import_obstacle(name: str, value: str) -> str | None:
     return None
 
 
-def stdin_obstacle(value: str) -> str | None:
+def stdin_obstacle(value: str, name: str = "NAME") -> str | None:
     """Why ``fly secrets set NAME=-`` (value on stdin) cannot carry ``value`` exactly (None: it can)."""
     size = len(value.encode("utf-8"))
+    how = f"`fly secrets set {name}=-`"
     if size > STDIN_MAX:
-        return f"`fly secrets set NAME=-` reads at most {STDIN_MAX} bytes from stdin and the value is {size} bytes"
+        return f"{how} reads at most {STDIN_MAX} bytes from stdin and the value is {size} bytes"
     if value and value[0] in GO_SPACE:
-        return f"`fly secrets set NAME=-` trims the leading {describe_char(value[0])} (leading whitespace)"
+        return f"{how} trims leading whitespace ({describe_char(value[0])} at position 1)"
     if value and value[-1] in GO_SPACE:
-        return (f"`fly secrets set NAME=-` trims the trailing {describe_char(value[-1])} at position {len(value)} "
-                "(trailing whitespace)")
+        return f"{how} trims trailing whitespace ({describe_char(value[-1])} at position {len(value)})"
     return None
 
 
@@ -226,7 +227,7 @@ def plan_secrets(values: Mapping[str, str]) -> SecretsPlan:
         if via_import is None:
             imports[name] = import_line(name, value)
             continue
-        via_stdin = stdin_obstacle(value)
+        via_stdin = stdin_obstacle(value, name)
         if via_stdin is None:
             stdin.append((name, value.encode("utf-8")))
             continue
