@@ -63,6 +63,9 @@ JSON_PARSERS: dict[str, Callable[[Any], Any]] = {
     "recon-checks-list.json": parse_checks,
     "recon-machine-list.json": parse_machines,
     "recon-secrets-list.json": parse_secrets,
+    # flyctl v0.3.178-v0.4.5 (internal/command/secrets/list.go @ v0.4.5: render.JSON of []fly.AppSecret,
+    # fly-go v0.2.0 secrets_types.go: name, value omitempty, digest omitempty; 4-space indent)
+    "flyctl-v0.4.5-secrets-list.json": parse_secrets,
     "recon-status.json": AppStatus.from_json,
     "recon-version.json": VersionInfo.from_json,
 }
@@ -162,6 +165,21 @@ def test_secrets_new_and_old_shapes() -> None:
     assert no_status == [Secret(name="A", digest="d")]
     old = parse_secrets([{"Name": "DATABASE_URL", "Digest": "eb0aac24db6ab082", "CreatedAt": "2024-05-22T10:00:00Z"}])
     assert old == [Secret("DATABASE_URL", "eb0aac24db6ab082", "", datetime(2024, 5, 22, 10, tzinfo=UTC))]
+
+
+def test_secrets_machines_api_shapes() -> None:
+    # flyctl v0.3.178-v0.4.5: {"name","digest"} only (list.go @ v0.4.5 + fly-go v0.2.0 AppSecret)
+    assert parse_secrets(load("flyctl-v0.4.5-secrets-list.json")) == [
+        Secret("DATABASE_URL", "eb0aac24db6ab082"), Secret("SECRET_KEY", "7f3c2d1e0a9b8c76")]
+    # fly-go >= v0.2.1 AppSecret carries the API's created_at/updated_at strings; flyctl's own parseTimestamp
+    # (list.go @ ad0172f) also reads zone-less "2006-01-02T15:04:05[.999999]" (UTC): so do we
+    zoneless = parse_secrets([{"name": "A", "digest": "d", "created_at": "2025-09-10T12:00:00",
+                               "updated_at": "2025-09-10T12:00:00.123456"},
+                              {"name": "B", "digest": "e", "created_at": "2025-09-10T12:00:00.123456789"}])
+    assert [s.created_at for s in zoneless] == [datetime(2025, 9, 10, 12, tzinfo=UTC),
+                                               datetime(2025, 9, 10, 12, 0, 0, 123456, tzinfo=UTC)]
+    with pytest.raises(FlyctlOutputError, match="created_at"):
+        parse_secrets([{"name": "A", "created_at": "yesterday"}])
 
 
 def test_version_json_and_text() -> None:

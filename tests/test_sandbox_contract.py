@@ -154,7 +154,9 @@ def test_errors_exact(sandbox):
     assert r.stderr == "Error: Name has already been taken\n"
     r = sandbox.run("apps", "destroy", "taken")
     assert r.returncode == 1 and r.stderr.endswith("Error: prompt: non interactive\n")
-    r = sandbox.run("secrets", "set", "-a", "taken")
+    r = sandbox.run("secrets", "set", "-a", "taken")  # set.go:33 @ ad0172f cmd.Args = cobra.MinimumNArgs(1)
+    assert r.stderr == "Error: requires at least 1 arg(s), only received 0\n"
+    r = sandbox.run("secrets", "import", "-a", "taken", stdin="# only a comment\n")  # import.go:48-50
     assert r.stderr == "Error: requires at least one SECRET=VALUE pair\n"
 
 

@@ -4,7 +4,8 @@ Rules every method follows:
 
 - argv lists only, built here; the runner adds the flyctl path in front.
 - flyctl must never prompt: ``-a APP`` always, ``--yes`` on commands that confirm, ``--org`` on create.
-- Secret values never go into argv: :meth:`FlyClient.set_secrets` feeds ``fly secrets import`` through stdin.
+- Secret values never go into argv: :meth:`FlyClient.set_secrets` feeds them to flyctl on stdin
+  (``fly secrets import``, or ``fly secrets set NAME=-``; see :mod:`flytui.fly.secrets`).
 - User-supplied names/IDs that would be read as flags (leading ``-``) are rejected with ``ValueError``.
 
 Streaming / long-lived commands (``deploy``, ``logs``, ``proxy``) return the runner's ``FlyProcess``
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, Sequence
 
 from .errors import FlyctlError, FlyctlOutputError, classify
 from .models import (
@@ -41,6 +42,14 @@ from .models import (
     parse_volumes,
 )
 from .retry import RateGate
+from .secrets import (
+    SECRET_NAME as _SECRET_NAME,
+    SecretNotTransportable,
+    SecretValueError,
+    encode_secret_line,
+    encode_secrets_import,
+    plan_secrets,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import CompletedRun, FlyProcess
@@ -81,7 +90,6 @@ SECRETS_ROLLOUT_TIMEOUT = 900.0
 # --------------------------------------------------------------------------------------------
 
 _APP_NAME = re.compile(r"[a-z][a-z0-9-]*", re.ASCII)
-_SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _SSH_EXIT = re.compile(r"ssh shell: Process exited with status (\d+)")
 
 
@@ -108,107 +116,6 @@ def _arg(value: str, what: str) -> str:
     if value.startswith("-") or any(ch in value for ch in "\x00\n\r"):
         raise ValueError(f"{what} {value!r} is not valid (it must not start with '-' or contain newlines)")
     return value
-
-
-# --------------------------------------------------------------------------------------------
-# `fly secrets import` stdin format (flyctl internal/command/secrets/parser.go)
-# --------------------------------------------------------------------------------------------
-
-#: bufio.Scanner's default token limit: a longer line silently ends flyctl's parse.
-SCANNER_MAX_LINE = 64 * 1024 - 1
-_TRIPLE = '"""'
-
-
-def encode_secret_line(name: str, value: str) -> str:
-    """One ``NAME=VALUE`` entry for ``fly secrets import`` that flyctl's parser reads back exactly.
-
-    flyctl's parser (line based, ``bufio.Scanner``): trims spaces left of the value, strips one pair of
-    surrounding ``"``, and reads ``NAME=\"\"\"first line`` … ``last line\"\"\"`` as a multi-line value.
-    Values it cannot reproduce raise ``ValueError`` (never silently altered).
-    """
-    if not _SECRET_NAME.fullmatch(name):
-        raise ValueError(f"Invalid secret name {name!r}: use letters, digits and underscores, not starting with a digit.")
-    if "\x00" in value:
-        raise ValueError(f"Secret {name}: the value contains a NUL byte, which environment variables cannot hold.")
-    if "\n" in value:
-        line = _encode_multiline(name, value)
-    elif value == "":
-        line = f"{name}="
-    elif not value.startswith((" ", '"')) and not value.endswith("\r"):
-        line = f"{name}={value}"
-    elif f'"{value}"'.startswith(_TRIPLE):  # '"' or '""…': quoting would open a multi-line value
-        raise ValueError(
-            f"Secret {name}: a one-line value that starts with a double quote and is only quotes or starts with "
-            "two double quotes cannot be passed to `fly secrets import`."
-        )
-    else:
-        line = f'{name}="{value}"'
-    if any(len(part.encode("utf-8")) > SCANNER_MAX_LINE for part in line.split("\n")):
-        raise ValueError(f"Secret {name}: a line of the value is longer than flyctl accepts (64 KiB).")
-    return line
-
-
-def _encode_multiline(name: str, value: str) -> str:
-    lines = value.split("\n")
-    for i, part in enumerate(lines[:-1]):
-        if part.endswith("\r"):
-            raise ValueError(f"Secret {name}: the value has Windows line endings (\\r\\n); flyctl would drop the \\r.")
-        if i > 0 and part.endswith(_TRIPLE):
-            raise ValueError(f'Secret {name}: a line of the value ends with """, which ends flyctl\'s multi-line value.')
-    return f"{name}={_TRIPLE}{value}{_TRIPLE}"
-
-
-def encode_secrets_import(values: Mapping[str, str]) -> bytes:
-    """The whole stdin for ``fly secrets import`` (UTF-8, one entry per line, trailing newline)."""
-    if not values:
-        raise ValueError("No secrets to set.")
-    return "".join(encode_secret_line(k, v) + "\n" for k, v in values.items()).encode("utf-8")
-
-
-def parse_secrets_import(text: str) -> dict[str, str]:
-    """Python port of flyctl's ``parseSecrets`` (what flyctl reads from ``fly secrets import`` stdin).
-
-    Used by the tests to prove :func:`encode_secrets_import` round-trips, and usable by an emulator.
-    Raises ``ValueError`` with flyctl's message for a line without ``=``.
-    """
-    secrets: dict[str, str] = {}
-    multiline_key: str | None = None
-    buf: list[str] = []
-    for raw in _scanner_lines(text):
-        if multiline_key is None:
-            if raw.startswith("#") or raw.strip() == "":
-                continue
-            key, sep, val = raw.partition("=")
-            if not sep:
-                raise ValueError(f"Secrets must be provided as NAME=VALUE pairs ({raw} is invalid)")
-            key, val = key.strip(), val.lstrip(" ")
-            if val.startswith(_TRIPLE):
-                multiline_key, buf = key, [val[3:] + "\n"]
-            else:
-                if len(val) >= 2 and val.startswith('"') and val.endswith('"'):
-                    val = val[1:-1]
-                secrets[key] = val
-        elif raw.endswith(_TRIPLE):
-            buf.append(raw[:-3])
-            secrets[multiline_key] = "".join(buf)
-            multiline_key, buf = None, []
-        else:
-            buf.append(raw + "\n")
-    return secrets
-
-
-def _scanner_lines(text: str) -> Iterable[str]:
-    """Lines as Go's ``bufio.Scanner(ScanLines)`` yields them: split on \\n, one trailing \\r dropped,
-    scanning stops (silently, flyctl ignores ``scanner.Err``) at a line longer than 64 KiB."""
-    if not text:
-        return
-    parts = text.split("\n")
-    if parts[-1] == "":
-        parts.pop()
-    for part in parts:
-        if len(part.encode("utf-8")) > SCANNER_MAX_LINE + 1:
-            return
-        yield part[:-1] if part.endswith("\r") else part
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,19 +311,54 @@ class FlyClient:
     async def set_secrets(
         self, app: str, values: Mapping[str, str], stage: bool = False, detach: bool = False
     ) -> "CompletedRun":
-        """``fly secrets import -a APP [--stage] [--detach]`` with ``NAME=VALUE`` lines on **stdin**.
+        """Set ``values`` with every value on **stdin**, byte for byte (never in argv).
 
-        Values never appear in argv. Without ``stage`` flyctl rolls the machines (long timeout).
-        ``ValueError`` if a name or value cannot be passed faithfully (see :func:`encode_secret_line`).
+        The transport of each value is chosen by :func:`flytui.fly.secrets.plan_secrets`: all values that
+        flyctl's import parser keeps exactly go in one ``fly secrets import -a APP``; each other value goes
+        in ``fly secrets set NAME=- -a APP``. With several calls, all but the last get ``--stage`` and the
+        last one applies them all (flyctl's ``DeploySecrets``, secrets.go, the same code as
+        ``fly secrets deploy`` minus its refusal for an app that was never deployed). ``stage``/``detach``
+        go on the last call. A value no transport carries exactly raises :class:`SecretNotTransportable`
+        (a ``FlyError`` and ``ValueError``) before anything runs. Returns the last call's result, with the
+        output of every call.
         """
-        payload = encode_secrets_import(values)
-        args = ["secrets", "import", "-a", _arg(app, "app name")]
-        if stage:
-            args.append("--stage")
-        if detach:
-            args.append("--detach")
-        timeout = None if stage or detach else SECRETS_ROLLOUT_TIMEOUT
-        return await self.runner.run(*args, stdin=payload, timeout=timeout)
+        app = _arg(app, "app name")
+        plan = plan_secrets(values)
+        steps: list[tuple[list[str], bytes, tuple[str, ...]]] = []
+        if plan.import_payload is not None:
+            steps.append((["secrets", "import", "-a", app], plan.import_payload, plan.import_names))
+        for name, payload in plan.stdin_values:
+            steps.append((["secrets", "set", f"{name}=-", "-a", app], payload, (name,)))
+        done: list[str] = []
+        runs: list["CompletedRun"] = []
+        for i, (args, payload, names) in enumerate(steps):
+            last = i == len(steps) - 1
+            if stage or not last:
+                args.append("--stage")
+            if detach and last:
+                args.append("--detach")
+            timeout = None if stage or detach or not last else SECRETS_ROLLOUT_TIMEOUT
+            try:
+                runs.append(await self.runner.run(*args, stdin=payload, timeout=timeout))
+            except FlyctlError as exc:
+                if done:
+                    exc.hint = (f"Already staged before this failure (not on the machines yet): "
+                                f"{', '.join(done)}. Set the others again, or apply with `fly secrets deploy`. "
+                                + (exc.hint or ""))
+                raise
+            done.extend(names)
+        if len(runs) == 1:
+            return runs[0]
+        from .runner import CompletedRun
+
+        final = runs[-1]
+        return CompletedRun(
+            argv=final.argv,
+            returncode=final.returncode,
+            stdout="".join(r.stdout for r in runs),
+            stderr="".join(r.stderr for r in runs),
+            duration=sum(r.duration for r in runs),
+        )
 
     async def unset_secrets(
         self, app: str, names: Sequence[str], stage: bool = False, detach: bool = False
@@ -550,9 +492,10 @@ __all__ = [
     "FlyClient",
     "MACHINE_ACTIONS",
     "RunnerLike",
+    "SecretNotTransportable",
+    "SecretValueError",
     "encode_secret_line",
     "encode_secrets_import",
-    "parse_secrets_import",
     "ssh_exit_status",
     "validate_app_name",
 ]

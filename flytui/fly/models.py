@@ -765,6 +765,18 @@ class Secret:
 
     @classmethod
     def from_json(cls, data: Any, command: str = "secrets list", what: str = "secret") -> "Secret":
+        """Shapes (flyctl internal/command/secrets/list.go):
+
+        * <= v0.3.177 (GraphQL): ``{"Name","Digest","CreatedAt"}`` (RFC3339);
+        * v0.3.178-v0.4.5 (ad0dc5f75, Machines API): ``render.JSON([]fly.AppSecret)`` with fly-go v0.1.51-v0.2.0
+          ``AppSecret{name, value(omitempty), digest(omitempty)}`` -> ``{"name","digest"}``
+          (tests/fixtures/flyctl/flyctl-v0.4.5-secrets-list.json);
+        * >= v0.4.6 (4fd60abf9): ``{"name","digest","status"}``, or ``{"name","digest"}`` without status.
+
+        fly-go >= v0.2.1 ``AppSecret`` also carries the Machines API's ``created_at``/``updated_at`` strings,
+        which flyctl itself parses with zone-less layouts too (list.go @ ad0172f ``parseTimestamp``:
+        ``2006-01-02T15:04:05[.999999]``, read as UTC): accepted here the same way.
+        """
         o = _Obj(data, command, what)
         if "Name" in o.data and "name" not in o.data:  # GraphQL era, PascalCase
             return cls(name=o.str("Name", required=True), digest=o.str("Digest"), created_at=o.time("CreatedAt"))
@@ -772,12 +784,23 @@ class Secret:
             name=o.str("name", required=True),
             digest=o.str("digest"),
             status=o.str("status"),
-            created_at=o.time("created_at"),
+            created_at=_api_time(o, "created_at"),
         )
 
     @property
     def is_staged(self) -> bool:
         return self.status in ("Staged", "Partial")
+
+
+_ZONELESS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?")
+
+
+def _api_time(o: _Obj, key: str) -> datetime | None:
+    """RFC3339, or Go's zone-less ``2006-01-02T15:04:05[.frac]`` (time.Parse gives UTC) as flyctl accepts it."""
+    text = o.data.get(key)
+    if isinstance(text, str) and _ZONELESS.fullmatch(text.strip()):
+        return parse_timestamp(text.strip() + "Z")
+    return o.time(key)
 
 
 def parse_secrets(data: Any, command: str = "secrets list") -> list[Secret]:
