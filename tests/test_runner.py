@@ -433,6 +433,14 @@ def test_redact_argv() -> None:
     assert set(secrets_in_argv(argv)) >= {"abc123", "tok-1", "tok-2", "tok-3", "x9", "hunter2"}
 
 
+def test_redact_keeps_the_stdin_marker_of_secrets_set() -> None:
+    """`fly secrets set NAME=- --stage` (value on stdin, secrets/set.go): the dash is shown, and is not a
+    'secret' that would mask every dash of flyctl's stderr."""
+    argv = ["fly", "secrets", "set", "API_KEY=-", "--stage", "-a", "hello"]
+    assert redact_argv(argv) == argv
+    assert secrets_in_argv(argv) == []
+
+
 def test_redact_text() -> None:
     text = "connecting to postgresql+psycopg://app:pa55@127.0.0.1:15432/app with key abc123 and abc1234"
     out = redact_text(text, ["abc123", "abc1234", ""])

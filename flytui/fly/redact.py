@@ -39,11 +39,16 @@ def _mask_urls_and_tokens(text: str) -> str:
     return _FLY_TOKEN.sub(MASK, text)
 
 
+STDIN_VALUE = "-"
+"""``fly secrets set NAME=-`` takes the value from stdin: the ``-`` is a marker, not a value."""
+
+
 def _redact_one(arg: str) -> str:
     """Redact a single argv element that is not a secret flag's value."""
     m = _NAME_VALUE.match(arg)
     if m:
-        return f"{m.group(1)}={MASK}"
+        # ``NAME=-``: flyctl reads the value from stdin (secrets/set.go); the dash is no secret to hide
+        return arg if m.group(2) == STDIN_VALUE else f"{m.group(1)}={MASK}"
     if arg.startswith("-") and "=" in arg:
         flag, _, value = arg.partition("=")
         if flag in SECRET_FLAGS:
@@ -92,7 +97,8 @@ def secrets_in_argv(argv: Sequence[str]) -> list[str]:
             continue
         m = _NAME_VALUE.match(arg)
         if m:
-            found.append(m.group(2))
+            if m.group(2) != STDIN_VALUE:
+                found.append(m.group(2))
         elif arg.startswith("-") and "=" in arg:
             flag, _, value = arg.partition("=")
             pair = _NAME_VALUE.match(value)
