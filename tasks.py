@@ -55,7 +55,11 @@ def main(argv: list[str]) -> int:
         if lint != 0:
             print("import contracts broken (see above)")
             return lint
-        pytest = [str(PY), "-m", "pytest"]
+        pytest = [str(PY), "-m", "pytest", "--durations=15"]  # the slowest tests, listed at the end
+        # one seed for the whole run (both pytest calls and every xdist worker): a failure prints it with its
+        # worker and neighbours (tests/plugins/flakeinfo.py), so a flake can be replayed
+        env.setdefault("FLYTUI_TEST_SEED", str(int.from_bytes(os.urandom(4), "big")))
+        print(f"test seed: FLYTUI_TEST_SEED={env['FLYTUI_TEST_SEED']}", flush=True)
         if any(a.startswith(("-n", "--numprocesses", "-m")) or a == "no:xdist" for a in rest):
             return subprocess.call([*pytest, *rest], cwd=ROOT, env=env)  # the caller chose: one plain run
         # The suite mostly waits on child processes (sandbox flyctl, Postgres, uvicorn), so 3 workers keep two

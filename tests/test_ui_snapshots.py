@@ -6,8 +6,6 @@ Regenerate after an intended UI change: ``python -m pytest tests/test_ui_snapsho
 """
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from flytui.fly.client import FlyClient
@@ -15,6 +13,7 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.sandbox.state import put_secret
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
+from tests.helpers.settle import settle
 
 SIZE = (140, 30)
 T_CREATED = "2026-01-02T03:04:05Z"
@@ -60,20 +59,20 @@ def make(sandbox, **kw) -> FlytuiApp:
 
 
 def settled(pane_id: str, press: tuple[str, ...] = ()):
-    """``run_before`` hook: press keys, then wait until the pane loaded and nothing is running."""
+    """``run_before`` hook: press keys, then wait until the pane loaded, nothing runs and the screen is stable."""
 
     async def run_before(pilot) -> None:
         app = pilot.app
         for key in press:
             await pilot.press(key)
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
+
+        def ready() -> bool:
             pane = app.main.query_one(f"#{pane_id}")
             header = str(app.main.query_one("#header").render())
-            if pane.loads >= 1 and not app.main.query_one("#ops").ops and "…" not in header:
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.1)
+            return (app.main.query_one("#panes").current == pane_id and pane.loads >= 1
+                    and not app.main.query_one("#ops").ops and "…" not in header)
+
+        await settle(pilot, ready, what=f"the {pane_id} pane")
 
     return run_before
 
