@@ -40,6 +40,7 @@ from .models import (
     parse_version_text,
     parse_volumes,
 )
+from .mpg import MpgCommands
 from .retry import RateGate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -279,7 +280,7 @@ class DeployOptions:
 # --------------------------------------------------------------------------------------------
 
 
-class FlyClient:
+class FlyClient(MpgCommands):
     """Typed flyctl commands over a :class:`~flytui.fly.runner.FlyctlRunner` (or anything like it)."""
 
     def __init__(self, runner: RunnerLike, rate_gate: RateGate | None = None) -> None:
