@@ -14,18 +14,15 @@ sandbox's backing server (created when the server is known); names are the clust
 from __future__ import annotations
 
 import os
-import random
-import string
-import time
-import zlib
 from typing import Any
 
 from flytui.sandbox.commands import Ctx, command, print_json, print_table
 from flytui.sandbox.commands.basic import org_json
-from flytui.sandbox.state import Sandbox, SandboxError, get_app, get_org, put_secret, random_password
+from flytui.sandbox.mpg_state import (  # noqa: F401 - add_cluster/connection_uri re-exported for tests and the demo
+    DEFAULT_DB, DEFAULT_USER, add_cluster, clusters, connection_uri, drop_backing, ensure_backing, find_cluster,
+    new_cluster, refresh, stop_forwarder, app_numeric_id)
+from flytui.sandbox.state import SandboxError, get_app, get_org, put_secret
 
-DEFAULT_USER = "fly-user"   # internal/mpgutil/mpgutil.go
-DEFAULT_DB = "fly-db"
 PROXY_DEFAULT_PORT = "16380"  # internal/command/mpg/proxy.go
 # internal/command/mpg/plans.go (the "Performance" key is capitalised there; normalizePlan lowercases input)
 PLANS = {
@@ -39,139 +36,6 @@ PLANS = {
 MPG_REGIONS = ["ams", "fra", "iad", "lax", "lhr", "nrt", "ord", "sjc", "syd", "yyz"]
 ORG_REQUIRED = "org slug must be specified when not running interactively"       # internal/prompt/prompt.go
 SLUG_REQUIRED = "slug argument must be specified when not running interactively"  # internal/command/orgs/orgs.go
-READY_ENV = "FLYTUI_SANDBOX_MPG_READY"  # seconds a new cluster stays initializing (divided by the speed)
-
-
-# ---- state helpers -------------------------------------------------------------------------------
-
-def cluster_id() -> str:
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(random.choice(alphabet) for _ in range(16))
-
-
-def _speed() -> float:
-    try:
-        return float(os.environ.get("FLYTUI_SANDBOX_SPEED", "1") or 1) or 1.0
-    except ValueError:
-        return 1.0
-
-
-def _ready_delay() -> float:
-    try:
-        return float(os.environ.get(READY_ENV, "3") or 0) / _speed()
-    except ValueError:
-        return 3.0 / _speed()
-
-
-def refresh(cluster: dict[str, Any]) -> dict[str, Any]:
-    """``initializing`` turns ``ready`` once ``ready_at`` has passed (call inside a transaction)."""
-    if cluster["status"] == "initializing" and cluster.get("ready_at") is not None \
-            and time.time() >= float(cluster["ready_at"]):
-        cluster["status"] = "ready"
-    return cluster
-
-
-def clusters(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return state.setdefault("mpg_clusters", {})
-
-
-def find_cluster(state: dict[str, Any], ident: str) -> dict[str, Any]:
-    """ClusterFromArgOrSelect (mpg.go): the cluster by id, or its not-found error."""
-    c = clusters(state).get(ident)
-    if c is None:
-        raise SandboxError(f'managed postgres cluster "{ident}" not found')
-    return refresh(c)
-
-
-def pooler_host(c: dict[str, Any]) -> str:
-    return f"pgbouncer.{c['id']}.flympg.net"
-
-
-def connection_uri(c: dict[str, Any], user: str | None = None, db: str | None = None) -> str:
-    """``credentials.pgbouncer_uri`` with the given user (and its password) and database."""
-    from urllib.parse import quote
-
-    user = user or DEFAULT_USER
-    password = c["passwords"][user]
-    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{pooler_host(c)}/{db or DEFAULT_DB}"
-
-
-def app_numeric_id(name: str) -> int:
-    return zlib.crc32(name.encode()) % 900000 + 100000
-
-
-def new_cluster(state: dict[str, Any], name: str, org: str, *, region: str = "iad", plan: str = "basic",
-                status: str = "ready", ready_in: float | None = None, disk: int = 10,
-                pg_major_version: int = 16, postgis: bool = False) -> dict[str, Any]:
-    """Insert a cluster record (inside a transaction); ``ready_in`` seconds until ``ready`` when initializing."""
-    get_org(state, org)
-    cid = cluster_id()
-    n = len(clusters(state)) + 2
-    c: dict[str, Any] = {
-        "id": cid, "mpgd_cluster_id": f"mpgd-{cid[:10]}", "name": name, "org": org, "region": region,
-        "plan": plan, "status": status, "disk": disk, "replicas": 1, "pg_major_version": pg_major_version,
-        "postgis": postgis, "direct_ip": f"fdaa:0:3b99:a7b:{n:x}:{random.randrange(0x1000, 0xffff):x}::2",
-        "attached_apps": [], "databases": [DEFAULT_DB], "users": [{"name": DEFAULT_USER, "role": "schema_admin"}],
-        "passwords": {DEFAULT_USER: random_password(24)}, "backed": False,
-        "ready_at": None if status != "initializing" else time.time() + (ready_in if ready_in is not None
-                                                                          else _ready_delay()),
-    }
-    clusters(state)[cid] = c
-    return c
-
-
-def add_cluster(sb: Sandbox, name: str, org: str = "personal", **kw: Any) -> dict[str, Any]:
-    """Seed a cluster (tests and the demo); its role and database are created on the backing server."""
-    with sb.transaction() as st:
-        c = new_cluster(st, name, org, **kw)
-        ensure_backing(st, c)
-        return c
-
-
-def ensure_backing(state: dict[str, Any], c: dict[str, Any]) -> None:
-    """Create the cluster's users (with passwords) and databases on the backing server, once it is known."""
-    server = state.get("postgres_server")
-    if not server or c.get("backed"):
-        return
-    import psycopg
-    from psycopg import sql
-
-    try:
-        with psycopg.connect(host=server["host"], port=server["port"], user=server["user"], dbname="postgres",
-                             autocommit=True, connect_timeout=10) as conn:
-            for u in c["users"]:
-                ident, pw = sql.Identifier(u["name"]), sql.Literal(c["passwords"][u["name"]])
-                if conn.execute("select 1 from pg_roles where rolname = %s", (u["name"],)).fetchone():
-                    conn.execute(sql.SQL("alter role {} login password {}").format(ident, pw))
-                else:
-                    conn.execute(sql.SQL("create role {} login password {}").format(ident, pw))
-            owner = sql.Identifier(c["users"][0]["name"])
-            for db in c["databases"]:
-                if not conn.execute("select 1 from pg_database where datname = %s", (db,)).fetchone():
-                    conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(db), owner))
-                for u in c["users"]:
-                    conn.execute(sql.SQL("grant all privileges on database {} to {}").format(
-                        sql.Identifier(db), sql.Identifier(u["name"])))
-    except psycopg.Error as exc:
-        raise SandboxError(f"failed provisioning cluster {c['id']}: {exc}".strip()) from None
-    c["backed"] = True
-
-
-def drop_backing(state: dict[str, Any], c: dict[str, Any]) -> None:
-    """Drop the cluster's databases (its roles stay: other clusters of the sandbox may share them)."""
-    server = state.get("postgres_server")
-    if not server or not c.get("backed"):
-        return
-    import psycopg
-    from psycopg import sql
-
-    try:
-        with psycopg.connect(host=server["host"], port=server["port"], user=server["user"], dbname="postgres",
-                             autocommit=True, connect_timeout=10) as conn:
-            for db in c["databases"]:
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(db)))
-    except psycopg.Error:
-        pass
 
 
 # ---- JSON shapes ---------------------------------------------------------------------------------
@@ -413,6 +277,7 @@ def mpg_destroy(ctx: Ctx) -> int:
             ctx.err("Destroying a managed Postgres cluster is not reversible. All data will be permanently lost.")
             raise SandboxError("--yes flag must be specified when not running interactively")
         drop_backing(st, c)
+        stop_forwarder(c)
         c["deleted"] = True
         c["status"] = "deleted"
         c["attached_apps"] = []
