@@ -2,6 +2,7 @@
 Alembic through ``fly mpg proxy`` (sandbox flyctl, real embedded PostgreSQL); the tunnel closes afterwards."""
 from __future__ import annotations
 
+import os
 import types
 from pathlib import Path
 
@@ -56,3 +57,36 @@ async def test_upgrade_head_and_back_through_mpg_proxy(mpg_app, demo_dir: Path) 
     assert tunnel.state == "closed" and tunnel.pid is None
     argv = [a for a in mpg_app.sb.argv_log() if a[:2] == ["mpg", "proxy"]]
     assert argv and argv[0][2] == mpg_app.cluster
+
+
+async def test_migrations_pane_upgrade_head_and_back_with_mpg_tunnel_shown(mpg_app, demo_dir: Path,
+                                                                         monkeypatch) -> None:
+    """The pane: MPG URL -> header names the cluster, the tunnels view lists the mpg tunnel, upgrade head and
+    downgrade base run through it, and the tunnel is closed when flytui exits."""
+    from tests.test_migrations_screen import enter_url, make_app, open_screen, run_key, until
+
+    app = make_app(mpg_app.runner, demo_dir, "web")
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_screen(app, pilot, monkeypatch)
+        await enter_url(pilot, screen, monkeypatch, mpg_app.url)
+        header = str(screen.query_one("#mig-header").render())
+        assert f"MPG cluster {mpg_app.cluster}" in header and "tunnel up" in header and ":***@" in header
+        (info,) = app.tunnels.list()
+        assert info.kind == "mpg" and info.app == mpg_app.cluster and info.state == "up"
+        tunnel_pid = info.pid
+        await run_key(pilot, app, screen, "U")
+        assert screen.last_summary.ok and screen.snapshot.current == ("0002_todo",)
+        table = screen.query_one("#mig-table")
+        table.move_cursor(row=[str(k.value) for k in table.rows].index("0001_user"))
+        await run_key(pilot, app, screen, "B")
+        assert screen.last_summary.ok and screen.snapshot.current == ("0001_user",)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, type(screen)), what="close")
+    assert app.tunnels is None or all(i.state == "closed" for i in app.tunnels.list())
+    assert tunnel_pid is not None
+    try:
+        os.kill(tunnel_pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive

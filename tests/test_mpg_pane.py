@@ -99,6 +99,7 @@ async def test_proxy_shows_in_tunnels_and_closes_on_exit(sandbox_pg):
         assert await wait_until(pilot, lambda: len(tunnels.table.rows_data) == 1)
         (row,) = tunnels.table.rows_data.values()
         assert row["app"] == c["id"] and row["state"].plain == "up" and row["target"] == f"mpg {c['id']}:5432"
+        assert row["connect"] == f"psql -h 127.0.0.1 -p {tunnel.local_port} -U fly-user fly-db"
     assert tunnel.state == "closed"
     try:
         os.kill(pid, 0)

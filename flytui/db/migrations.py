@@ -311,7 +311,8 @@ class MigrationSession:
         value = await self.client.read_database_url(app, machine=machine)
         if not value:
             raise MigrationSessionError(f"DATABASE_URL is not set on {app}'s machine",
-                                        f"attach a database: fly postgres attach <pg-app> -a {app}")
+                                        f"attach a database: fly mpg attach <cluster> -a {app} (Managed Postgres) "
+                                        f"or fly postgres attach <pg-app> -a {app}")
         return self.set_url(value, source="app")
 
     # ---------------------------------------------------------------- tunnel
