@@ -146,10 +146,10 @@ def parse_mpg_users(data: Any, command: str = "mpg users list") -> list[MpgUser]
     return _parse_list(data, command, "user", one)
 
 
-def json_or_empty(stdout: str, command: str, empty_prefix: str) -> Any:
+def json_or_empty(stdout: str, command: str, empty_prefix: str | None) -> Any:
     """JSON from stdout, or ``[]`` when flyctl printed its "No … found" text instead (even under --json)."""
     text = stdout.strip()
-    if text.startswith(empty_prefix):
+    if empty_prefix is not None and text.startswith(empty_prefix):
         return []
     start = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)
     if start < 0:
@@ -187,7 +187,7 @@ class MpgCommands:
     async def mpg_status(self, cluster_id: str) -> MpgClusterDetail:
         """``fly mpg status ID --json``."""
         run = await self._mpg_read("mpg", "status", _cluster_arg(cluster_id), "--json")
-        data = json_or_empty(run.stdout, "mpg status", "\x00")
+        data = json_or_empty(run.stdout, "mpg status", None)
         if not isinstance(data, dict):
             raise FlyctlOutputError("unexpected output from `fly mpg status`: expected an object",
                                     argv=["fly", "mpg", "status"])
