@@ -76,6 +76,16 @@ async def check_database_kind(client: "FlyClient | None", app: str | None, datab
     return await _guard(c, body())
 
 
+def refine_database_url(url_check: Check, kind: Check) -> Check:
+    """When the value is hidden but the app is attached to an MPG cluster, say where the URL came from: `fly mpg
+    attach` writes ``postgresql://`` (v2/run_attach.go), not the ``postgres://`` of `fly postgres attach`."""
+    if kind.data.get("kind") == "mpg" and url_check.status == WARN and "value_masked" not in url_check.data:
+        url_check.detail = (f"DATABASE_URL is set (value hidden by Fly.io) by `fly mpg attach` (cluster "
+                            f"{kind.data.get('name')}): it starts with postgresql://, for which SQLAlchemy loads "
+                            "psycopg2 unless your code rewrites it.")
+    return url_check
+
+
 async def check_mpg_cluster(client: "FlyClient | None", app: str | None, cluster_id: str | None,
                             fly_toml_region: str | None = None) -> list[Check]:
     """For an MPG target: the cluster is ready (not ``initializing``); app and cluster share org and region."""

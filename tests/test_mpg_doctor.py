@@ -41,6 +41,8 @@ async def test_attached_initializing_cluster_fails_then_ready(sandbox_pg):
     assert kind.status == OK and f"({c['id']}) is attached to web" in kind.detail
     ready = report.by_id("mpg_ready")
     assert ready.status == FAIL and "cluster is still initializing, wait a bit more" in ready.detail
+    url_check = report.by_id("database_url")
+    assert url_check.status == WARN and "by `fly mpg attach`" in url_check.detail and "psycopg2" in url_check.detail
     with sandbox_pg.transaction() as st:
         st["mpg_clusters"][c["id"]]["ready_at"] = 0
     report = await run_doctor(client_for(sandbox_pg), None, app="web")
