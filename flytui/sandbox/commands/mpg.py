@@ -353,6 +353,12 @@ async def _serve_proxy(ctx: Ctx, bind: str, local: int, direct_ip: str, target: 
             return
         await asyncio.gather(pipe_bytes(cr, uw), pipe_bytes(ur, cw))
 
+    def quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # SIGTERM with connections open cancels their handlers: not an error worth a traceback on stderr
+        if not isinstance(context.get("exception"), (asyncio.CancelledError, SystemExit)):
+            loop.default_exception_handler(context)
+
+    asyncio.get_running_loop().set_exception_handler(quiet)
     sock = _bind(bind, local)
     server = await asyncio.start_server(handle, sock=sock)
     port = sock.getsockname()[1]
