@@ -124,3 +124,30 @@ async def test_read_only_refuses_every_mutating_cluster_command(sandbox_pg):
             assert await app.action_command(cmd) is False
         assert not isinstance(app.screen, ConfirmScreen)
     assert not any(a[:2] == ["mpg", "attach"] or a[:2] == ["mpg", "destroy"] for a in sandbox_pg.argv_log())
+
+
+async def test_attach_and_detach_current_app_with_confirm(sandbox_pg):
+    sandbox_pg.create_app("web")
+    c = add_cluster(sandbox_pg, "web-db")
+    app = make(sandbox_pg, current_app="web")
+    async with app.run_test(size=(180, 45)) as pilot:
+        first = await pane_of(app, pilot, "machines")
+        assert await wait_until(pilot, lambda: first.loads > 0)
+        await pilot.press("5")
+        pane = await pane_of(app, pilot, "clusters")
+        assert await wait_until(pilot, lambda: pane.loads > 0 and c["id"] in pane.table.rows_data)
+        pane.table.move_cursor(row=0)
+        await pilot.press("a")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.request.argvs[0][-4:] == ["attach", c["id"], "-a", "web"]
+        await pilot.press("y")
+        assert await wait_until(pilot, lambda: pane.table.rows_data.get(c["id"], {}).get("attached") == "web")
+        secret = sandbox_pg.read()["apps"]["web"]["secrets"]["DATABASE_URL"]["value"]
+        assert secret.startswith("postgresql://fly-user:") and f"@pgbouncer.{c['id']}.flympg.net/fly-db" in secret
+        assert not any(secret in str(n.message) for n in app._notifications)
+        await pilot.press("D")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        assert await wait_until(pilot, lambda: pane.table.rows_data.get(c["id"], {}).get("attached")
+                                == "<no attached apps>")
+    assert "DATABASE_URL" in sandbox_pg.read()["apps"]["web"]["secrets"]  # detach keeps the secret, like flyctl
