@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flytui.doctor import FAIL, FIX_DATABASE_URL, FIX_READ_DATABASE_URL, OK, SKIP, WARN, Check, _guard, _mk
 from flytui.fly.errors import FlyctlError
+from flytui.fly.mpg import MPG_STATUSES_BUSY
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.fly.client import FlyClient
@@ -114,7 +115,7 @@ async def check_mpg_cluster(client: "FlyClient | None", app: str | None, cluster
         state["cluster"] = cl
         if cl.status == "ready":
             ready.status, ready.detail = OK, f"{cl.name} ({cl.id}) is ready in {cl.region}"
-        elif cl.status in ("initializing", "provisioning", "creating"):
+        elif cl.status in MPG_STATUSES_BUSY:
             ready.status = FAIL
             ready.detail = (f"{cl.name} ({cl.id}) is {cl.status}: flyctl says \"cluster is still initializing, "
                             "wait a bit more\"")

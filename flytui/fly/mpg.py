@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MPG_PROXY_DEFAULT_PORT = 16380
 #: proxy/connect.go, remote ``[<direct ip>]:5432`` (v2/run_proxy.go)
 MPG_PROXY_READY = r"Proxying localhost:(?P<port>\d+) to remote \[(?P<remote>[^\]]*)\]:(?P<rport>\d+)"
-#: a cluster id as the API prints it (lowercase letters and digits)
+#: statuses of a cluster that is still being provisioned (flyctl refuses proxy/connect: v2/run_proxy.go)
 MPG_STATUSES_BUSY = ("initializing", "provisioning", "creating")
 
 
