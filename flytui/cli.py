@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--read-only", action="store_true", default=None, help="disable every command that changes things")
     p.add_argument("--flyctl", help="path to flyctl (default: $FLYTUI_FLYCTL, then fly/flyctl on PATH)")
     p.add_argument("--demo", action="store_true", help="run against the built-in flyctl sandbox (no Fly.io access)")
+    p.add_argument("--mpg", action="store_true",
+                   help="with --demo: attach the app to a Fly Managed Postgres cluster instead of a Fly Postgres app")
     p.add_argument("--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/flytui/config.toml)")
     sub = p.add_subparsers(dest="command")
     doc = sub.add_parser("doctor", help="preflight checks for the project folder, printed as text")
@@ -40,12 +42,12 @@ def app_from_fly_toml(folder: Path) -> str | None:
     return str(value) if value else None
 
 
-def _start_demo() -> tuple[str, dict[str, str], Path | None, Callable[[], None]]:
+def _start_demo(mpg: bool = False) -> tuple[str, dict[str, str], Path | None, Callable[[], None]]:
     try:
         from flytui.sandbox.demo import start_demo  # type: ignore[attr-defined]
     except ImportError:
         raise SystemExit("flytui --demo: the sandbox demo is not available in this build") from None
-    flyctl, env, project_dir, cleanup = start_demo()
+    flyctl, env, project_dir, cleanup = start_demo(mpg=True) if mpg else start_demo()
     return flyctl, dict(env), (Path(project_dir) if project_dir else None), cleanup
 
 
@@ -82,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "doctor":
         return _run_doctor(args)
+    if args.mpg and not args.demo:
+        print("flytui: --mpg only applies to --demo (a real account shows its MPG clusters in the clusters view, 5)",
+              file=sys.stderr)
+        return 2
 
     from flytui import lifecycle
 
@@ -91,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     project_dir: Path | None = Path.cwd() if (Path.cwd() / "fly.toml").is_file() else None
     try:
         if args.demo:
-            flyctl, env, demo_dir, cleanup = _start_demo()
+            flyctl, env, demo_dir, cleanup = _start_demo(mpg=args.mpg)
             lifecycle.register_cleanup(cleanup)
             project_dir = demo_dir or project_dir
             env = {**os.environ, **env}

@@ -384,7 +384,17 @@ async def run_doctor(
     alembic = add(check_alembic(project_dir))
     add(check_release_command(ft, alembic.status == OK))
     db_client = client if auth.status == OK and app_check is not None and app_check.status == OK else None
-    add(await check_database_url(db_client, app, project_dir, database_url or os.environ.get("FLYTUI_DATABASE_URL")))
+    url = database_url or os.environ.get("FLYTUI_DATABASE_URL")
+    from flytui.doctor_db import check_database_kind, check_mpg_cluster, refine_database_url  # kind / MPG checks
+
+    url_check, kind = await asyncio.gather(check_database_url(db_client, app, project_dir, url),
+                                           check_database_kind(db_client, app, url))
+    add(refine_database_url(url_check, kind))
+    add(kind)
+    if kind.data.get("kind") == "mpg":
+        for c in await check_mpg_cluster(client if auth.status == OK else None, app, kind.data.get("name"),
+                                         ft.primary_region if ft else None):
+            add(c)
     return DoctorReport(checks)
 
 

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.reliability
 
 MUTATING = [c for c in commands.COMMANDS if c.mutating]
 DESTROY_LIKE = [c for c in commands.COMMANDS if c.mutating and ("destroy" in c.id or "unset" in c.id)]
-VIEW_KEYS = {commands.APPS: "1", commands.MACHINES: "2", commands.SECRETS: "3", commands.VOLUMES: "4"}
+VIEW_KEYS = {commands.APPS: "1", commands.MACHINES: "2", commands.SECRETS: "3", commands.VOLUMES: "4",
+             commands.CLUSTERS: "5"}
 
 
 class RecordingApp(FlytuiApp):
@@ -39,6 +40,9 @@ def seed(sandbox) -> dict:  # type: ignore[no-untyped-def]
     sandbox.create_app("alpha", deployed=True)
     sandbox.set_secret("alpha", "API_KEY", "value-1")
     seed_volume(sandbox, "alpha", "vol_abc123")
+    from flytui.sandbox.commands.mpg import add_cluster
+
+    add_cluster(sandbox, "alpha-db")  # a Managed Postgres cluster for the MPG clusters pane
     return sandbox.add_machine("alpha", state="stopped", region="nrt")
 
 
@@ -75,9 +79,10 @@ async def test_read_only_refuses_every_mutating_command_without_calling_flyctl(s
             assert any("read-only" in m for _, m in app.notes[notes:]), f"{cmd.id}: no read-only message"
             new = sandbox.argv_log()[len(before):]
             mutating_calls = [a for a in new if a and a[0] not in ("apps", "machine", "secrets", "volumes",
-                                                                 "status", "releases", "auth", "orgs", "version")
+                                                                 "status", "releases", "auth", "orgs", "version",
+                                                                 "mpg")
                               or any(w in a for w in ("destroy", "start", "stop", "restart", "import", "unset",
-                                                      "create", "deploy", "scale", "set"))]
+                                                      "create", "deploy", "scale", "set", "attach", "detach"))]
             assert mutating_calls == [], f"{cmd.id} called flyctl: {mutating_calls}"
             assert app.screen_stack[-1] is app.main, f"{cmd.id} opened {app.screen_stack[-1]!r}"
             reliability.add("read-only refusals")

@@ -6,7 +6,8 @@ Plain asyncio, no UI imports; heavy libraries are imported lazily by the service
   only) the app's ``DATABASE_URL`` read from a running machine. It lives in memory only, never on disk, and
   is shown masked (:attr:`MigrationSession.masked_url`);
 - the database app derived from the URL host (``X.flycast``, ``X.internal``, ``top2.nearest.of.X.internal``),
-  or given by the user; local hosts are used directly (no tunnel);
+  or given by the user; a Fly Managed Postgres URL (``pgbouncer.<cluster>.flympg.net``) names its cluster and is
+  tunnelled with ``fly mpg proxy`` (:class:`~flytui.db.mpg_tunnel.MpgTunnel`); local hosts are used directly;
 - the tunnel (``fly proxy L:5432 -a X``) from a shared :class:`~flytui.db.tunnel.TunnelManager`, and the
   local URL (``fix_url`` + ``tunnel_url``: ``postgresql+psycopg://``, ``sslmode=disable`` kept);
 - history, current heads, pending revisions (:class:`Snapshot`);
@@ -232,6 +233,8 @@ class MigrationSession:
         self._url: str | None = None
         self.url_source: UrlSource | None = None
         self.db_app: str | None = None
+        #: the Fly Managed Postgres cluster the URL names (``pgbouncer.<id>.flympg.net``): tunnel by ``fly mpg proxy``
+        self.mpg_cluster: str | None = None
         self.remote_port = 5432
         self.direct = False
         self.tunnel: Tunnel | None = None
@@ -277,13 +280,17 @@ class MigrationSession:
         blocking = [p for p in diag.errors if not p.fixable]
         if blocking:
             raise MigrationSessionError(blocking[0].message, blocking[0].hint)
-        app = db_app or db_app_from_host(host)
-        direct = app is None and is_local_host(host)
-        if app is None and not direct:
+        from flytui.db.mpg_urls import parse_mpg_url
+
+        mpg = None if db_app else parse_mpg_url(url)
+        app = None if mpg else (db_app or db_app_from_host(host))
+        direct = app is None and mpg is None and is_local_host(host)
+        if app is None and mpg is None and not direct:
             raise MigrationSessionError(
                 f"cannot tell which Fly app serves the database host {host!r}",
                 "name the Postgres app (the one to `fly proxy` to)")
         self._url, self.url_source, self.db_app, self.remote_port, self.direct = url, source, app, port, direct
+        self.mpg_cluster = mpg.cluster_id if mpg else None
         self._local_base = None
         return app
 
@@ -304,7 +311,8 @@ class MigrationSession:
         value = await self.client.read_database_url(app, machine=machine)
         if not value:
             raise MigrationSessionError(f"DATABASE_URL is not set on {app}'s machine",
-                                        f"attach a database: fly postgres attach <pg-app> -a {app}")
+                                        f"attach a database: fly mpg attach <cluster> -a {app} (Managed Postgres) "
+                                        f"or fly postgres attach <pg-app> -a {app}")
         return self.set_url(value, source="app")
 
     # ---------------------------------------------------------------- tunnel
@@ -315,6 +323,13 @@ class MigrationSession:
 
             self._tunnels = TunnelManager(self.runner)
         return self._tunnels
+
+    @property
+    def target_label(self) -> str:
+        """Where the database is, for the header: ``db app X``, ``MPG cluster X`` or ``local database``."""
+        if self.mpg_cluster:
+            return f"MPG cluster {self.mpg_cluster}"
+        return f"db app {self.db_app}" if self.db_app else "local database"
 
     @property
     def tunnel_state(self) -> str:
@@ -336,7 +351,10 @@ class MigrationSession:
             await self.disconnect()
             if self.runner is None:
                 raise MigrationSessionError("no flyctl runner for the tunnel", "")
-            tunnel = await self.tunnels.acquire(self.db_app or "", self.remote_port)
+            if self.mpg_cluster:
+                tunnel = await self.tunnels.acquire_mpg(self.mpg_cluster)
+            else:
+                tunnel = await self.tunnels.acquire(self.db_app or "", self.remote_port)
             self.tunnel = tunnel
             self._unlisten = tunnel.add_listener(self._on_tunnel_state)
         assert self.tunnel is not None

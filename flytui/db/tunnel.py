@@ -81,10 +81,14 @@ class TunnelInfo:
     pid: int | None
     error: str | None        # last error message (redacted by the runner)
     refs: int = 0            # holders (TunnelManager only)
+    kind: str = "proxy"      # "proxy" (fly proxy to an app) | "mpg" (fly mpg proxy to a Managed Postgres cluster)
 
 
 class Tunnel:
     """One ``fly proxy`` process, kept up by a supervisor. See the module docstring."""
+
+    #: what :class:`TunnelInfo` calls it; subclasses (``flytui.db.mpg_tunnel.MpgTunnel``) change the argv
+    kind: str = "proxy"
 
     def __init__(self, runner: "FlyctlRunner", app: str, remote_port: int = 5432, local_port: int = 0,
                  host: str | None = None, *, bind: str = "127.0.0.1", ready_timeout: float = 30.0,
@@ -140,7 +144,8 @@ class Tunnel:
     def info(self, refs: int = 0) -> TunnelInfo:
         """A snapshot for the UI."""
         return TunnelInfo(self.app, self.remote_port, self.host, self.local_port, self.state, self.target,
-                          self.uptime, self.reconnects, self.pid, self.error.message if self.error else None, refs)
+                          self.uptime, self.reconnects, self.pid, self.error.message if self.error else None, refs,
+                          self.kind)
 
     def local_url(self, database_url: str) -> str:
         """``database_url`` pointed at this tunnel's local end (see :func:`flytui.db.urls.tunnel_url`)."""
@@ -351,7 +356,7 @@ class TunnelManager:
             if tunnel is None or tunnel.state in ("failed", "closed"):
                 if tunnel is not None:
                     await tunnel.close()
-                tunnel = self._factory(self.runner, app, remote_port, host=host, **self._options)
+                tunnel = self._make(app, remote_port, host)
                 for cb in self._listeners:
                     tunnel.add_listener(cb)
                 self._tunnels[key] = tunnel
@@ -364,6 +369,20 @@ class TunnelManager:
                     raise
             self._refs[key] += 1
             return tunnel
+
+    def _make(self, app: str, remote_port: int, host: str | None) -> Tunnel:
+        """A new tunnel for the key: ``fly mpg proxy`` when ``host`` is the MPG marker, else the factory's."""
+        from flytui.db.mpg_tunnel import MPG_HOST, MpgTunnel
+
+        if host == MPG_HOST:
+            return MpgTunnel(self.runner, app, **self._options)
+        return self._factory(self.runner, app, remote_port, host=host, **self._options)
+
+    async def acquire_mpg(self, cluster_id: str) -> Tunnel:
+        """The shared ``fly mpg proxy CLUSTER`` tunnel (key ``(cluster_id, 5432, "mpg")``); release it likewise."""
+        from flytui.db.mpg_tunnel import MPG_HOST
+
+        return await self.acquire(cluster_id, 5432, MPG_HOST)
 
     def release(self, tunnel: Tunnel) -> None:
         """Drop one reference; the last one schedules the close after ``idle_timeout`` seconds."""

@@ -41,6 +41,7 @@ from .models import (
     parse_version_text,
     parse_volumes,
 )
+from .mpg import MpgCommands
 from .retry import RateGate
 from .secrets import (
     SECRET_NAME as _SECRET_NAME,
@@ -186,7 +187,7 @@ class DeployOptions:
 # --------------------------------------------------------------------------------------------
 
 
-class FlyClient:
+class FlyClient(MpgCommands):
     """Typed flyctl commands over a :class:`~flytui.fly.runner.FlyctlRunner` (or anything like it)."""
 
     def __init__(self, runner: RunnerLike, rate_gate: RateGate | None = None) -> None:

@@ -71,7 +71,7 @@ class Demo:
     """
 
     def __init__(self, workspace: Path | None = None, *, app: str = DEMO_APP, db_app: str = DEMO_DB_APP,
-                 speed: float = 1.0) -> None:
+                 speed: float = 1.0, mpg: bool = False) -> None:
         import tempfile
 
         self.workspace = Path(workspace) if workspace else Path(tempfile.mkdtemp(prefix="flytui-demo-"))
@@ -84,6 +84,10 @@ class Demo:
         self.flyctl = ""
         self.env: dict[str, str] = {}
         self.database_url: str | None = None
+        #: ``mpg=True``: the app is attached to a Fly Managed Postgres cluster (what ``fly launch`` creates now where
+        #: the region has MPG): ``fly mpg create`` + ``fly mpg attach`` instead of ``fly postgres create/attach``
+        self.mpg = mpg
+        self.cluster_id: str | None = None
         self._closed = False
 
     def _fly(self, *args: str, cwd: Path | None = None) -> str:
@@ -114,8 +118,11 @@ class Demo:
                 "FLYTUI_SANDBOX_SPEED": str(self.speed),
             }
             self._fly("apps", "create", self.app, "--org", "personal")
-            self._fly("postgres", "create", "--name", self.db_app, "--org", "personal", "--region", DEMO_REGION)
-            out = self._fly("postgres", "attach", self.db_app, "-a", self.app)
+            if self.mpg:
+                out = self._attach_mpg()
+            else:
+                self._fly("postgres", "create", "--name", self.db_app, "--org", "personal", "--region", DEMO_REGION)
+                out = self._fly("postgres", "attach", self.db_app, "-a", self.app)
             for line in out.splitlines():
                 line = line.strip().lstrip("+").strip()
                 if line.startswith("DATABASE_URL="):
@@ -126,6 +133,22 @@ class Demo:
             self.close()
             raise
         return self
+
+    def _attach_mpg(self) -> str:
+        """``fly mpg create`` (ready at once in the demo) then ``fly mpg attach``; returns attach's output."""
+        import re
+
+        saved = dict(self.env)
+        self.env["FLYTUI_SANDBOX_MPG_READY"] = "0"
+        try:
+            out = self._fly("mpg", "create", "--name", self.db_app, "--org", "personal", "--region", DEMO_REGION)
+        finally:
+            self.env = saved
+        m = re.search(r"^  ID: (\S+)$", out, re.M)
+        if not m:
+            raise DemoError("fly mpg create printed no cluster ID")
+        self.cluster_id = m.group(1)
+        return self._fly("mpg", "attach", self.cluster_id, "-a", self.app)
 
     def close(self) -> None:
         """Stop every machine process, proxy and Postgres; remove the workspace. Idempotent."""
@@ -151,10 +174,10 @@ class Demo:
         self.close()
 
 
-def start_demo(workspace: Path | None = None, speed: float = 1.0):  # type: ignore[no-untyped-def]
+def start_demo(workspace: Path | None = None, speed: float = 1.0, mpg: bool = False):  # type: ignore[no-untyped-def]
     """Set up the demo; returns ``(flyctl_path, env, project_dir, cleanup)`` for ``flytui --demo``.
 
-    ``FLYTUI_DATABASE_URL`` is set to what ``fly postgres attach`` printed, as if the user had copied
+    ``FLYTUI_DATABASE_URL`` is set to what ``fly postgres attach`` (``mpg``: ``fly mpg attach``) printed, as if the user had copied
     it from their terminal: flytui's doctor and migrations pane read it from there (in memory only).
     """
     import atexit
@@ -162,7 +185,7 @@ def start_demo(workspace: Path | None = None, speed: float = 1.0):  # type: igno
     import sys
 
     print("flytui demo: starting PostgreSQL and the flyctl sandbox…", file=sys.stderr, flush=True)
-    demo = Demo(workspace, speed=speed).start()
+    demo = Demo(workspace, speed=speed, mpg=mpg).start()
     atexit.register(demo.close)
     env = {k: v for k, v in demo.env.items() if k.startswith("FLYTUI_SANDBOX")}
     os.environ["FLYTUI_DATABASE_URL"] = demo.database_url or ""

@@ -333,6 +333,10 @@ def app_env(app: dict[str, Any], server: dict[str, Any] | None = None, *, machin
             continue
         env[name] = sec["value"]
     addr = database_hostaddr(app, state) if state else None
+    if addr is None and state:  # a Fly Managed Postgres URL (pgbouncer.<cluster>.flympg.net)
+        from flytui.sandbox.mpg_state import mpg_hostaddr
+
+        addr = mpg_hostaddr(app, state)
     if addr:
         env["PGHOSTADDR"] = addr
     env["FLY_APP_NAME"] = app["name"]

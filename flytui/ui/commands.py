@@ -15,9 +15,10 @@ MIGRATIONS = "migrations"  # keys bound by the migrations screen (flytui/ui/scre
 # keys bound by the logs / deploy screens (flytui/ui/screens/{logs,deploy}.py)
 LOGS, DEPLOY = "logs", "deploy"
 COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
+CLUSTERS = "clusters"  # Fly Managed Postgres clusters (flytui/ui/screens/clusters.py)
 #: screens that own a command group, and the registry action that opens each (palette / `:` from elsewhere)
 SCREEN_OPENERS = {MIGRATIONS: "open_migrations"}
-PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES)
+PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES, CLUSTERS)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ COMMANDS: tuple[Command, ...] = (
        "show_view('secrets')", "s", "sec", takes_arg=True),
     _c("volumes", "Volumes", "Show the volumes of the current app (or :volumes APP)", "4", VIEW,
        "show_view('volumes')", "v", "vol", takes_arg=True),
+    _c("clusters", "MPG clusters", "Fly Managed Postgres clusters of the current org (every org when none is chosen)",
+       "5", VIEW, "show_view('clusters')", "mpg", "cluster", "managed-postgres"),
     _c("logs", "Logs", "Tail the logs of the current app (or :logs APP)", "l", VIEW, "open_logs", "lo", takes_arg=True),
     _c("deploy", "Deploy", "Deploy the project folder (fly.toml) with flyctl", "d", VIEW, "open_deploy", "dep",
        mutating=True),
@@ -111,6 +114,17 @@ COMMANDS: tuple[Command, ...] = (
     # volumes pane
     _c("volume-destroy", "Destroy volume", "Destroy the selected volume", "ctrl+d", VOLUMES, "destroy_volume",
        mutating=True),
+    # MPG clusters pane
+    _c("cluster-detail", "Cluster details", "Status, databases and users of the cluster (fly mpg status)", "enter",
+       CLUSTERS, "detail"),
+    _c("cluster-proxy", "Proxy to cluster", "fly mpg proxy CLUSTER on a free local port (shown in the tunnels view)",
+       "p", CLUSTERS, "proxy"),
+    _c("cluster-attach", "Attach to app", "fly mpg attach CLUSTER -a APP: sets DATABASE_URL on the current app", "a",
+       CLUSTERS, "attach", mutating=True),
+    _c("cluster-detach", "Detach from app", "fly mpg detach CLUSTER -a APP (the DATABASE_URL secret stays)", "D",
+       CLUSTERS, "detach", mutating=True),
+    _c("cluster-destroy", "Destroy cluster", "Destroy the cluster and all its data (type its name to confirm)",
+       "ctrl+d", CLUSTERS, "destroy", mutating=True),
     # command log pane
     _c("log-copy", "Copy command", "Copy the selected command line to the clipboard", "y", COMMAND_LOG,
        "copy_command"),
@@ -290,7 +304,7 @@ def validate_app_name(name: str) -> str | None:
 GROUP_TITLES = {
     "view": "Views", "global": "Everywhere", "apps": "Apps pane", "machines": "Machines pane",
     "secrets": "Secrets pane", "volumes": "Volumes pane", "command-log": "Command log pane",
-    "tunnels": "Tunnels pane", "releases": "Releases pane", "logs": "Logs screen", "deploy": "Deploy screen",
+    "tunnels": "Tunnels pane", "releases": "Releases pane", "clusters": "MPG clusters pane", "logs": "Logs screen", "deploy": "Deploy screen",
     "migrations": "Migrations screen",
 }
 

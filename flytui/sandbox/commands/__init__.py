@@ -26,7 +26,8 @@ GROUP_ALIASES = {"machines": "machine", "m": "machine", "app": "apps", "pg": "po
                  "vol": "volumes", "volume": "volumes", "ip": "ips", "org": "orgs", "check": "checks",
                  "release": "releases", "log": "logs"}
 SUB_ALIASES = {"ls": "list", "rm": "destroy", "remove": "destroy", "delete": "destroy"}
-GROUPS = {"auth", "orgs", "apps", "machine", "secrets", "checks", "volumes", "ips", "scale", "postgres", "ssh"}
+GROUPS = {"auth", "orgs", "apps", "machine", "secrets", "checks", "volumes", "ips", "scale", "postgres", "ssh",
+          "mpg"}
 
 VALUE_FLAGS = {
     "-a": "app", "--app": "app", "-o": "org", "--org": "org", "-C": "command", "--command": "command",
@@ -39,6 +40,9 @@ VALUE_FLAGS = {
     "-u": "user", "--user": "user", "--username": "user", "--hours": "hours", "--email": "email",
     "--signal": "signal", "-s": "signal", "--timeout": "timeout", "--vm-memory": "vm_memory",
     "--env": "env", "-e": "env",
+    # fly mpg (internal/command/mpg/*.go)
+    "-p": "local_port", "--local-port": "local_port", "--plan": "plan", "--pg-major-version": "pg_major_version",
+    "-d": "database", "--database": "database",
 }
 BOOL_FLAGS = {
     "-j": "json", "--json": "json", "-y": "yes", "--yes": "yes", "-f": "force", "--force": "force",
@@ -47,6 +51,7 @@ BOOL_FLAGS = {
     "--image": "image", "--agent": "agent", "--overwrite": "overwrite", "--now": "now", "-h": "help",
     "--help": "help", "--ha": "ha", "--verbose": "verbose", "--debug": "debug", "--pty": "pty",
     "--build-only": "build_only", "-t": "access_token_flag", "--select": "select", "--no-deploy": "no_deploy",
+    "--deleted": "deleted", "--enable-postgis-support": "enable_postgis_support", "--v2": "v2",
 }
 REPEATABLE = {"build_arg", "env"}
 

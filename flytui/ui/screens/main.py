@@ -29,7 +29,7 @@ PANES: dict[str, str] = {
     "apps": "flytui.ui.screens.apps:AppsPane", "machines": "flytui.ui.screens.machines:MachinesPane",
     "secrets": "flytui.ui.screens.secrets:SecretsPane", "volumes": "flytui.ui.screens.volumes:VolumesPane",
     "releases": "flytui.ui.screens.rollback:ReleasesPane", "command-log": "flytui.ui.screens.command_log:CommandLogPane",
-    "tunnels": "flytui.ui.screens.tunnels:TunnelsPane",
+    "tunnels": "flytui.ui.screens.tunnels:TunnelsPane", "clusters": "flytui.ui.screens.clusters:ClustersPane",
 }
 
 
@@ -131,6 +131,7 @@ class MainScreen(Screen):
 
     def on_data_table_row_selected(self, event) -> None:
         pane = self.pane
-        enter = {commands.APPS: "app-open", commands.MACHINES: "machine-detail"}.get(pane.GROUP)
+        enter = {commands.APPS: "app-open", commands.MACHINES: "machine-detail",
+                 commands.CLUSTERS: "cluster-detail"}.get(pane.GROUP)
         if enter and event.data_table is pane.table:
             self.app.run_command_id(enter)

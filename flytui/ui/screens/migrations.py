@@ -180,7 +180,7 @@ class MigrationsScreen(Screen[None]):
                 state = s.tunnel_state
                 style = {"up": "$success", "direct": "$success", "connecting": "$warning",
                          "dropped": "$error", "failed": "$error"}.get(state, "$foreground-muted")
-                where = f"db app [b]{s.db_app}[/b]" if s.db_app else "local database"
+                where = f"[b]{_esc(s.target_label)}[/b]"
                 port = f" :{s.tunnel.local_port}" if s.tunnel is not None and s.tunnel.local_port else ""
                 parts.append(f"{where} · tunnel [{style}]{state}{port}[/] · {_esc(s.masked_url or '')}")
             else:

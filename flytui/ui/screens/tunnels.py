@@ -38,10 +38,14 @@ def fmt_uptime(seconds: float | None) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
-def connect_command(local_port: int | None, remote_port: int, bind: str = "127.0.0.1") -> str:
-    """What to run against the local end: ``psql`` for PostgreSQL, else the local address."""
+def connect_command(local_port: int | None, remote_port: int, bind: str = "127.0.0.1", kind: str = "proxy") -> str:
+    """What to run against the local end: ``psql`` for PostgreSQL, else the local address.
+
+    A Managed Postgres tunnel (``fly mpg proxy``) logs in as the cluster's default ``fly-user`` to ``fly-db``."""
     if local_port is None:
         return "-"
+    if kind == "mpg":
+        return f"psql -h {bind} -p {local_port} -U fly-user fly-db"
     if remote_port == PG_PORT:
         return f"psql -h {bind} -p {local_port} -U postgres"
     return f"{bind}:{local_port}"
@@ -58,7 +62,7 @@ def tunnel_row(info: Any) -> dict[str, Any]:
         "uptime": fmt_uptime(info.uptime),
         "users": str(info.refs),
         "pid": str(info.pid) if info.pid else "-",
-        "connect": connect_command(info.local_port, info.remote_port),
+        "connect": connect_command(info.local_port, info.remote_port, kind=getattr(info, "kind", "proxy")),
         "error": (info.error or "").splitlines()[0][:80] if info.error else "",
     }
 
@@ -241,6 +245,6 @@ class TunnelsPane(Pane):
         if info is None:
             self.app.notify("No tunnel selected", severity="warning")
             return
-        cmd = connect_command(info.local_port, info.remote_port)
+        cmd = connect_command(info.local_port, info.remote_port, kind=getattr(info, "kind", "proxy"))
         self.app.copy_to_clipboard(cmd)
         self.app.notify(cmd, title="Copied to the clipboard")
