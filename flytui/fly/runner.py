@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Mapping
 
+from flytui.fly.child import Child, start_child
 from flytui.fly.errors import (
     FlyctlError,
     FlyctlNotFound,
@@ -136,7 +137,7 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-async def _wait_exit(proc: asyncio.subprocess.Process) -> int:
+async def _wait_exit(proc: Child) -> int:
     """Wait until the child itself exited (and was reaped by the loop's child watcher).
 
     ``Process.wait()`` also waits for the pipes to close, which never happens while an orphan
@@ -149,7 +150,7 @@ async def _wait_exit(proc: asyncio.subprocess.Process) -> int:
     return proc.returncode
 
 
-async def _terminate_group(proc: asyncio.subprocess.Process, grace: float = DEFAULT_GRACE) -> None:
+async def _terminate_group(proc: Child, grace: float = DEFAULT_GRACE) -> None:
     """SIGTERM the child's whole group, SIGKILL it after ``grace`` seconds, reap the leader.
 
     Also waits (briefly) until no member of the group is left, so no orphan survives.
@@ -175,7 +176,7 @@ async def _terminate_group(proc: asyncio.subprocess.Process, grace: float = DEFA
     _LIVE_GROUPS.pop(pgid, None)
 
 
-async def _cleanup_shielded(proc: asyncio.subprocess.Process, grace: float) -> None:
+async def _cleanup_shielded(proc: Child, grace: float) -> None:
     """Terminate the group even if the calling task is cancelled (again) meanwhile."""
     task = asyncio.ensure_future(_terminate_group(proc, grace))
     _BACKGROUND.add(task)
@@ -183,7 +184,7 @@ async def _cleanup_shielded(proc: asyncio.subprocess.Process, grace: float) -> N
     await asyncio.shield(task)
 
 
-def _kill_if_started(start: asyncio.Future[asyncio.subprocess.Process]) -> None:
+def _kill_if_started(start: asyncio.Future[Child]) -> None:
     """Done-callback: a child whose starter was abandoned is killed with its group."""
     if start.cancelled() or start.exception() is not None:
         return
@@ -400,12 +401,12 @@ class FlyctlRunner:
         env.update(self.env)
         return env
 
-    async def _exec(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> asyncio.subprocess.Process:
+    async def _exec(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> Child:
         """Start flyctl in its own session; a cancellation while starting still kills the group.
 
-        The child exists before ``create_subprocess_exec`` returns (pipes are connected after the
-        fork), so the start runs shielded: if we are cancelled meanwhile, we let it finish, kill
-        the whole group, then re-raise CancelledError.
+        The child exists before the start returns (its pipes are wrapped after the fork), so the start
+        runs shielded: if we are cancelled meanwhile, we let it finish, kill the whole group, then
+        re-raise CancelledError.
         """
         start = asyncio.ensure_future(self._create(argv, stdin_pipe=stdin_pipe, cwd=cwd))
         try:
@@ -419,24 +420,18 @@ class FlyctlRunner:
             await _cleanup_shielded(proc, self.grace)
             raise
 
-    async def _create(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> asyncio.subprocess.Process:
+    async def _create(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> Child:
+        def register(pid: int) -> None:  # before anything is awaited: the group is known from its first instant
+            _LIVE_GROUPS[pid] = shlex.join(redact_argv(argv))
+
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=self.child_env(),
-                cwd=cwd or self.cwd,
-                start_new_session=True,
-            )
+            return await start_child(argv, stdin_pipe=stdin_pipe, env=self.child_env(), cwd=cwd or self.cwd,
+                                     on_started=register)
         except (FileNotFoundError, PermissionError) as exc:
             self._path = None
             raise FlyctlNotFound(
                 f"flyctl not found: cannot execute {argv[0]!r} ({exc.strerror or exc})", argv=redact_argv(argv)
             ) from exc
-        _LIVE_GROUPS[proc.pid] = shlex.join(redact_argv(argv))
-        return proc
 
     # -- public API -------------------------------------------------------------------------
 
@@ -538,7 +533,7 @@ class FlyctlRunner:
         return CompletedRun(shown, returncode, stdout, stderr, duration)
 
     async def _communicate(
-        self, proc: asyncio.subprocess.Process, stdin: bytes | None, out: bytearray, err: bytearray
+        self, proc: Child, stdin: bytes | None, out: bytearray, err: bytearray
     ) -> int:
         """Feed stdin, collect both pipes, wait for exit; kill orphans left in the group."""
         assert proc.stdout is not None and proc.stderr is not None
@@ -554,6 +549,7 @@ class FlyctlRunner:
             for task in (*readers, feeder):
                 if task is not None and not task.done():
                     task.cancel()
+            proc.close_pipes()
             if proc.returncode is not None and not _group_alive(proc.pid):
                 _LIVE_GROUPS.pop(proc.pid, None)
 
@@ -660,7 +656,7 @@ class FlyProcess:
         self._kind = kind
         self._max_buffer = max(1, max_buffer)
         self.pid: int = 0
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: Child | None = None
         self._pending: deque[StreamLine] = deque()
         self._tail: deque[StreamLine] = deque(maxlen=_TAIL_LINES)
         self._eofs = 0
@@ -730,6 +726,7 @@ class FlyProcess:
         for task in self._tasks:
             if not task.done():
                 task.cancel()
+        self._proc.close_pipes()
         if self._watcher is not None:
             await asyncio.wait([self._watcher], timeout=_PIPE_EOF_WAIT)
             if not self._watcher.done():
