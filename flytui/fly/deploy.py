@@ -4,10 +4,23 @@
 stages (verify config, build, push, release command, machines, health checks, DNS, done) with status and
 timings, push progress, per-machine rows, the URLs flyctl prints, and — when flyctl fails — a
 :class:`DeployFailure` (failing stage, relevant error lines, a hint). It recognises the texts of real
-flyctl (v0.2.x … current): both ``Watch your app at`` / ``Watch your deployment at``, first deploys
+flyctl from v0.1.x to current: both ``Watch your app at`` / ``Watch your deployment at``, first deploys
 (``This deployment will:``, ``No machines in group app, launching a new machine``), the boxed
 ``SUCCESS!`` banner and ``Visit your newly deployed app at URL``. Unknown lines are kept in the transcript
 and never break it. No UI imports here.
+
+Machine progress comes in three generations (flyctl source, superfly/flyctl):
+
+* before v0.1.104: ``  [1/2] Updating ID [app]`` … ``  [1/2] Machine ID [app] update finished: success`` on
+  stderr (internal/command/deploy/machines_deploymachinesapp.go @ v0.1.103);
+* v0.1.104+ (9ae660e52 "async statuslogger"): internal/statuslogger. flytui runs flyctl without a TTY, so the
+  *non-interactive* logger prints one stdout line per update: ``<glyph> [i/n] text`` with glyph ``>`` running,
+  ``✔`` success, ``✖`` failure (``[i/n]`` only when n > 1, zero-padded to n's width; noninteractive.go,
+  shared.go @ ad0172f). Rolling updates end with ``✔ [1/2] Machine ID [app] update succeeded`` since v0.1.112
+  (``update finished: success`` before; first launches still print that one);
+* ``--deploy-retries`` (v0.2.94+, default ``auto`` = a feature flag; internal/command/deploy/plan.go):
+  ``> Acquiring lease for ID``, ``> Updating machine config for ID``, ``✔ Machine ID is now in a good state``,
+  failures as ``✖ [i/n] <error text>`` (the row is found by its ``[i/n]``), then ``Clearing lease`` lines.
 """
 from __future__ import annotations
 
@@ -192,7 +205,9 @@ RX = {
     # first launch ("No machines in group app, launching a new machine"): ids without a [group]
     "launch_group": re.compile(r"^No machines in group ([\w-]+), launching"),
     "machine_plain": re.compile(r"^(?:Waiting for |Machine )" + _MID + r" (?:to have state|update finished|is )"),
-    "machines_ok": re.compile(r"^Finished deploying|^Finished launching new machines|^✔ Machine .* update finished: success"),
+    "machines_ok": re.compile(r"^Finished deploying|^Finished launching new machines"),
+    # internal/statuslogger non-interactive line: glyph, optional [i/n], text (see the module docstring)
+    "status_line": re.compile(r"^(?P<glyph>[>✔✖]) (?:\[(?P<i>\d+)/(?P<n>\d+)\] )?(?P<text>.*)$"),
     "health": re.compile(r"become healthy|health check|smoke check|is up and running|Checking that", re.I),
     "dns_start": re.compile(r"^Checking DNS configuration for (\S+)"),
     "dns_ok": re.compile(r"^✓ DNS configuration verified|DNS configuration verified"),
@@ -200,6 +215,10 @@ RX = {
     "success": re.compile(r"SUCCESS! Your app is live"),
     "error": re.compile(r"^Error[: ]"),
 }
+
+_MACHINE_REF = re.compile(r"\b([0-9a-f]{8,20})\b(?: \[([\w-]+)\])?")
+_LEASE = re.compile(r"\blease for\b", re.I)
+_DONE_TEXT = re.compile(r"update succeeded|update finished: success|is now in a good state")
 
 _FAILURES: list[tuple[str, re.Pattern[str]]] = [
     ("payment_required", re.compile(r"payment information|add a payment method|add a credit card|buy credit", re.I)),
@@ -274,6 +293,7 @@ class DeployTracker:
         self._current: str | None = None
         self._in_plan = False
         self._launch_group = "app"  # group named by "No machines in group G, launching a new machine"
+        self._by_index: dict[int, str] = {}  # status-logger line [i/n] -> machine id
 
     # -- queries ---------------------------------------------------------------------------
     @property
@@ -412,6 +432,8 @@ class DeployTracker:
         elif self._in_plan and s.startswith("*"):
             self.plan.append(s.lstrip("* ").strip())
             self.stages["machines"].keep(s)
+        elif m := RX["status_line"].match(s):
+            self._status_line(m.group("glyph"), m.group("i"), m.group("n"), m.group("text"))
         elif m := RX["machine_step"].match(s):
             self._machine_step(int(m.group(1)), int(m.group(2)), m.group(3))
         elif m := RX["machine_launch"].match(s):
@@ -473,6 +495,63 @@ class DeployTracker:
             self._start("machines")
         self.stages["machines"].detail = self._machines_detail()
         return row
+
+    def _status_line(self, glyph: str, i: str | None, n: str | None, text: str) -> None:
+        """One internal/statuslogger line (``>`` running, ``✔`` success, ``✖`` failure)."""
+        if "release_command" in text:  # "> Created release_command machine ID", "✖ release_command failed"
+            sid = "release" if self.reached("release") else (self._current or "release")
+            self.stages[sid].keep(text)
+            return
+        idx = int(i) if i else None
+        total = int(n) if n else None
+        ref = _MACHINE_REF.search(text)
+        mid = ref.group(1) if ref else None
+        if mid is None and idx is not None:
+            mid = self._by_index.get(idx)
+        if mid is None and idx is None and len(self.machines) == 1:
+            mid = next(iter(self.machines))
+        if mid is None:  # "> Launching new machine", v0.1.104's bare "> [1/2] Updating"
+            if not self.reached("machines"):
+                self._start("machines")
+            self.stages["machines"].keep(text)
+            return
+        group = (ref.group(2) if ref and ref.group(1) == mid else None) or (
+            self.machines[mid].group if mid in self.machines else self._launch_group)
+        row = self.machines.get(mid)
+        if row is None:
+            row = self.machines[mid] = MachineRow(mid, group)
+        row.group = group
+        row.step = text
+        if idx is not None:
+            self._by_index[idx] = mid
+            row.index, row.total = idx, total
+        lease = bool(_LEASE.search(text))
+        if glyph == "✖":
+            if not (lease and row.state == "done"):
+                row.state = "failed"
+        elif lease:
+            pass  # acquiring/clearing a lease changes nothing on the machine itself
+        elif glyph == "✔" and _DONE_TEXT.search(text):
+            row.state = "done"
+        elif row.state != "done":
+            low = text.lower()
+            if any(k in low for k in ("become healthy", "up and running", "checking", "smoke checks", "machine checks")):
+                row.state = "checking"
+                self._health_running()
+            elif "has state: started" in low or "reached started state" in low:
+                row.state = "started"
+            else:
+                row.state = "updating"
+        if not self.reached("machines"):
+            self._start("machines")
+        self.stages["machines"].keep(text)
+        self.stages["machines"].detail = self._machines_detail()
+        totals = {r.total for r in self.machines.values()}
+        if (len(totals) == 1 and None not in totals and len(self.machines) == totals.pop()
+                and all(r.state == "done" for r in self.machines.values())):
+            self._ok("machines")  # every [i/n] row finished; today's flyctl prints no "Finished deploying"
+            if self.stages["health"].status == RUNNING:
+                self._ok("health")
 
     def _machine_step(self, i: int, n: int, step: str) -> None:
         m = RX["machine_id_group"].search(step)

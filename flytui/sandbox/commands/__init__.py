@@ -38,7 +38,7 @@ VALUE_FLAGS = {
     "--variable-name": "variable_name", "--database-name": "database_name", "--database-user": "database_user",
     "-u": "user", "--user": "user", "--username": "user", "--hours": "hours", "--email": "email",
     "--signal": "signal", "-s": "signal", "--timeout": "timeout", "--vm-memory": "vm_memory",
-    "--env": "env", "-e": "env",
+    "--env": "env", "-e": "env", "--deploy-retries": "deploy_retries",
 }
 BOOL_FLAGS = {
     "-j": "json", "--json": "json", "-y": "yes", "--yes": "yes", "-f": "force", "--force": "force",

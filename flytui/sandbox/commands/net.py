@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import asyncio
 
 from flytui.sandbox.commands import Ctx, command
+from flytui.sandbox.generations import proxy_ready_line
 from flytui.sandbox.state import SandboxError, get_app
 
 
@@ -89,7 +90,7 @@ async def _serve(ctx: Ctx, bind: str, local: int, remote_port: int, label: str, 
     sock = _bind(bind, local)
     server = await asyncio.start_server(handle, sock=sock)
     port = sock.getsockname()[1]
-    ctx.out(f"Proxying localhost:{port} to remote [{label}]:{remote_port}")
+    ctx.out(proxy_ready_line(port, f"[{label}]:{remote_port}"))  # text by flyctl generation
     done = _until_stopped(watch_stdin)
     async with server:
         return await done
@@ -102,7 +103,7 @@ async def _serve_ssh(ctx: Ctx, bind: str, local: int, label: str, app_name: str,
     sock = _bind(bind, local)
     acceptor, hallpass = await sshd.serve(ctx.sb, sock, app_name, label)
     port = sock.getsockname()[1]
-    ctx.out(f"Proxying localhost:{port} to remote [{label}]:22")
+    ctx.out(proxy_ready_line(port, f"[{label}]:22"))
     try:
         return await _until_stopped(watch_stdin)
     finally:
