@@ -68,9 +68,10 @@ def rolling_update(ctx: Ctx, app_name: str, targets: list[str], *, image: str | 
         _with_recovery(ctx, app_name, targets, image=image, release=release, fail_health=fail_health, wait=wait,
                        timeout=timeout)
         return
-    targets = sorted(targets)  # updateUsingRollingStrategy sorts the entries by machine id
-    sl = StatusLogger(ctx, len(targets))
     modern = gen.at_least(gen.UPDATE_SUCCEEDED)
+    if modern:
+        targets = sorted(targets)  # updateUsingRollingStrategy sorts the entries by machine id (since v0.1.112)
+    sl = StatusLogger(ctx, len(targets))
     for i, mid in enumerate(targets):
         fmt_id = f"{mid} [app]"
         if modern:
