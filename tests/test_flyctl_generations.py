@@ -279,8 +279,9 @@ def test_ready_patterns_match_both_generations(line: str) -> None:
     assert pm and pm.group(1) == "15432"
 
 
-@pytest.mark.parametrize("version", [None, "0.3.153", "0.1.90"], ids=["today", "v0.3.153", "oldest-0.1.90"])
-async def test_sandbox_tunnel_comes_up_on_either_ready_line(sandbox_pg: Any, pg_server: Any, version: str | None) -> None:
+@pytest.mark.parametrize("version", [None, "0.3.153", "0.2.77"], ids=["today", "v0.3.153", "oldest-v0.2.77"])
+async def test_sandbox_tunnel_comes_up_on_either_ready_line(sandbox_pg: Any, pg_server: Any,
+                                                            version: str | None) -> None:
     import re
 
     import psycopg
@@ -303,3 +304,17 @@ async def test_sandbox_tunnel_comes_up_on_either_ready_line(sandbox_pg: Any, pg_
             cur = await conn.execute("select 1")
             assert await cur.fetchone() == (1,)
     assert tunnel.state == "closed"
+
+
+async def test_tunnel_below_v0_2_77_fails_with_flyctls_unknown_flag(sandbox_pg: Any) -> None:
+    # internal/command/proxy/proxy.go got --watch-stdin in v0.2.77 (3501aeb46): cobra rejects it before
+    from flytui.fly.errors import FlyctlError
+
+    sandbox_pg.create_postgres("gen-test-postgres")
+    runner = FlyctlRunner(sandbox_pg.flyctl, env={**sandbox_pg.env, "FLYTUI_SANDBOX_FLYCTL_VERSION": "0.2.76"},
+                          grace=1.0)
+    tunnel = Tunnel(runner, "gen-test-postgres", 5432, backoff_base=0.05, backoff_cap=0.2, ready_timeout=10.0)
+    with pytest.raises(FlyctlError, match="unknown flag: --watch-stdin"):
+        await tunnel.open()
+    assert tunnel.state == "failed"
+    await tunnel.close()

@@ -535,7 +535,8 @@ class DeployTracker:
             row.state = "done"
         elif row.state != "done":
             low = text.lower()
-            if any(k in low for k in ("become healthy", "up and running", "checking", "smoke checks", "machine checks")):
+            if any(k in low for k in ("become healthy", "up and running", "checking", "smoke checks",
+                                      "machine checks")):
                 row.state = "checking"
                 self._health_running()
             elif "has state: started" in low or "reached started state" in low:

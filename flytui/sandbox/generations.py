@@ -13,6 +13,8 @@ changed it (dates and commits from ``git log -S`` in superfly/flyctl):
   ``auto``, a LaunchDarkly flag) routes updates through plan.go (lease / machine-config / good-state lines). The
   sandbox takes that path for ``--deploy-retries N`` (N > 0) or ``$FLYTUI_SANDBOX_DEPLOY_RETRIES`` (the flag's
   ``auto`` value).
+* ``WATCH_STDIN`` v0.2.77 (3501aeb46 "Abort proxy when stdin gets closed (#3638)", 2024-06-28): ``fly proxy
+  --watch-stdin``; older flyctl rejects it with ``Error: unknown flag: --watch-stdin``.
 * ``PROXY_LOCALHOST`` v0.3.154 (ab42f7ecb "cleanup output for flyctl mpg proxy (#4473)", 2025-07-10): ``fly proxy``
   prints ``Proxying localhost:N to remote [HOST]:P``; before (since 2022): ``Proxying local port N to remote [HOST]:P``
   (proxy/connect.go).
@@ -36,6 +38,7 @@ RETRIES_ENV = "FLYTUI_SANDBOX_DEPLOY_RETRIES"
 STATUSLOGGER = (0, 1, 104)
 UPDATE_SUCCEEDED = (0, 1, 112)
 DEPLOY_RETRIES = (0, 2, 94)
+WATCH_STDIN = (0, 2, 77)
 PROXY_LOCALHOST = (0, 3, 154)
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
@@ -121,6 +124,6 @@ class StatusLogger:
         self.log_status(i, FAILURE, "Failed: " + error.split("\n", 1)[0])
 
 
-__all__ = ["ENV", "RETRIES_ENV", "STATUSLOGGER", "UPDATE_SUCCEEDED", "DEPLOY_RETRIES", "PROXY_LOCALHOST",
+__all__ = ["ENV", "RETRIES_ENV", "STATUSLOGGER", "UPDATE_SUCCEEDED", "DEPLOY_RETRIES", "WATCH_STDIN", "PROXY_LOCALHOST",
            "version", "version_tuple", "at_least", "deploy_retries", "proxy_ready_line", "StatusLogger",
            "RUNNING", "SUCCESS", "FAILURE", "NONE"]

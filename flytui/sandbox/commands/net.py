@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import asyncio
 
 from flytui.sandbox.commands import Ctx, command
-from flytui.sandbox.generations import proxy_ready_line
+from flytui.sandbox.generations import WATCH_STDIN, at_least, proxy_ready_line
 from flytui.sandbox.state import SandboxError, get_app
 
 
@@ -113,6 +113,8 @@ async def _serve_ssh(ctx: Ctx, bind: str, local: int, label: str, app_name: str,
 
 @command("proxy")
 def proxy(ctx: Ctx) -> int:
+    if ctx.flag("watch_stdin") and not at_least(WATCH_STDIN):  # cobra rejects it before flyctl v0.2.77
+        raise SandboxError("unknown flag: --watch-stdin")
     if not ctx.args:
         raise SandboxError("accepts between 1 and 2 arg(s), received 0")
     local_s, _, remote_s = ctx.args[0].partition(":")
