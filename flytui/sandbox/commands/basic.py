@@ -58,6 +58,10 @@ def token(ctx: Ctx) -> int:
 def login(ctx: Ctx) -> int:
     email = ctx.flag("email") or "demo@example.com"
     ctx.sb.login(email)
+    with ctx.sb.transaction() as st:  # every Fly.io user has a personal org (a fresh state has none yet)
+        orgs = st.setdefault("orgs", [])
+        if not any(o.get("type") == "PERSONAL" or o.get("slug") == "personal" for o in orgs):
+            orgs.insert(0, {"slug": "personal", "name": email, "type": "PERSONAL"})
     ctx.out(f"successfully logged in as {email}")
     return 0
 

@@ -162,6 +162,8 @@ def ssh_console(ctx: Ctx) -> int:
     if not started:
         raise SandboxError(NO_VMS.format(app=app["name"]))
     m = started[0]
+    if not wanted and len(started) > 1:  # internal/command/ssh/console.go selectMachine @ ad0172f (stdout)
+        ctx.out(f"No machine specified, using {m['id']} in region {m['region']}")
     ctx.err(f"Connecting to {m['private_ip']}... complete")
     cmd = ctx.flag("command") or "/bin/sh"
     try:
