@@ -175,6 +175,39 @@ def test_v0_1_104_statuslogger_lines() -> None:
     assert seen == {A: ["updating", "done"], B: ["updating", "done"]}
 
 
+# machines_releasecommand.go @ ad0172f: a SingleLine status logger (no [i/n]); the release machine's own lines
+# must not become machine rows
+def test_release_command_status_lines_are_not_machine_rows() -> None:
+    rel = "2876e9d1c34618"
+    tr, seen = states([
+        "Running shop-api release_command: alembic upgrade head",
+        f"> Created release_command machine {rel}",
+        "Starting machine",
+        f"> Waiting for {rel} to have state: started",
+        "✖ release_command failed",
+        f"Error release_command failed running on machine {rel} with exit code 1.",
+        "Checking logs: fetching the last 100 lines below:",
+        "2026-08-21T10:00:00Z sqlalchemy.exc.IntegrityError: (psycopg.errors.NotNullViolation)",
+        f"✖ Failed: machine {rel} exited with non-zero status of 1",
+        f"Error: release command failed - aborting deployment. machine {rel} exited with non-zero status of 1",
+    ])
+    assert seen == {} and tr.machines == {}
+    assert any("Created release_command machine" in ln for ln in tr.stages["release"].lines)
+    tr.finish(1)
+    assert tr.failure is not None and tr.failure.kind == "release_command" and tr.failure.stage == "release"
+
+
+def test_release_command_success_then_first_launch() -> None:
+    rel = "2876e9d1c34618"
+    tr, seen = states([
+        "Running shop-api release_command: alembic upgrade head",
+        f"> Created release_command machine {rel}",
+        "Starting machine",
+        f"✔ release_command {rel} completed successfully",
+    ] + FIRST_LAUNCH)
+    assert tr.stages["release"].status == OK and set(seen) == {A, B}
+
+
 # ---------------------------------------------------------------- the real sandbox flyctl
 @pytest.fixture
 def project(tmp_path: Path, sandbox: Any) -> Path:

@@ -498,7 +498,10 @@ class DeployTracker:
 
     def _status_line(self, glyph: str, i: str | None, n: str | None, text: str) -> None:
         """One internal/statuslogger line (``>`` running, ``✔`` success, ``✖`` failure)."""
-        if "release_command" in text:  # "> Created release_command machine ID", "✖ release_command failed"
+        in_release = self._current == "release" and not self.reached("machines") and text != "Launching new machine"
+        if "release_command" in text or in_release:
+            # machines_releasecommand.go: "> Created release_command machine ID", "> Waiting for ID to have state:
+            # started", "✔ release_command ID completed successfully", "✖ release_command failed", "✖ Failed: …"
             sid = "release" if self.reached("release") else (self._current or "release")
             self.stages[sid].keep(text)
             return
