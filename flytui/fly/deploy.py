@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .client import DeployOptions
+from .deploy_status import STATUS_LINE, MachineRow, all_indexed_done, apply_status_line
 
 # --------------------------------------------------------------------------------------------
 # Options
@@ -153,16 +154,6 @@ class Stage:
             del self.lines[: len(self.lines) - cap]
 
 
-@dataclass
-class MachineRow:
-    id: str
-    group: str = "app"
-    step: str = ""            # flyctl's text, e.g. "Waiting for … to have state: started"
-    state: str = "pending"    # pending | updating | started | healthy | done | failed
-    index: int | None = None  # [i/n]
-    total: int | None = None
-
-
 @dataclass(frozen=True)
 class DeployFailure:
     kind: str          # payment_required | release_command | health_checks | smoke_checks | build | app_not_found | unknown
@@ -206,8 +197,8 @@ RX = {
     "launch_group": re.compile(r"^No machines in group ([\w-]+), launching"),
     "machine_plain": re.compile(r"^(?:Waiting for |Machine )" + _MID + r" (?:to have state|update finished|is )"),
     "machines_ok": re.compile(r"^Finished deploying|^Finished launching new machines"),
-    # internal/statuslogger non-interactive line: glyph, optional [i/n], text (see the module docstring)
-    "status_line": re.compile(r"^(?P<glyph>[>✔✖]) (?:\[(?P<i>\d+)/(?P<n>\d+)\] )?(?P<text>.*)$"),
+    # internal/statuslogger non-interactive line: glyph, optional [i/n], text (deploy_status.py)
+    "status_line": STATUS_LINE,
     "health": re.compile(r"become healthy|health check|smoke check|is up and running|Checking that", re.I),
     "dns_start": re.compile(r"^Checking DNS configuration for (\S+)"),
     "dns_ok": re.compile(r"^✓ DNS configuration verified|DNS configuration verified"),
@@ -215,10 +206,6 @@ RX = {
     "success": re.compile(r"SUCCESS! Your app is live"),
     "error": re.compile(r"^Error[: ]"),
 }
-
-_MACHINE_REF = re.compile(r"\b([0-9a-f]{8,20})\b(?: \[([\w-]+)\])?")
-_LEASE = re.compile(r"\blease for\b", re.I)
-_DONE_TEXT = re.compile(r"update succeeded|update finished: success|is now in a good state")
 
 _FAILURES: list[tuple[str, re.Pattern[str]]] = [
     ("payment_required", re.compile(r"payment information|add a payment method|add a credit card|buy credit", re.I)),
@@ -497,7 +484,7 @@ class DeployTracker:
         return row
 
     def _status_line(self, glyph: str, i: str | None, n: str | None, text: str) -> None:
-        """One internal/statuslogger line (``>`` running, ``✔`` success, ``✖`` failure)."""
+        """One internal/statuslogger line (``>`` running, ``✔`` success, ``✖`` failure): see deploy_status.py."""
         in_release = self._current == "release" and not self.reached("machines") and text != "Launching new machine"
         if "release_command" in text or in_release:
             # machines_releasecommand.go: "> Created release_command machine ID", "> Waiting for ID to have state:
@@ -505,55 +492,17 @@ class DeployTracker:
             sid = "release" if self.reached("release") else (self._current or "release")
             self.stages[sid].keep(text)
             return
-        idx = int(i) if i else None
-        total = int(n) if n else None
-        ref = _MACHINE_REF.search(text)
-        mid = ref.group(1) if ref else None
-        if mid is None and idx is not None:
-            mid = self._by_index.get(idx)
-        if mid is None and idx is None and len(self.machines) == 1:
-            mid = next(iter(self.machines))
-        if mid is None:  # "> Launching new machine", v0.1.104's bare "> [1/2] Updating"
-            if not self.reached("machines"):
-                self._start("machines")
-            self.stages["machines"].keep(text)
-            return
-        group = (ref.group(2) if ref and ref.group(1) == mid else None) or (
-            self.machines[mid].group if mid in self.machines else self._launch_group)
-        row = self.machines.get(mid)
-        if row is None:
-            row = self.machines[mid] = MachineRow(mid, group)
-        row.group = group
-        row.step = text
-        if idx is not None:
-            self._by_index[idx] = mid
-            row.index, row.total = idx, total
-        lease = bool(_LEASE.search(text))
-        if glyph == "✖":
-            if not (lease and row.state == "done"):
-                row.state = "failed"
-        elif lease:
-            pass  # acquiring/clearing a lease changes nothing on the machine itself
-        elif glyph == "✔" and _DONE_TEXT.search(text):
-            row.state = "done"
-        elif row.state != "done":
-            low = text.lower()
-            if any(k in low for k in ("become healthy", "up and running", "checking", "smoke checks",
-                                      "machine checks")):
-                row.state = "checking"
-                self._health_running()
-            elif "has state: started" in low or "reached started state" in low:
-                row.state = "started"
-            else:
-                row.state = "updating"
+        row = apply_status_line(self.machines, self._by_index, self._launch_group, glyph, i, n, text)
         if not self.reached("machines"):
             self._start("machines")
         self.stages["machines"].keep(text)
+        if row is None:  # "> Launching new machine", v0.1.104's bare "> [1/2] Updating"
+            return
+        if row.state == "checking":
+            self._health_running()
         self.stages["machines"].detail = self._machines_detail()
-        totals = {r.total for r in self.machines.values()}
-        if (len(totals) == 1 and None not in totals and len(self.machines) == totals.pop()
-                and all(r.state == "done" for r in self.machines.values())):
-            self._ok("machines")  # every [i/n] row finished; today's flyctl prints no "Finished deploying"
+        if all_indexed_done(self.machines):
+            self._ok("machines")
             if self.stages["health"].status == RUNNING:
                 self._ok("health")
 
