@@ -88,10 +88,8 @@ def rolling_update(ctx: Ctx, app_name: str, targets: list[str], *, image: str | 
             sl.log(i, f"Checking that {fmt_id} is up and running")
             err = _check(ctx, app_name, mid, fail_health, timeout)
             if err is not None:
-                if modern:
+                if modern:  # statusFailure; v0.1.104-v0.1.111 returned the error without a status line
                     sl.log_status(i, FAILURE, f"Machine {fmt_id} update failed: {err.message}")
-                else:
-                    sl.failed(i, err.message)
                 raise err
             if _has_checks(ctx, app_name):
                 sl.log(i, f"Waiting for {fmt_id} to become healthy: 1/1\n")
