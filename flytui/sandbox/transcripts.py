@@ -7,6 +7,10 @@ run (see :mod:`flytui.sandbox.procs`); health checks are real HTTP GETs on each 
 and the release command really runs. In the sandbox the app URL is ``http://127.0.0.1:<port>/``.
 
 Failure scenarios: fault ``{"deploy": {"fail_stage": "build"|"push"|"release"|"health"|"payment"}}``.
+
+Machine progress follows the flyctl generation the sandbox plays (``$FLYTUI_SANDBOX_FLYCTL_VERSION``,
+:mod:`flytui.sandbox.generations`): the status-logger lines of v0.1.104+ come from :mod:`flytui.sandbox.rolling`,
+the 2023 lines (machines_deploymachinesapp.go @ v0.1.103) from :func:`rolling_update` / :func:`_first_launch` here.
 """
 from __future__ import annotations
 
