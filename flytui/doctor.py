@@ -109,7 +109,6 @@ BROKEN_BELOW: tuple[tuple[tuple[int, int, int], str], ...] = (
     ((0, 2, 77), "database tunnels: `fly proxy … --watch-stdin` (v0.2.77) fails with "
                  "“unknown flag: --watch-stdin”, "
                  "so the Postgres console, migrations against Fly Postgres and remote Alembic over SSH cannot connect"),
-    ((0, 1, 146), "log snapshots: `fly logs --no-tail` (v0.1.146) fails with “unknown flag: --no-tail”"),
 )
 
 #: Older output flytui still understands (said in the detail, so a user comparing transcripts is not surprised)

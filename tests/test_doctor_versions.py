@@ -48,17 +48,15 @@ async def test_between_minimum_and_v0_3_154_is_supported_with_a_note(sandbox: An
     assert c.status == d.OK
 
 
-@pytest.mark.parametrize("version,n_broken", [("0.2.76", 1), ("0.1.90", 2)])
-async def test_below_minimum_fails_and_says_what_breaks(sandbox: Any, project: Path, version: str,
-                                                        n_broken: int) -> None:
+@pytest.mark.parametrize("version", ["0.2.76", "0.1.90"])
+async def test_below_minimum_fails_and_says_what_breaks(sandbox: Any, project: Path, version: str) -> None:
     sandbox.create_app(APP)
     rep = await d.run_doctor(_client(sandbox, version), project)
     c = rep.by_id("flyctl")
     assert c.status == d.FAIL and not rep.ok
     assert c.detail.startswith(f"flyctl v{version} is older than v0.2.77: flytui supports flyctl v0.2.77 or newer")
-    assert len(c.data["broken"]) == n_broken
+    assert len(c.data["broken"]) == 1
     assert "unknown flag: --watch-stdin" in c.why and "`fly version upgrade`" in c.fix
-    assert ("--no-tail" in c.why) == (version == "0.1.90")
     assert rep.by_id("auth").status == d.OK  # an old flyctl still runs: the other checks go on
 
 
