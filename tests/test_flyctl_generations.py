@@ -135,6 +135,9 @@ def test_deploy_retries_lines() -> None:
 def test_deploy_retries_failure_without_id_uses_the_index() -> None:
     tr, _ = states(RETRIES[:6] + ["✖ [1/2] timeout reached waiting for health checks to pass"])
     assert tr.machines[A].state == "failed" and tr.machines[B].state == "pending"
+    # an error text with another hex word (a lease nonce) still belongs to the line's machine
+    tr, _ = states(RETRIES[:6] + ["✖ [2/2] lease currently held by 0123456789abcdef01"])
+    assert tr.machines[B].state == "failed" and set(tr.machines) == {A, B}
 
 
 # deployCreateMachinesForGroups + spawnMachineInGroup @ ad0172f (one group: no [i/n]); the second machine's

@@ -32,16 +32,17 @@ def apply_status_line(rows: dict[str, MachineRow], by_index: dict[int, str], def
                       i: str | None, n: str | None, text: str) -> MachineRow | None:
     """Update (or add) the row a status line is about; None when the line names no machine.
 
-    The machine is the id in the text (``ID [group]`` or plan.go's bare ``ID``), else the row of that ``[i/n]``
-    (plan.go failures print only the error), else the only row. ``✖`` fails the row (a lease line only if the
+    The machine is the one its ``[i/n]`` line already named (plan.go failures print only the error, which may hold
+    other hex words), else the id in the text (``ID [group]`` or plan.go's bare ``ID``), else the only row. ``✖`` fails the row (a lease line only if the
     row had not finished), lease lines change nothing else, ``✔`` + a finishing text is done, other lines move
     an unfinished row to updating / started / checking.
     """
     idx = int(i) if i else None
     ref = MACHINE_REF.search(text)
-    mid = ref.group(1) if ref else None
-    if mid is None and idx is not None:
-        mid = by_index.get(idx)
+    if idx is not None and idx in by_index:  # a status line belongs to one machine for the whole run
+        mid: str | None = by_index[idx]
+    else:
+        mid = ref.group(1) if ref else None
     if mid is None and idx is None and len(rows) == 1:
         mid = next(iter(rows))
     if mid is None:
