@@ -1,4 +1,4 @@
-"""The deploy screen on a real sandbox deploy, in today's flyctl output and in the oldest flytui supports.
+"""The deploy screen on a real sandbox deploy: today's flyctl, the oldest flytui supports (v0.2.77), 2023 lines.
 
 The sandbox plays ``$FLYTUI_SANDBOX_FLYCTL_VERSION`` (flytui/sandbox/generations.py): today's machine lines are
 internal/statuslogger's non-interactive ``> [1/2] Updating ID [app]`` … ``✔ [1/2] Machine ID [app] update
@@ -25,7 +25,8 @@ def project(tmp_path: Path, sandbox: Any) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("version", [None, "0.1.90"], ids=["today", "oldest-0.1.90"])
+@pytest.mark.parametrize("version", [None, "0.2.77", "0.1.90"], ids=["today", "oldest-supported-v0.2.77",
+                                                                  "2023-lines-v0.1.90"])
 async def test_machine_rows_reach_done_and_push_bar_is_not_left_waiting(sandbox: Any, project: Path,
                                                                        version: str | None) -> None:
     if version:
