@@ -274,6 +274,15 @@ async def test_sandbox_deploy_retries_rows(sandbox: Any, project: Path) -> None:
     assert all(h[-1] == "done" for h in seen.values()) and len(seen) == 2
 
 
+def test_sandbox_deploy_retries_flag_by_version(sandbox: Any, project: Path) -> None:
+    # internal/command/deploy/deploy.go: --deploy-retries since v0.2.94 (1bdffec08), validated before anything runs
+    r = sandbox.run("deploy", "--image", "registry.fly.io/web-app:v0", "--deploy-retries", "x", cwd=project)
+    assert r.returncode == 1 and "--deploy-retries must be set to a positive integer, 0, or 'auto'" in r.stderr
+    sandbox.env["FLYTUI_SANDBOX_FLYCTL_VERSION"] = "0.2.93"
+    r = sandbox.run("deploy", "--image", "registry.fly.io/web-app:v0", "--deploy-retries", "1", cwd=project)
+    assert r.returncode == 1 and r.stderr.strip() == "Error: unknown flag: --deploy-retries"
+
+
 @pytest.mark.parametrize("version", [None, "0.2.77", "0.1.90"], ids=["today", "oldest-supported-v0.2.77",
                                                                   "2023-lines-v0.1.90"])
 async def test_sandbox_failed_health_marks_row_failed(sandbox: Any, project: Path, version: str | None) -> None:

@@ -65,8 +65,11 @@ def at_least(v: tuple[int, int, int]) -> bool:
 
 
 def deploy_retries(ctx: "Ctx") -> int:
-    """``--deploy-retries`` (``auto`` → ``$FLYTUI_SANDBOX_DEPLOY_RETRIES``, else 0); 0 before v0.2.94."""
+    """``--deploy-retries`` (``auto`` → ``$FLYTUI_SANDBOX_DEPLOY_RETRIES``, else 0); the flag is unknown before
+    v0.2.94 (internal/command/deploy/deploy.go)."""
     if not at_least(DEPLOY_RETRIES):
+        if ctx.flag("deploy_retries") is not None:
+            raise SandboxError("unknown flag: --deploy-retries")
         return 0
     raw = str(ctx.flag("deploy_retries") or "auto")
     if raw == "auto":

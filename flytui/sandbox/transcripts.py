@@ -200,6 +200,7 @@ def deploy(ctx: Ctx) -> int:
     """``fly deploy``: verify, build, push, release command, machines, health, DNS, visit."""
     fault = ctx.fault or {}
     fail = fault.get("fail_stage")
+    generations.deploy_retries(ctx)  # flag errors come first, like cobra's
     cfg_path = Path(ctx.flag("config") or "fly.toml").resolve()
     if not cfg_path.exists() and ctx.flag("image") and ctx.flag("app"):
         # redeploying an image without a local fly.toml: flyctl uses the app's config from the platform,
