@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
@@ -98,14 +99,71 @@ async def _guard(check: Check, coro: Awaitable[None]) -> Check:
 # --- individual checks ------------------------------------------------------------------------
 
 
+# --- supported flyctl versions ----------------------------------------------------------------
+#: The oldest flyctl flytui supports: every database tunnel runs `fly proxy … --watch-stdin`, a flag added in
+#: v0.2.77 (flyctl 3501aeb46 "Abort proxy when stdin gets closed (#3638)", internal/command/proxy/proxy.go).
+MIN_FLYCTL = (0, 2, 77)
+
+#: What fails below a version (flyctl source, `git log -S`): (first version that has it, what breaks without it)
+BROKEN_BELOW: tuple[tuple[tuple[int, int, int], str], ...] = (
+    ((0, 2, 77), "database tunnels: `fly proxy … --watch-stdin` (v0.2.77) fails with "
+                 "“unknown flag: --watch-stdin”, "
+                 "so the Postgres console, migrations against Fly Postgres and remote Alembic over SSH cannot connect"),
+)
+
+#: Older output flytui still understands (said in the detail, so a user comparing transcripts is not surprised)
+UNDERSTOOD_BELOW: tuple[tuple[tuple[int, int, int], str], ...] = (
+    ((0, 3, 154), "`fly proxy` prints “Proxying local port N …” (understood)"),
+    ((0, 1, 104), "deploy progress comes in the 2023 “  [1/2] Updating …” lines (understood)"),
+)
+
+_SEMVER = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """``"0.3.164"`` / ``"v0.2.77"`` / calver ``"2026.8.21-pr5113.1"`` → a comparable tuple; None when unknown or
+    a development build (``0.0.0``: internal/version/version.go)."""
+    m = _SEMVER.match(text.strip())
+    if not m:
+        return None
+    v = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return None if v == (0, 0, 0) else v
+
+
+def _fmt(v: tuple[int, int, int]) -> str:
+    return "v" + ".".join(str(x) for x in v)
+
+
+def version_policy(version: str) -> tuple[str, str, list[str]]:
+    """(status, detail, what breaks) of one ``fly version`` for flytui's supported-version policy."""
+    v = parse_version(version)
+    minimum = f"flytui supports flyctl {_fmt(MIN_FLYCTL)} or newer"
+    if v is None:
+        return WARN, f"flyctl {version}: cannot tell its generation; {minimum}", []
+    broken = [what for since, what in BROKEN_BELOW if v < since]
+    if broken:
+        return FAIL, f"flyctl {_fmt(v)} is older than {_fmt(MIN_FLYCTL)}: {minimum}", broken
+    notes = [what for since, what in UNDERSTOOD_BELOW if v < since]
+    return OK, f"flyctl {_fmt(v)} · {minimum}" + (f" · {'; '.join(notes)}" if notes else ""), []
+
+
 async def check_flyctl(client: "FlyClient") -> Check:
     c = _mk("flyctl", "flyctl installed", "flytui drives flyctl for every Fly.io operation.")
 
     async def body() -> None:
-        info = await client.version()
-        c.status = OK
-        c.detail = f"flyctl {info.version} ({client.runner.path})"
+        info = await client.version()  # `fly version --json`: {"Name", "Version": "0.3.164", …} (buildinfo.go)
         c.data["version"] = info.version
+        c.data["minimum"] = ".".join(map(str, MIN_FLYCTL))
+        c.status, detail, broken = version_policy(info.version)
+        c.detail = f"{detail} ({client.runner.path})"
+        c.data["broken"] = broken
+        if broken:
+            c.why = "Below the minimum these do not work: " + "; ".join(broken) + "."
+            c.fix = ("Upgrade flyctl: `fly version upgrade` (or reinstall: https://fly.io/docs/flyctl/install/), "
+                     "then run the doctor again.")
+        elif c.status == WARN:
+            c.why = "A development or unknown build: flytui cannot tell which output generation it prints."
+            c.fix = "Use a released flyctl (`fly version upgrade`) if deploys or tunnels misbehave."
 
     return await _guard(c, body())
 
@@ -368,7 +426,7 @@ async def run_doctor(
     flyctl = add(await check_flyctl(client))
     toml_check, ft = check_fly_toml(project_dir)
     app = app or (ft.app if ft else None)
-    if flyctl.status == FAIL:
+    if flyctl.status == FAIL and "version" not in flyctl.data:  # too old still runs: go on checking
         auth = add(Check("auth", "Logged in to Fly.io", SKIP, "flyctl not available"))
     else:
         auth = add(await check_auth(client))

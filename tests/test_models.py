@@ -314,7 +314,6 @@ def test_machine_derived_edge_cases() -> None:
         (AppStatus.from_json, {"ID": "x"}, "'Name'"),
         (parse_secrets, [{"digest": "d"}], "'name'"),
         (parse_releases, [{"ID": "r"}], "'Version'"),
-        (parse_checks, {"m1": [{"name": "c"}]}, "'status'"),
         (parse_volumes, [{"name": "v"}], "'id'"),
         (parse_ips, [{"Type": "v4"}], "'Address'"),
         (VersionInfo.from_json, {"Name": "flyctl"}, "'Version'"),
@@ -342,6 +341,8 @@ def test_missing_field(parse: Callable[[Any], Any], data: Any, field: str) -> No
         (parse_apps, [{"Name": "a", "Organization": []}], "'Organization' should be an object"),
         (parse_releases, [{"Version": True}], "'Version' should be an integer"),
         (parse_checks, [], "keyed by machine id"),
+        # a check's name/status may be absent (fly-go MachineCheckStatus: omitempty), never of another type
+        (parse_checks, {"m1": [{"name": "c", "status": 7}]}, "'status' should be a string"),
         (parse_secrets, [{"name": "A", "created_at": "yesterday"}], "RFC3339"),
         (lambda d: Organization.list_from_json(d), {"personal": 1}, "personal"),
         (parse_log_stream, "{not json", "invalid JSON"),

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from flytui.fly.client import FlyClient
     from flytui.fly.runner import FlyctlRunner, FlyProcess
 
-PROXY_READY = re.compile(r"Proxying localhost:(\d+) to remote")
+PROXY_READY = re.compile(r"Proxying (?:local port |localhost:)(\d+) to remote")  # before / since flyctl v0.3.154
 SSH_USER = "root"
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\\"'*?\[\]#~=%{}\n]")
 TAIL_LINES = 40

@@ -38,9 +38,10 @@ TunnelState = Literal["connecting", "up", "dropped", "closed", "failed"]
 TunnelKey = tuple[str, int, str | None]
 Listener = Callable[["Tunnel", TunnelState], None]
 
-READY_RE = re.compile(r"Proxying (?:localhost|127\.0\.0\.1|\[::1\]|[\w.\-]+):(?P<local>\d+) to remote "
-                      r"\[(?P<host>[^\]]*)\]:(?P<remote>\d+)")
-"""flyctl's readiness line (internal/command/proxy/proxy.go, proxy/connect.go)."""
+READY_RE = re.compile(r"Proxying (?:local port |(?:localhost|127\.0\.0\.1|\[::1\]|[\w.\-]+):)(?P<local>\d+) "
+                      r"to remote \[(?P<host>[^\]]*)\]:(?P<remote>\d+)")
+"""flyctl's readiness line (proxy/connect.go), both generations: ``Proxying localhost:N to remote [HOST]:P``
+since v0.3.154 (ab42f7ecb, 2025-07) and ``Proxying local port N to remote [HOST]:P`` before (since 2022)."""
 
 # errors a retry cannot fix: report ``failed`` at once
 _FATAL = (NotLoggedIn, AppNotFound, PaymentRequired)

@@ -187,6 +187,14 @@ class DeployOptions:
 # --------------------------------------------------------------------------------------------
 
 
+#: What ``fly ssh console`` itself prints before the command's output: ``Connecting to ADDR... complete``
+#: (internal/command/ssh/connect.go) and, with several started machines and no ``--machine``, ``No machine
+#: specified, using ID in region R`` on stdout (``Only one machine available, selecting …`` with ``--select``):
+#: internal/command/ssh/console.go ``selectMachine`` @ ad0172f.
+_SSH_NOTICE = re.compile(r"Connecting to |No machine specified, using \S+ in region \S+$"
+                         r"|Only one machine available, selecting \S+ in region \S+$")
+
+
 class FlyClient(MpgCommands):
     """Typed flyctl commands over a :class:`~flytui.fly.runner.FlyctlRunner` (or anything like it)."""
 
@@ -245,8 +253,18 @@ class FlyClient(MpgCommands):
         return parse_releases(await self._read_json("releases", "-a", _arg(app, "app name"), "--json"))
 
     async def postgres_list(self) -> list[PostgresCluster]:
-        """``fly postgres list --json``."""
-        return parse_postgres_list(await self._read_json("postgres", "list", "--json"))
+        """``fly postgres list --json``.
+
+        Without clusters flyctl prints the text ``No postgres clusters found`` even with ``--json`` (the check
+        comes before ``if cfg.JSONOutput``: internal/command/postgres/list.go @ ad0172f): that is ``[]``.
+        """
+        try:
+            data = await self._read_json("postgres", "list", "--json")
+        except FlyctlOutputError as exc:
+            if (exc.stdout or "").strip() == "No postgres clusters found":
+                return []
+            raise
+        return parse_postgres_list(data)
 
     # --- machines --------------------------------------------------------------------------
 
@@ -484,7 +502,7 @@ class FlyClient(MpgCommands):
         if status != 0:
             return None
         lines = [ln.strip() for ln in run.stdout.splitlines() if ln.strip()]
-        lines = [ln for ln in lines if "://" in ln or not ln.startswith("Connecting to ")]
+        lines = [ln for ln in lines if "://" in ln or not _SSH_NOTICE.match(ln)]
         return lines[-1] if lines else None
 
 

@@ -4,10 +4,23 @@
 stages (verify config, build, push, release command, machines, health checks, DNS, done) with status and
 timings, push progress, per-machine rows, the URLs flyctl prints, and — when flyctl fails — a
 :class:`DeployFailure` (failing stage, relevant error lines, a hint). It recognises the texts of real
-flyctl (v0.2.x … current): both ``Watch your app at`` / ``Watch your deployment at``, first deploys
+flyctl from v0.1.x to current: both ``Watch your app at`` / ``Watch your deployment at``, first deploys
 (``This deployment will:``, ``No machines in group app, launching a new machine``), the boxed
 ``SUCCESS!`` banner and ``Visit your newly deployed app at URL``. Unknown lines are kept in the transcript
 and never break it. No UI imports here.
+
+Machine progress comes in three generations (flyctl source, superfly/flyctl):
+
+* before v0.1.104: ``  [1/2] Updating ID [app]`` … ``  [1/2] Machine ID [app] update finished: success`` on
+  stderr (internal/command/deploy/machines_deploymachinesapp.go @ v0.1.103);
+* v0.1.104+ (9ae660e52 "async statuslogger"): internal/statuslogger. flytui runs flyctl without a TTY, so the
+  *non-interactive* logger prints one stdout line per update: ``<glyph> [i/n] text`` with glyph ``>`` running,
+  ``✔`` success, ``✖`` failure (``[i/n]`` only when n > 1, zero-padded to n's width; noninteractive.go,
+  shared.go @ ad0172f). Rolling updates end with ``✔ [1/2] Machine ID [app] update succeeded`` since v0.1.112
+  (``update finished: success`` before; first launches still print that one);
+* ``--deploy-retries`` (v0.2.94+, default ``auto`` = a feature flag; internal/command/deploy/plan.go):
+  ``> Acquiring lease for ID``, ``> Updating machine config for ID``, ``✔ Machine ID is now in a good state``,
+  failures as ``✖ [i/n] <error text>`` (the row is found by its ``[i/n]``), then ``Clearing lease`` lines.
 """
 from __future__ import annotations
 
@@ -18,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .client import DeployOptions
+from .deploy_status import STATUS_LINE, MachineRow, all_indexed_done, apply_status_line
 
 # --------------------------------------------------------------------------------------------
 # Options
@@ -140,16 +154,6 @@ class Stage:
             del self.lines[: len(self.lines) - cap]
 
 
-@dataclass
-class MachineRow:
-    id: str
-    group: str = "app"
-    step: str = ""            # flyctl's text, e.g. "Waiting for … to have state: started"
-    state: str = "pending"    # pending | updating | started | healthy | done | failed
-    index: int | None = None  # [i/n]
-    total: int | None = None
-
-
 @dataclass(frozen=True)
 class DeployFailure:
     kind: str          # payment_required | release_command | health_checks | smoke_checks | build | app_not_found | unknown
@@ -192,7 +196,9 @@ RX = {
     # first launch ("No machines in group app, launching a new machine"): ids without a [group]
     "launch_group": re.compile(r"^No machines in group ([\w-]+), launching"),
     "machine_plain": re.compile(r"^(?:Waiting for |Machine )" + _MID + r" (?:to have state|update finished|is )"),
-    "machines_ok": re.compile(r"^Finished deploying|^Finished launching new machines|^✔ Machine .* update finished: success"),
+    "machines_ok": re.compile(r"^Finished deploying|^Finished launching new machines"),
+    # internal/statuslogger non-interactive line: glyph, optional [i/n], text (deploy_status.py)
+    "status_line": STATUS_LINE,
     "health": re.compile(r"become healthy|health check|smoke check|is up and running|Checking that", re.I),
     "dns_start": re.compile(r"^Checking DNS configuration for (\S+)"),
     "dns_ok": re.compile(r"^✓ DNS configuration verified|DNS configuration verified"),
@@ -274,6 +280,7 @@ class DeployTracker:
         self._current: str | None = None
         self._in_plan = False
         self._launch_group = "app"  # group named by "No machines in group G, launching a new machine"
+        self._by_index: dict[int, str] = {}  # status-logger line [i/n] -> machine id
 
     # -- queries ---------------------------------------------------------------------------
     @property
@@ -412,6 +419,8 @@ class DeployTracker:
         elif self._in_plan and s.startswith("*"):
             self.plan.append(s.lstrip("* ").strip())
             self.stages["machines"].keep(s)
+        elif m := RX["status_line"].match(s):
+            self._status_line(m.group("glyph"), m.group("i"), m.group("n"), m.group("text"))
         elif m := RX["machine_step"].match(s):
             self._machine_step(int(m.group(1)), int(m.group(2)), m.group(3))
         elif m := RX["machine_launch"].match(s):
@@ -473,6 +482,29 @@ class DeployTracker:
             self._start("machines")
         self.stages["machines"].detail = self._machines_detail()
         return row
+
+    def _status_line(self, glyph: str, i: str | None, n: str | None, text: str) -> None:
+        """One internal/statuslogger line (``>`` running, ``✔`` success, ``✖`` failure): see deploy_status.py."""
+        in_release = self._current == "release" and not self.reached("machines") and text != "Launching new machine"
+        if "release_command" in text or in_release:
+            # machines_releasecommand.go: "> Created release_command machine ID", "> Waiting for ID to have state:
+            # started", "✔ release_command ID completed successfully", "✖ release_command failed", "✖ Failed: …"
+            sid = "release" if self.reached("release") else (self._current or "release")
+            self.stages[sid].keep(text)
+            return
+        row = apply_status_line(self.machines, self._by_index, self._launch_group, glyph, i, n, text)
+        if not self.reached("machines"):
+            self._start("machines")
+        self.stages["machines"].keep(text)
+        if row is None:  # "> Launching new machine", v0.1.104's bare "> [1/2] Updating"
+            return
+        if row.state == "checking":
+            self._health_running()
+        self.stages["machines"].detail = self._machines_detail()
+        if all_indexed_done(self.machines):
+            self._ok("machines")
+            if self.stages["health"].status == RUNNING:
+                self._ok("health")
 
     def _machine_step(self, i: int, n: int, step: str) -> None:
         m = RX["machine_id_group"].search(step)

@@ -446,10 +446,15 @@ HIDDEN_PROCESS_GROUPS = ("fly_app_release_command", "fly_app_console")
 
 @dataclass(frozen=True)
 class Check:
-    """A health check status: ``Machine.checks[]`` and ``fly checks list --json`` values."""
+    """A health check status: ``Machine.checks[]`` and ``fly checks list --json`` values.
+
+    fly-go ``MachineCheckStatus`` (machine_types.go @ 22d6e51, flyctl ad0172f uses fly-go v0.9.6) tags every field
+    ``omitempty``: a check flyd has not named or reported yet comes without ``name``/``status``. It is kept with
+    ``""`` (counted in the total, not passing, like flyctl's CHECKS column) instead of failing the machine list.
+    """
 
     name: str
-    status: str  # passing | warning | critical
+    status: str  # passing | warning | critical | "" (not reported yet)
     output: str = ""
     updated_at: datetime | None = None
 
@@ -457,8 +462,8 @@ class Check:
     def from_json(cls, data: Any, command: str = "checks list", what: str = "check") -> "Check":
         o = _Obj(data, command, what)
         return cls(
-            name=o.str("name", required=True),
-            status=o.str("status", required=True),
+            name=o.str("name"),
+            status=o.str("status"),
             output=o.str("output"),
             updated_at=o.time("updated_at"),
         )

@@ -7,6 +7,10 @@ run (see :mod:`flytui.sandbox.procs`); health checks are real HTTP GETs on each 
 and the release command really runs. In the sandbox the app URL is ``http://127.0.0.1:<port>/``.
 
 Failure scenarios: fault ``{"deploy": {"fail_stage": "build"|"push"|"release"|"health"|"payment"}}``.
+
+Machine progress follows the flyctl generation the sandbox plays (``$FLYTUI_SANDBOX_FLYCTL_VERSION``,
+:mod:`flytui.sandbox.generations`): the status-logger lines of v0.1.104+ come from :mod:`flytui.sandbox.rolling`,
+the 2023 lines (machines_deploymachinesapp.go @ v0.1.103) from :func:`rolling_update` / :func:`_first_launch` here.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from flytui.sandbox import procs
+from flytui.sandbox import generations, procs
 from flytui.sandbox.commands import Ctx
 from flytui.sandbox.state import (FLYCTL_VERSION, SandboxError, add_event, add_release, get_app, new_machine,
                                   ulid_like)
@@ -126,12 +130,21 @@ def health_failure(ctx: Ctx, app_name: str, mid: str, reason: str) -> SandboxErr
 
 def rolling_update(ctx: Ctx, app_name: str, *, image: str | None = None, release: dict[str, Any] | None = None,
                    fail_health: bool = False, wait: bool = True) -> None:
-    """Update and restart every ``app`` machine one by one, printing flyctl's rolling-update lines."""
+    """Update and restart every ``app`` machine one by one, printing flyctl's rolling-update lines.
+
+    flyctl v0.1.104+ (the default): :func:`flytui.sandbox.rolling.rolling_update`. Older (``$FLYTUI_SANDBOX_
+    FLYCTL_VERSION``): the 2023 lines below (machines_deploymachinesapp.go @ v0.1.103, all on stderr here)."""
     timeout = float(ctx.flag("wait_timeout", "0").rstrip("s") or 0) or 30.0
     app = get_app(ctx.sb.read(), app_name)
     targets = [m["id"] for m in app["machines"]
                if m["config"]["metadata"].get("fly_process_group", "app") == "app"
                and m["state"] not in ("destroyed", "destroying")]
+    if generations.at_least(generations.STATUSLOGGER):
+        from flytui.sandbox import rolling
+
+        rolling.rolling_update(ctx, app_name, targets, image=image, release=release, fail_health=fail_health,
+                               wait=wait, timeout=timeout)
+        return
     ctx.err(f"Updating existing machines in '{app_name}' with rolling strategy")
     ctx.err("")
     ctx.err("-------")
@@ -187,6 +200,7 @@ def deploy(ctx: Ctx) -> int:
     """``fly deploy``: verify, build, push, release command, machines, health, DNS, visit."""
     fault = ctx.fault or {}
     fail = fault.get("fail_stage")
+    generations.deploy_retries(ctx)  # flag errors come first, like cobra's
     cfg_path = Path(ctx.flag("config") or "fly.toml").resolve()
     if not cfg_path.exists() and ctx.flag("image") and ctx.flag("app"):
         # redeploying an image without a local fly.toml: flyctl uses the app's config from the platform,
@@ -386,15 +400,19 @@ def _finish_release(ctx: Ctx, app_name: str, version: int, status: str) -> None:
 
 def _first_launch(ctx: Ctx, app_name: str, cfg: DeployConfig, image: str, release: dict[str, Any],
                   fail_health: bool) -> None:
+    from flytui.sandbox import rolling
+
     count = 1 if ctx.flag("ha") is False else 2
     ctx.err("This deployment will:")
     ctx.err(f' * create {count} "app" machine{"s" if count > 1 else ""}')
     ctx.err("")
+    # v0.1.104+: a status line per new group, printed before "No machines in group" (rolling.py)
+    sl = rolling.first_launch_logger(ctx) if generations.at_least(generations.STATUSLOGGER) else None
     ctx.err("No machines in group app, launching a new machine")
     timeout = float(str(ctx.flag("wait_timeout", "0")).rstrip("s") or 0) or 30.0
     for i in range(count):
         if i == 1:
-            ctx.err("Creating a second machine to increase service availability")
+            ctx.err(rolling.second_machine_text())
         with ctx.sb.transaction() as st:
             app = get_app(st, app_name)
             app["config"]["env"] = cfg.env
@@ -410,7 +428,10 @@ def _first_launch(ctx: Ctx, app_name: str, cfg: DeployConfig, image: str, releas
             procs.start_machine_process(ctx.sb, app, m, state=st)
             mid = m["id"]
         ctx.pace(0.8)
-        ctx.err(f"  Waiting for {mid} to have state: started")
+        if sl is not None:  # spawnMachineInGroup: its machine does not log its waits (showLogs false)
+            sl.log(0, f"Machine {mid} [app] was created")
+        else:
+            ctx.err(f"  Waiting for {mid} to have state: started")
         if ctx.flag("detach"):
             continue
         ok, reason = (False, "crashed") if fail_health else wait_healthy(ctx, app_name, mid, timeout)
@@ -419,8 +440,14 @@ def _first_launch(ctx: Ctx, app_name: str, cfg: DeployConfig, image: str, releas
                 with ctx.sb.transaction() as st:
                     mm = next(x for x in get_app(st, app_name)["machines"] if x["id"] == mid)
                     procs.stop_machine_process(mm)
-            raise health_failure(ctx, app_name, mid, reason)
-        ctx.err(f"  Machine {mid} update finished: success")
+            err = health_failure(ctx, app_name, mid, reason)
+            if sl is not None:
+                sl.failed(0, err.message)  # deployCreateMachinesForGroups: statuslogger.Failed(ctx, err)
+            raise err
+        if sl is not None:
+            sl.log_status(0, generations.SUCCESS, f"Machine {mid} [app] update finished: success")
+        else:
+            ctx.err(f"  Machine {mid} update finished: success")
     ctx.err("Finished launching new machines")
     ctx.err("-------")
     ctx.err("NOTE: The machines for [app] have services with 'auto_stop_machines = \"stop\"' that will be "

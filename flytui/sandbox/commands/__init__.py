@@ -39,7 +39,7 @@ VALUE_FLAGS = {
     "--variable-name": "variable_name", "--database-name": "database_name", "--database-user": "database_user",
     "-u": "user", "--user": "user", "--username": "user", "--hours": "hours", "--email": "email",
     "--signal": "signal", "-s": "signal", "--timeout": "timeout", "--vm-memory": "vm_memory",
-    "--env": "env", "-e": "env",
+    "--env": "env", "-e": "env", "--deploy-retries": "deploy_retries",
     # fly mpg (internal/command/mpg/*.go)
     "-p": "local_port", "--local-port": "local_port", "--plan": "plan", "--pg-major-version": "pg_major_version",
     "-d": "database", "--database": "database",

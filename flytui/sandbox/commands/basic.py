@@ -8,7 +8,7 @@ from typing import Any
 
 from flytui.sandbox import procs
 from flytui.sandbox.commands import (Ctx, command, print_json, print_table, relative_time, strip_private)
-from flytui.sandbox.state import (FLYCTL_VERSION, SandboxError, add_event, get_app, get_org, new_app,
+from flytui.sandbox.state import (SandboxError, add_event, get_app, get_org, new_app,
                                   new_machine, now_rfc3339, stop_group)
 
 COMMIT = "f767253a8e91ffc2706346c8366b597dfc455a98"
@@ -24,13 +24,16 @@ def _arch() -> str:
 
 @command("version", auth=False)
 def version(ctx: Ctx) -> int:
-    if ctx.json:
-        info = {"Name": "flyctl", "Version": FLYCTL_VERSION, "Commit": COMMIT, "BranchName": "",
+    from flytui.sandbox.generations import version as played_version
+
+    v = played_version()  # $FLYTUI_SANDBOX_FLYCTL_VERSION, else FLYCTL_VERSION
+    if ctx.json:  # internal/command/version/version.go: json.NewEncoder(out).Encode(buildinfo.Info())
+        info = {"Name": "flyctl", "Version": v, "Commit": COMMIT, "BranchName": "",
                 "BuildDate": BUILD_DATE, "OS": platform.system().lower(), "Architecture": _arch(),
                 "Environment": "production"}
         ctx.out(json.dumps(info, separators=(",", ":")))
     else:
-        ctx.out(f"{ctx.exe} v{FLYCTL_VERSION} {platform.system().lower()}/{_arch()} Commit: {COMMIT} "
+        ctx.out(f"{ctx.exe} v{v} {platform.system().lower()}/{_arch()} Commit: {COMMIT} "
                 f"BuildDate: {BUILD_DATE}")
     return 0
 
@@ -55,6 +58,10 @@ def token(ctx: Ctx) -> int:
 def login(ctx: Ctx) -> int:
     email = ctx.flag("email") or "demo@example.com"
     ctx.sb.login(email)
+    with ctx.sb.transaction() as st:  # every Fly.io user has a personal org (a fresh state has none yet)
+        orgs = st.setdefault("orgs", [])
+        if not any(o.get("type") == "PERSONAL" or o.get("slug") == "personal" for o in orgs):
+            orgs.insert(0, {"slug": "personal", "name": email, "type": "PERSONAL"})
     ctx.out(f"successfully logged in as {email}")
     return 0
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import asyncio
 
 from flytui.sandbox.commands import Ctx, command
+from flytui.sandbox.generations import WATCH_STDIN, at_least, proxy_ready_line
 from flytui.sandbox.state import SandboxError, get_app
 
 
@@ -95,7 +96,7 @@ async def _serve(ctx: Ctx, bind: str, local: int, remote_port: int, label: str, 
     sock = _bind(bind, local)
     server = await asyncio.start_server(handle, sock=sock)
     port = sock.getsockname()[1]
-    ctx.out(f"Proxying localhost:{port} to remote [{label}]:{remote_port}")
+    ctx.out(proxy_ready_line(port, f"[{label}]:{remote_port}"))  # text by flyctl generation
     done = _until_stopped(watch_stdin)
     async with server:
         return await done
@@ -108,7 +109,7 @@ async def _serve_ssh(ctx: Ctx, bind: str, local: int, label: str, app_name: str,
     sock = _bind(bind, local)
     acceptor, hallpass = await sshd.serve(ctx.sb, sock, app_name, label)
     port = sock.getsockname()[1]
-    ctx.out(f"Proxying localhost:{port} to remote [{label}]:22")
+    ctx.out(proxy_ready_line(port, f"[{label}]:22"))
     try:
         return await _until_stopped(watch_stdin)
     finally:
@@ -118,6 +119,8 @@ async def _serve_ssh(ctx: Ctx, bind: str, local: int, label: str, app_name: str,
 
 @command("proxy")
 def proxy(ctx: Ctx) -> int:
+    if ctx.flag("watch_stdin") and not at_least(WATCH_STDIN):  # cobra rejects it before flyctl v0.2.77
+        raise SandboxError("unknown flag: --watch-stdin")
     if not ctx.args:
         raise SandboxError("accepts between 1 and 2 arg(s), received 0")
     local_s, _, remote_s = ctx.args[0].partition(":")
@@ -165,6 +168,8 @@ def ssh_console(ctx: Ctx) -> int:
     if not started:
         raise SandboxError(NO_VMS.format(app=app["name"]))
     m = started[0]
+    if not wanted and len(started) > 1:  # internal/command/ssh/console.go selectMachine @ ad0172f (stdout)
+        ctx.out(f"No machine specified, using {m['id']} in region {m['region']}")
     ctx.err(f"Connecting to {m['private_ip']}... complete")
     cmd = ctx.flag("command") or "/bin/sh"
     try:

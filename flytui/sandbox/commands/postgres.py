@@ -47,11 +47,11 @@ def pg_create(ctx: Ctx) -> int:
 def pg_list(ctx: Ctx) -> int:
     state = ctx.sb.read()
     apps = [a for a in state["apps"].values() if a.get("role") == "postgres_cluster"]
+    if not apps:  # before the --json check, so also with --json (internal/command/postgres/list.go @ ad0172f)
+        ctx.out("No postgres clusters found")
+        return 0
     if ctx.json:
         print_json([app_json(state, a) for a in sorted(apps, key=lambda a: a["name"])])
-        return 0
-    if not apps:
-        ctx.out("No postgres clusters found")
         return 0
     headers, rows = app_rows(state, apps)
     print_table(headers, rows)

@@ -42,9 +42,13 @@ def redeploy_options(image: str, project_dir: Path | None) -> DeployOptions:
     return DeployOptions(image=image, cwd=cwd)
 
 
-def push_label(done: int, total: int) -> str:
-    """The push bar's label: ``layers pushed / total`` (``waiting for layers`` before the first one)."""
-    return f"push: {done}/{total} layers" if total else "push: waiting for layers"
+def push_label(done: int, total: int, status: str = PENDING) -> str:
+    """The push bar's label: ``layers pushed / total`` (``waiting for layers`` before the first one); without
+    layer lines (``--image``, a remote builder's push) it follows the push stage: done / not needed / failed."""
+    if total:
+        return f"push: {done}/{total} layers"
+    return {OK: "push: done", SKIPPED: "push: not needed (no image built)", FAILED: "push: failed",
+            CANCELLED: "push: cancelled"}.get(status, "push: waiting for layers")
 
 
 def _fmt_duration(d: float | None) -> str:
@@ -256,9 +260,10 @@ class DeployScreen(Screen[None]):
         if tr is None:
             return
         done, total = tr.push_progress
+        push = tr.stages["push"].status
         bar = self.query_one("#deploy-push", ProgressBar)
-        bar.update(total=max(total, 1), progress=done)
-        self.query_one("#deploy-push-label", Static).update(push_label(done, total))
+        bar.update(total=max(total, 1), progress=done if total else int(push in (OK, SKIPPED)))
+        self.query_one("#deploy-push-label", Static).update(push_label(done, total, push))
         bits = [f"app {self.app_name}"]
         if tr.image:
             bits.append(f"image {tr.image}" + (f" ({tr.image_size})" if tr.image_size else ""))
