@@ -564,8 +564,9 @@ async def pipe_bytes(reader: Any, writer: Any) -> None:
             writer.close()
 
 
-async def _flycast(fd: int, target: str) -> None:
-    """Accept on the inherited listening socket ``fd``; forward each connection to ``target``."""
+def forward_to(target: str) -> Any:
+    """A ``start_server`` handler that pumps each connection to ``target`` (``host:port`` or a unix socket
+    path); a connection the target refuses is closed at once."""
     import asyncio
 
     async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
@@ -580,8 +581,15 @@ async def _flycast(fd: int, target: str) -> None:
             return
         await asyncio.gather(pipe_bytes(cr, uw), pipe_bytes(ur, cw))
 
+    return handle
+
+
+async def _flycast(fd: int, target: str) -> None:
+    """Accept on the inherited listening socket ``fd``; forward each connection to ``target``."""
+    import asyncio
+
     sock = socket.socket(fileno=fd)
-    server = await asyncio.start_server(handle, sock=sock)
+    server = await asyncio.start_server(forward_to(target), sock=sock)
     async with server:
         await server.serve_forever()
 

@@ -339,19 +339,9 @@ async def _serve_proxy(ctx: Ctx, bind: str, local: int, direct_ip: str, target: 
     import asyncio
 
     from flytui.sandbox.commands.net import _bind, _until_stopped
-    from flytui.sandbox.procs import pipe_bytes
+    from flytui.sandbox.procs import forward_to
 
-    async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
-        try:
-            if target.startswith("/"):
-                ur, uw = await asyncio.open_unix_connection(target)
-            else:
-                host, _, port = target.rpartition(":")
-                ur, uw = await asyncio.open_connection(host, int(port))
-        except OSError:
-            cw.close()
-            return
-        await asyncio.gather(pipe_bytes(cr, uw), pipe_bytes(ur, cw))
+    handle = forward_to(target)
 
     def quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         # SIGTERM with connections open cancels their handlers: not an error worth a traceback on stderr
