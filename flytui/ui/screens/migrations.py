@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Log, Static
 
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.widgets.plain import PlainDataTable
 
 HERE = Path(__file__).parent
 STATE_STYLE = {"current": "b $success", "applied": "$success", "pending": "$warning", "head": "b $warning",
@@ -116,7 +117,7 @@ class MigrationsScreen(Screen[None]):
         yield Static("Migrations", id="mig-header")
         yield Static("", id="mig-banner")
         with Horizontal(id="mig-main"):
-            yield DataTable(id="mig-table", cursor_type="row", zebra_stripes=True)
+            yield PlainDataTable(id="mig-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="mig-side"):
                 yield Static("Select a revision", id="mig-detail")
         yield Static("", id="mig-progress")
@@ -180,7 +181,7 @@ class MigrationsScreen(Screen[None]):
                 state = s.tunnel_state
                 style = {"up": "$success", "direct": "$success", "connecting": "$warning",
                          "dropped": "$error", "failed": "$error"}.get(state, "$foreground-muted")
-                where = f"db app [b]{s.db_app}[/b]" if s.db_app else "local database"
+                where = f"db app [b]{_esc(s.db_app)}[/b]" if s.db_app else "local database"
                 port = f" :{s.tunnel.local_port}" if s.tunnel is not None and s.tunnel.local_port else ""
                 parts.append(f"{where} · tunnel [{style}]{state}{port}[/] · {_esc(s.masked_url or '')}")
             else:
@@ -254,7 +255,7 @@ class MigrationsScreen(Screen[None]):
                         table.update_cell(rid, col, value)
         banner = self.query_one("#mig-banner", Static)
         if snap.multiple_heads:
-            banner.update(f"Multiple heads: {', '.join(snap.history.heads)} — `upgrade head` is ambiguous. "
+            banner.update(f"Multiple heads: {_esc(', '.join(snap.history.heads))} — `upgrade head` is ambiguous. "
                           "H: upgrade heads (all branches)   m: alembic merge heads (new merge revision)")
             banner.display = True
         else:
@@ -425,7 +426,7 @@ class MigrationsScreen(Screen[None]):
         rid = self.selected()
         if rid is None or self.session is None:
             return
-        self.query_one("#mig-detail", Static).update(f"rendering SQL of {rid}…")
+        self.query_one("#mig-detail", Static).update(f"rendering SQL of {_esc(rid)}…")
         try:
             pv = await self.session.preview_revision(rid)
         except Exception as exc:  # noqa: BLE001

@@ -65,6 +65,7 @@ class Pane(Vertical):
 
     DEFAULT_CSS = """
     Pane > .empty-state { color: $foreground-muted; padding: 1 2; height: auto; display: none; }
+    Pane > .pane-failure { color: $error; padding: 0 1; height: auto; display: none; }
     Pane.is-empty > ResourceTable { height: auto; }
     """
 
@@ -101,7 +102,9 @@ class Pane(Vertical):
         return commands.bindings([cls.GROUP])
 
     def compose(self) -> ComposeResult:
-        yield Label(self.TITLE, classes="pane-title", id=f"{self.GROUP}-title")
+        yield Label(self.TITLE, classes="pane-title", id=f"{self.GROUP}-title", markup=False)
+        # a failing poll: one toast, then this line counts the repeats (app.failures); a success hides it
+        yield Static("", classes="pane-failure", id=f"{self.GROUP}-failure", markup=False)
         yield ResourceTable(self.COLUMNS, markable=self.MARKABLE, id=f"{self.GROUP}-table")
         yield Static("", classes="empty-state", id=f"{self.GROUP}-empty", markup=False)
 
@@ -193,6 +196,7 @@ class Pane(Vertical):
             return  # the user moved on; drop stale results
         self.loaded_token = message.token
         self.loads += 1
+        self.show_failure(cleared=True)
         self.table.set_rows(message.rows)
         self.after_load(message.extra)
         self.update_empty()
@@ -213,9 +217,25 @@ class Pane(Vertical):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             event.stop()
-            self.app.report_error(event.worker.error, event.worker.name.replace("-", " "))
             if event.worker.group == f"{self.GROUP}-load":
+                # the same error on every poll: one toast, then a counted status line
+                self.app.report_error(event.worker.error, f"refresh {self.GROUP}", repeat_key=self.GROUP)
+                self.show_failure()
                 self._arm_poll()  # keep polling after a transient failure
+            else:
+                self.app.report_error(event.worker.error, event.worker.name.replace("-", " "))
+
+    def show_failure(self, cleared: bool = False) -> None:
+        """Show (or hide) the line that counts repeated failures of this pane's poll."""
+        failures = getattr(self.app, "failures", None)
+        if failures is None:
+            return
+        if cleared:
+            failures.clear(self.GROUP)
+        line = failures.line(self.GROUP)
+        for widget in self.query(".pane-failure"):
+            widget.update(line)
+            widget.display = bool(line)
 
     # --- filter ---------------------------------------------------------------------------------
     def apply_filter(self, text: str) -> None:
