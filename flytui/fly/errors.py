@@ -63,7 +63,7 @@ class FlyctlError(FlyError):
         out = [f"`{shown}`{code}."]
         if extra:
             out.append("flyctl also printed:\n" + "\n".join(ln[:200] for ln in extra))
-        out.append("Its full output is in the command log (press @); run the command in a terminal for more detail.")
+        out.append("The full flyctl output is in the command log (press @); run the command in a terminal for more detail.")
         return "\n".join(out)
 
     @property
