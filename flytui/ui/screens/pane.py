@@ -86,6 +86,7 @@ class Pane(Vertical):
         self.loaded_token: Any = None
         self.loads = 0
         self.activate_on_mount = False  # set by MainScreen.show_pane for a pane built on first use
+        self._failure_line = ""  # what the .pane-failure line shows
 
     def on_mount(self) -> None:
         if self.activate_on_mount:
@@ -148,6 +149,7 @@ class Pane(Vertical):
         self.query_one(".pane-title", Label).update(self.title_text())
         if self.loaded_token != self.token():
             self.table.set_rows({})
+            self.show_failure(cleared=True)  # another app/org: the old failure is not about this one
         self.update_empty()
         self.reload()
         self.table.focus()
@@ -233,7 +235,11 @@ class Pane(Vertical):
         if cleared:
             failures.clear(self.GROUP)
         line = failures.line(self.GROUP)
-        for widget in self.query(".pane-failure"):
+        widgets = self.query(".pane-failure")
+        if line == self._failure_line or not widgets:
+            return  # nothing changed (no refresh: a layout pass while rows load is not free), or not composed
+        self._failure_line = line
+        for widget in widgets:
             widget.update(line)
             widget.display = bool(line)
 
