@@ -267,3 +267,25 @@ def test_failure_log_counts_the_same_error_and_restarts_on_another() -> None:
     assert log.line("apps").startswith("✗ apps: same error 3× — last at 14:02:10")
     assert not log.record("apps", FlyctlError("other"), "refresh apps").repeated  # a new error: a new toast
     assert log.clear("apps") and log.line("apps") == ""
+
+
+async def test_deploy_screen_shows_flyctl_lines_verbatim(tmp_path: Path) -> None:
+    # the deploy screen with the fake flyctl replaying a recorded release_command failure
+    # (tests/fixtures/transcripts, written from flyctl's `fly deploy` texts) whose image ref and
+    # release command output carry markup look-alikes
+    from tests.test_deploy_screen import HERE, make as make_deploy, result_text
+
+    src = (HERE / "deploy-fail-release-command.txt").read_text()
+    image = re.search(r"^image: (\S+)", src, re.M).group(1)
+    odd_image = f"registry.fly.io/shop-api:{CLOSE}{SLICE.replace(' ', '-')}"  # shorter than the 60-char cut
+    text = src.replace(image, odd_image).replace("NotNullViolation", f"NotNullViolation {SLICE} {CLOSE} {BOLD}")
+    app, _ = make_deploy(tmp_path, "", text=text, FAKE_RC="1")
+    async with app.run_test(size=(200, 50)) as pilot:
+        scr = app.screen
+        await pilot.press("ctrl+d")
+        await wait_for(pilot, lambda: scr.tracker is not None and scr.tracker.finished and not scr.running,
+                       what="deploy finished")
+        assert f"NotNullViolation {SLICE} {CLOSE} {BOLD}" in result_text(app)
+        assert cell_text(scr.query_one("#deploy-stages"), "push", "detail").startswith(odd_image)  # + " (148 MB)"
+        assert f"image {odd_image}" in rendered(scr.query_one("#deploy-summary"))
+        assert app.is_running

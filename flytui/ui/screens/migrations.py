@@ -410,13 +410,13 @@ class MigrationsScreen(Screen[None]):
         lines = [f"[b]{_esc(rev.id)}[/b]  {_esc(rev.message)}",
                  "state: " + (self.snapshot.states.get(rev.id, "?") if self.snapshot.current is not None
                               else "unknown until connected (c: database URL)"),
-                 f"revises: {', '.join(rev.down_revisions) or '<base>'}"]
+                 f"revises: {_esc(', '.join(rev.down_revisions)) or '<base>'}"]
         children = [r.id for r in self.snapshot.history.revisions if rev.id in r.down_revisions]
-        lines.append(f"next: {', '.join(children) or '(head)'}")
+        lines.append(f"next: {_esc(', '.join(children)) or '(head)'}")
         if rev.branch_labels:
-            lines.append(f"branch labels: {', '.join(rev.branch_labels)}")
+            lines.append(f"branch labels: {_esc(', '.join(rev.branch_labels))}")
         if rev.depends_on:
-            lines.append(f"depends on: {', '.join(rev.depends_on)}")
+            lines.append(f"depends on: {_esc(', '.join(rev.depends_on))}")
         lines.append(f"file: {_esc(str(rev.path))}")
         lines.append("\n[i]p: SQL preview of upgrade and downgrade[/i]")
         self.query_one("#mig-detail", Static).update("\n".join(lines))
@@ -674,7 +674,7 @@ def _render_findings(findings: Any) -> list[str]:
 
 def _render_action_preview(pv: Any) -> str:
     """Body of the confirm dialog: revisions, warnings, lint, SQL."""
-    lines = [f"Database at: [b]{', '.join(pv.current) or 'base'}[/b]"]
+    lines = [f"Database at: [b]{_esc(', '.join(pv.current)) or 'base'}[/b]"]
     if pv.revisions:
         lines.append(f"Will run {len(pv.revisions)} revision(s), in order:")
         lines += [f"  {i}. {_esc(r.id)}  {_esc(r.message)}" for i, r in enumerate(pv.revisions, 1)]
