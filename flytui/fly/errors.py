@@ -7,7 +7,9 @@ telling the user what to do next.
 """
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from typing import Sequence
 
 
@@ -29,7 +31,9 @@ class FlyError(Exception):
 class FlyctlError(FlyError):
     """flyctl ran and failed (or could not be run)."""
 
-    hint = "See the flyctl output above; run the command in a terminal for more detail."
+    #: the generic hint; a plain ``FlyctlError`` with an argv gets a specific one (:meth:`output_hint`)
+    hint = ("Press @ for the command log (every flyctl call, its exit code and stderr); "
+            "run the command in a terminal for more detail.")
 
     def __init__(
         self,
@@ -46,6 +50,21 @@ class FlyctlError(FlyError):
         self.returncode = returncode
         self.stderr = stderr
         self.stdout = stdout
+        if hint is None and type(self).hint is FlyctlError.hint and self.argv:
+            self.hint = self.output_hint()
+
+    def output_hint(self) -> str:
+        """What to do next, true to what the user can see: the error line alone is all a notification shows,
+        so flyctl's other stderr lines are quoted here and the command log (``@``) is named."""
+        lines = [ln.strip() for ln in self.stderr.splitlines() if ln.strip()]
+        extra = [ln for ln in lines if self.message not in ln][-3:]
+        code = f" exited with code {self.returncode}" if self.returncode is not None else " failed"
+        shown = shlex.join([os.path.basename(self.argv[0]), *self.argv[1:]])  # `fly …`, not the install path
+        out = [f"`{shown}`{code}."]
+        if extra:
+            out.append("flyctl also printed:\n" + "\n".join(ln[:200] for ln in extra))
+        out.append("The full flyctl output is in the command log (press @); run the command in a terminal for more detail.")
+        return "\n".join(out)
 
     @property
     def stderr_tail(self) -> str:

@@ -10,12 +10,15 @@ from typing import Any
 from textual import work
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
 from textual.reactive import reactive
 
 from flytui.fly.commandlog import CommandLog
 from flytui.fly.errors import FlyError
 from flytui.ui import commands
 from flytui.ui.config import Config
+from flytui.ui.failures import FailureLog
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.main import MainScreen
 from flytui.ui.widgets.fields import pick
@@ -30,20 +33,21 @@ class RegistryProvider(Provider):
         app: FlytuiApp = self.app  # type: ignore[assignment]
         out = [(f"{c.title}  (:{c.id})", c.help + (" — read-only mode" if c.mutating and app.read_only else ""),
                 partial(app.run_command_id, c.id)) for c in commands.COMMANDS]
-        for name in app.known_apps():
-            out.append((f"Switch app: {name}", f"Make {name} the current app", partial(app.select_app, name)))
+        for name in app.known_apps():  # app names are data: their brackets are text (escaped help, plain prompt)
+            out.append((f"Switch app: {name}", f"Make {escape(name)} the current app", partial(app.select_app, name)))
         return out
 
     async def discover(self) -> Hits:
         for text, help, cb in self._entries():
-            yield DiscoveryHit(text, cb, help=help)
+            yield DiscoveryHit(Content(text), cb, text=text, help=help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for text, help, cb in self._entries():
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), cb, help=help)
+                shown = matcher.highlight(text) if "[" not in text else Content(text)  # highlight() parses markup
+                yield Hit(score, shown, cb, text=text, help=help)
 
 
 class FlytuiApp(App):
@@ -73,6 +77,7 @@ class FlytuiApp(App):
         #: the DATABASE_URL flytui knows (set by the DATABASE_URL fix): memory only, never on disk, shown masked;
         #: the doctor checks it and the migrations screen offers it
         self.database_url: str | None = None
+        self.failures = FailureLog()  # repeated poll failures: one toast, then a counted status line
         if self.config.theme:
             try:
                 self.theme = self.config.theme
@@ -169,15 +174,18 @@ class FlytuiApp(App):
         self.update_header()
 
     def update_header(self) -> None:
-        parts = ["[b]flytui[/b]", self.header_info.get("version", "flyctl …"), self.header_info.get("user", "…")]
+        # names and flyctl's texts are variables (inserted as plain text), never markup
+        values = {"version": self.header_info.get("version", "flyctl …"), "user": self.header_info.get("user", "…"),
+                  "org": self.org_filter or "", "app": self.current_app or ""}
+        parts = ["[b]flytui[/b]", "$version", "$user"]
         if self.org_filter:
-            parts.append(f"org [b]{self.org_filter}[/b]")
-        parts.append(f"app [b]{self.current_app}[/b]" if self.current_app else "no app")
+            parts.append("org [b]$org[/b]")
+        parts.append("app [b]$app[/b]" if self.current_app else "no app")
         line = "  ·  ".join(parts)
         if self.read_only:
             line += "  [reverse $warning] READ-ONLY [/]"
         try:
-            self.main.query_one("#header").update(line)
+            self.main.query_one("#header").update(Content.from_markup(line, **values))
         except Exception:  # noqa: BLE001
             pass
 
@@ -193,10 +201,23 @@ class FlytuiApp(App):
             pane.activate()
 
     # --- errors, confirm, read-only ---------------------------------------------------------------
-    def report_error(self, exc: BaseException | None, action: str) -> None:
-        """The one place that turns errors into notifications (never a traceback)."""
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification is plain text: messages carry flyctl's texts and names (``must be one of [ams iad]``),
+        never markup (``markup`` is ignored: ``Widget.notify`` always passes True)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def report_error(self, exc: BaseException | None, action: str, *, repeat_key: str | None = None) -> bool:
+        """The one place that turns errors into notifications (never a traceback).
+
+        ``repeat_key`` (a polling pane's group): the same error again under that key is only counted in
+        ``self.failures`` (the pane shows the count), not notified again. Returns True when a toast was shown.
+        """
         if exc is None:
-            return
+            return False
+        if repeat_key is not None and self.failures.record(repeat_key, exc, action).repeated:
+            self.log.error(f"{action} (again): {exc!r}")
+            return False
         if isinstance(exc, FlyError):
             body = exc.message + (f"\n{exc.hint}" if exc.hint else "")
             self.notify(body, title=f"{action} failed", severity="error", timeout=10)
@@ -205,6 +226,7 @@ class FlytuiApp(App):
             self.notify(f"{type(exc).__name__}: {first}" if first else type(exc).__name__,
                         title=f"{action} failed", severity="error", timeout=10)
         self.log.error(f"{action}: {exc!r}")
+        return True
 
     def confirm(self, request: ConfirmRequest) -> "asyncio.Future[bool]":
         """Show the confirm dialog; await the result (True only on explicit confirmation)."""

@@ -52,7 +52,7 @@ class AppDetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="confirm-box"):
-            yield Label(f"{self.app_name}", id="confirm-title")
+            yield Label(f"{self.app_name}", id="confirm-title", markup=False)
             yield Static("loading…", id="detail-body", markup=False)
 
     def on_mount(self) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -39,15 +40,15 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         r = self.request
         with Vertical(id="confirm-box", classes="danger" if r.danger else ""):
-            yield Label(r.title, id="confirm-title")
+            yield Label(r.title, id="confirm-title", markup=False)
             names = ", ".join(r.targets[:12]) + (f" (+{len(r.targets) - 12} more)" if len(r.targets) > 12 else "")
-            yield Static(f"Target: [b]{names}[/b]", id="confirm-target", markup=True)
+            yield Static(Content.from_markup("Target: [b]$names[/b]", names=names), id="confirm-target")
             cmds = "\n".join("$ " + shlex.join(a) for a in r.argvs[:8])
             if len(r.argvs) > 8:
                 cmds += f"\n… {len(r.argvs) - 8} more"
             yield Static(cmds, id="confirm-argv", markup=False)
             if r.typed_name:
-                yield Label(f"Type {r.typed_name!r} to confirm:")
+                yield Label(f"Type {r.typed_name!r} to confirm:", markup=False)
                 yield Input(placeholder=r.typed_name, id="confirm-input")
             with Horizontal(id="confirm-buttons"):
                 yield Button(r.confirm_label, id="confirm-yes", variant="error" if r.danger else "primary",

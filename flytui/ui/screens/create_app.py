@@ -1,6 +1,7 @@
 """Create-app modal: name validated like flyctl, organization choice (loaded in a worker)."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,9 +25,9 @@ class CreateAppScreen(ModalScreen[tuple[str, str | None] | None]):
         with Vertical(id="confirm-box"):
             yield Label("Create app", id="confirm-title")
             yield Input(placeholder="app-name", id="create-name")
-            yield Select([(self.default_org, self.default_org)] if self.default_org else [], prompt="organization",
+            yield Select([(Text(self.default_org), self.default_org)] if self.default_org else [], prompt="organization",
                          value=self.default_org or Select.NULL, id="create-org")
-            yield Label("", id="create-error")
+            yield Label("", id="create-error", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Create", id="confirm-yes", variant="primary")
                 yield Button("Cancel", id="confirm-no")
@@ -42,7 +43,7 @@ class CreateAppScreen(ModalScreen[tuple[str, str | None] | None]):
         except Exception as exc:  # noqa: BLE001
             self.app.report_error(exc, "list organizations")
             return
-        options = [(f"{pick(o, 'name', 'slug')} ({pick(o, 'slug')})", pick(o, "slug")) for o in orgs]
+        options = [(Text(f"{pick(o, 'name', 'slug')} ({pick(o, 'slug')})"), pick(o, "slug")) for o in orgs]
         select = self.query_one("#create-org", Select)
         keep = select.value
         select.set_options(options)

@@ -50,7 +50,7 @@ class DatabaseUrlScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(f"DATABASE_URL doctor — {self.app_name}", id="confirm-title")
+            yield Label(f"DATABASE_URL doctor — {self.app_name}", id="confirm-title", markup=False)
             yield Label("Paste the value (shown masked), or read it from a running machine (fly ssh console).\n"
                         "The fixed value is set with `fly secrets import` (stdin, never argv); flytui keeps it "
                         "in memory only.")

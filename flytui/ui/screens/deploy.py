@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Log, ProgressBar, Select, Static, Switch
 
 from flytui.ui import commands
+from flytui.ui.widgets.plain import PlainDataTable
 from flytui.fly.client import DeployOptions
 from flytui.fly.deploy import (
     BUILDERS, CANCELLED, FAILED, OK, PENDING, RUNNING, SKIPPED, STRATEGIES, DeployTracker, make_options,
@@ -110,7 +111,7 @@ class DeployScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         d = self.defaults
         yield Static(f"Deploy · {self.app_name}" + (f" · {self.project_dir}" if self.project_dir else ""),
-                     id="deploy-title")
+                     id="deploy-title", markup=False)
         with Vertical(id="deploy-form"):
             with Horizontal(classes="deploy-row"):
                 yield Label("Builder")
@@ -128,11 +129,11 @@ class DeployScreen(Screen[None]):
                             placeholder="NAME=VALUE …", id="deploy-build-args")
                 yield Button("Deploy", id="deploy-go", variant="primary")
         yield Static("", id="deploy-summary", markup=False)
-        yield DataTable(id="deploy-stages", cursor_type="row")
+        yield PlainDataTable(id="deploy-stages", cursor_type="row")
         with Horizontal(id="deploy-push-row"):
             yield Static(push_label(0, 0), id="deploy-push-label", markup=False)
             yield ProgressBar(total=1, show_eta=False, id="deploy-push")
-        yield DataTable(id="deploy-machines", cursor_type="row")
+        yield PlainDataTable(id="deploy-machines", cursor_type="row")
         yield Static("", id="deploy-result", markup=False)
         yield Log(id="deploy-transcript", max_lines=20_000)
         yield Footer()

@@ -46,6 +46,7 @@ from flytui.doctor import (
     run_doctor,
 )
 from flytui.doctor import summary as doctor_summary
+from flytui.ui.widgets.plain import PlainDataTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.fly.flytoml import FlyToml
@@ -142,13 +143,13 @@ class DoctorScreen(Screen[None]):
     # --- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static("", id="doctor-title")
-        table: DataTable[Any] = DataTable(id="doctor-checks", cursor_type="row", zebra_stripes=False)
+        table: DataTable[Any] = PlainDataTable(id="doctor-checks", cursor_type="row", zebra_stripes=False)
         table.add_column("status", key="status", width=8)
         table.add_column("check", key="title", width=30)
         table.add_column("detail", key="detail")
         yield table
         yield Static("", id="doctor-detail")
-        yield Static("", id="doctor-summary")
+        yield Static("", id="doctor-summary", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

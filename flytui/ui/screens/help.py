@@ -7,6 +7,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable
 
 from flytui.ui import commands
+from flytui.ui.widgets.plain import PlainDataTable
 
 
 class HelpScreen(ModalScreen[None]):
@@ -16,7 +17,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = "HelpScreen DataTable { width: 95%; height: 90%; border: thick $primary; }"
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="help-table", cursor_type="row")
+        yield PlainDataTable(id="help-table", cursor_type="row")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -237,8 +237,8 @@ class LogsScreen(Screen[None]):
     # -- compose ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         title = f"Logs · {self.app_name}" + (f" · machine {self.machine_id}" if self.machine_id else "")
-        yield Static(title, id="logs-title")
-        yield Static("", id="logs-status")
+        yield Static(title, id="logs-title", markup=False)
+        yield Static("", id="logs-status", markup=False)  # flyctl's error texts, filter and search patterns
         yield LogView(maxlen=self._maxlen(), id="logs-view")
         yield Input(id="logs-input", classes="bar")
         yield Footer()

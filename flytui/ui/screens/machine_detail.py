@@ -50,7 +50,7 @@ class MachineDetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="confirm-box"):
-            yield Label(f"Machine {self.machine_id} ({self.app_name})", id="confirm-title")
+            yield Label(f"Machine {self.machine_id} ({self.app_name})", id="confirm-title", markup=False)
             yield Static(render_machine(self.machine) if self.machine is not None else "loading…",
                          id="detail-body", markup=False)
 

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Log, Static
 
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.widgets.plain import PlainDataTable
 
 HERE = Path(__file__).parent
 STATE_STYLE = {"current": "b $success", "applied": "$success", "pending": "$warning", "head": "b $warning",
@@ -116,7 +117,7 @@ class MigrationsScreen(Screen[None]):
         yield Static("Migrations", id="mig-header")
         yield Static("", id="mig-banner")
         with Horizontal(id="mig-main"):
-            yield DataTable(id="mig-table", cursor_type="row", zebra_stripes=True)
+            yield PlainDataTable(id="mig-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="mig-side"):
                 yield Static("Select a revision", id="mig-detail")
         yield Static("", id="mig-progress")
@@ -254,7 +255,7 @@ class MigrationsScreen(Screen[None]):
                         table.update_cell(rid, col, value)
         banner = self.query_one("#mig-banner", Static)
         if snap.multiple_heads:
-            banner.update(f"Multiple heads: {', '.join(snap.history.heads)} — `upgrade head` is ambiguous. "
+            banner.update(f"Multiple heads: {_esc(', '.join(snap.history.heads))} — `upgrade head` is ambiguous. "
                           "H: upgrade heads (all branches)   m: alembic merge heads (new merge revision)")
             banner.display = True
         else:
@@ -409,13 +410,13 @@ class MigrationsScreen(Screen[None]):
         lines = [f"[b]{_esc(rev.id)}[/b]  {_esc(rev.message)}",
                  "state: " + (self.snapshot.states.get(rev.id, "?") if self.snapshot.current is not None
                               else "unknown until connected (c: database URL)"),
-                 f"revises: {', '.join(rev.down_revisions) or '<base>'}"]
+                 f"revises: {_esc(', '.join(rev.down_revisions)) or '<base>'}"]
         children = [r.id for r in self.snapshot.history.revisions if rev.id in r.down_revisions]
-        lines.append(f"next: {', '.join(children) or '(head)'}")
+        lines.append(f"next: {_esc(', '.join(children)) or '(head)'}")
         if rev.branch_labels:
-            lines.append(f"branch labels: {', '.join(rev.branch_labels)}")
+            lines.append(f"branch labels: {_esc(', '.join(rev.branch_labels))}")
         if rev.depends_on:
-            lines.append(f"depends on: {', '.join(rev.depends_on)}")
+            lines.append(f"depends on: {_esc(', '.join(rev.depends_on))}")
         lines.append(f"file: {_esc(str(rev.path))}")
         lines.append("\n[i]p: SQL preview of upgrade and downgrade[/i]")
         self.query_one("#mig-detail", Static).update("\n".join(lines))
@@ -425,7 +426,7 @@ class MigrationsScreen(Screen[None]):
         rid = self.selected()
         if rid is None or self.session is None:
             return
-        self.query_one("#mig-detail", Static).update(f"rendering SQL of {rid}…")
+        self.query_one("#mig-detail", Static).update(f"rendering SQL of {_esc(rid)}…")
         try:
             pv = await self.session.preview_revision(rid)
         except Exception as exc:  # noqa: BLE001
@@ -673,7 +674,7 @@ def _render_findings(findings: Any) -> list[str]:
 
 def _render_action_preview(pv: Any) -> str:
     """Body of the confirm dialog: revisions, warnings, lint, SQL."""
-    lines = [f"Database at: [b]{', '.join(pv.current) or 'base'}[/b]"]
+    lines = [f"Database at: [b]{_esc(', '.join(pv.current)) or 'base'}[/b]"]
     if pv.revisions:
         lines.append(f"Will run {len(pv.revisions)} revision(s), in order:")
         lines += [f"  {i}. {_esc(r.id)}  {_esc(r.message)}" for i, r in enumerate(pv.revisions, 1)]

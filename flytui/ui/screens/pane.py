@@ -65,6 +65,7 @@ class Pane(Vertical):
 
     DEFAULT_CSS = """
     Pane > .empty-state { color: $foreground-muted; padding: 1 2; height: auto; display: none; }
+    Pane > .pane-failure { color: $error; padding: 0 1; height: auto; display: none; }
     Pane.is-empty > ResourceTable { height: auto; }
     """
 
@@ -85,6 +86,7 @@ class Pane(Vertical):
         self.loaded_token: Any = None
         self.loads = 0
         self.activate_on_mount = False  # set by MainScreen.show_pane for a pane built on first use
+        self._failure_line = ""  # what the .pane-failure line shows
 
     def on_mount(self) -> None:
         if self.activate_on_mount:
@@ -101,7 +103,9 @@ class Pane(Vertical):
         return commands.bindings([cls.GROUP])
 
     def compose(self) -> ComposeResult:
-        yield Label(self.TITLE, classes="pane-title", id=f"{self.GROUP}-title")
+        yield Label(self.TITLE, classes="pane-title", id=f"{self.GROUP}-title", markup=False)
+        # a failing poll: one toast, then this line counts the repeats (app.failures); a success hides it
+        yield Static("", classes="pane-failure", id=f"{self.GROUP}-failure", markup=False)
         yield ResourceTable(self.COLUMNS, markable=self.MARKABLE, id=f"{self.GROUP}-table")
         yield Static("", classes="empty-state", id=f"{self.GROUP}-empty", markup=False)
 
@@ -145,6 +149,7 @@ class Pane(Vertical):
         self.query_one(".pane-title", Label).update(self.title_text())
         if self.loaded_token != self.token():
             self.table.set_rows({})
+            self.show_failure(cleared=True)  # another app/org: the old failure is not about this one
         self.update_empty()
         self.reload()
         self.table.focus()
@@ -193,6 +198,7 @@ class Pane(Vertical):
             return  # the user moved on; drop stale results
         self.loaded_token = message.token
         self.loads += 1
+        self.show_failure(cleared=True)
         self.table.set_rows(message.rows)
         self.after_load(message.extra)
         self.update_empty()
@@ -213,9 +219,29 @@ class Pane(Vertical):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             event.stop()
-            self.app.report_error(event.worker.error, event.worker.name.replace("-", " "))
             if event.worker.group == f"{self.GROUP}-load":
+                # the same error on every poll: one toast, then a counted status line
+                self.app.report_error(event.worker.error, f"refresh {self.GROUP}", repeat_key=self.GROUP)
+                self.show_failure()
                 self._arm_poll()  # keep polling after a transient failure
+            else:
+                self.app.report_error(event.worker.error, event.worker.name.replace("-", " "))
+
+    def show_failure(self, cleared: bool = False) -> None:
+        """Show (or hide) the line that counts repeated failures of this pane's poll."""
+        failures = getattr(self.app, "failures", None)
+        if failures is None:
+            return
+        if cleared:
+            failures.clear(self.GROUP)
+        line = failures.line(self.GROUP)
+        widgets = self.query(".pane-failure")
+        if line == self._failure_line or not widgets:
+            return  # nothing changed (no refresh: a layout pass while rows load is not free), or not composed
+        self._failure_line = line
+        for widget in widgets:
+            widget.update(line)
+            widget.display = bool(line)
 
     # --- filter ---------------------------------------------------------------------------------
     def apply_filter(self, text: str) -> None:

@@ -22,9 +22,9 @@ class PickerScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(self.title_text, id="confirm-title")
+            yield Label(self.title_text, id="confirm-title", markup=False)
             yield Input(placeholder="type to filter", id="picker-filter")
-            yield OptionList(*[Option(label, id=value) for label, value in self.options], id="picker-list")
+            yield OptionList(*[Option(label, id=value) for label, value in self.options], id="picker-list", markup=False)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         q = event.value.lower()

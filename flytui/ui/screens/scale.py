@@ -13,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
@@ -80,12 +81,12 @@ class ScaleScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(f"Scale {self.app_name}", id="confirm-title")
-            yield Label("Loading machines…", id="scale-status")
+            yield Label(f"Scale {self.app_name}", id="confirm-title", markup=False)
+            yield Label("Loading machines…", id="scale-status", markup=False)
             yield Vertical(id="scale-groups")
             yield Label("VM size (all machines)")
             yield Select([(s, s) for s in VM_SIZES], id="scale-vm", allow_blank=True, prompt="unchanged")
-            yield Label("", id="scale-error")
+            yield Label("", id="scale-error", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Apply", id="confirm-yes", variant="primary", disabled=True)
                 yield Button("Cancel", id="confirm-no")
@@ -108,7 +109,7 @@ class ScaleScreen(ModalScreen[bool]):
         counts = state.counts or {"app": 0}
         box = self.query_one("#scale-groups", Vertical)
         for group, n in counts.items():
-            box.mount(Label(f"process group [b]{group}[/b] (now {n})"))
+            box.mount(Label(Content.from_markup("process group [b]$group[/b] (now $n)", group=group, n=str(n))))
             box.mount(Input(str(n), id=f"scale-count-{group}", classes="scale-count", restrict=r"\d*"))
         summary = ", ".join(f"{g}: {n}" for g, n in counts.items())
         self.query_one("#scale-status", Label).update(f"Now: {summary}; VM {state.size or 'unknown'}")

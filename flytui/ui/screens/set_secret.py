@@ -25,7 +25,7 @@ class SetSecretScreen(ModalScreen[tuple[dict[str, str], bool] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(f"Set secret on {self.app_name}", id="confirm-title")
+            yield Label(f"Set secret on {self.app_name}", id="confirm-title", markup=False)
             yield Input(self._name, placeholder="NAME", id="secret-name")
             yield Input(self._value, placeholder="value (masked; ctrl+r reveals)", password=True, id="secret-value")
             yield Checkbox("Stage only (apply on next deploy)", False, id="secret-stage")

@@ -84,7 +84,7 @@ class OpenTunnelScreen(ModalScreen[tuple[str, int, str | None] | None]):
             yield Input(self._app_name, placeholder="app (e.g. my-db)", id="tunnel-app")
             yield Input(str(self._port), placeholder="remote port (5432 for Postgres)", id="tunnel-port")
             yield Input("", placeholder="remote host (optional; default APP.internal)", id="tunnel-host")
-            yield Label("", id="tunnel-error")
+            yield Label("", id="tunnel-error", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Open", id="confirm-yes", variant="primary")
                 yield Button("Cancel", id="confirm-no")

@@ -23,7 +23,7 @@ class OperationsStatus(Static):
     DEFAULT_CSS = "OperationsStatus { height: 1; color: $foreground-muted; padding: 0 1; }"
 
     def __init__(self, **kwargs) -> None:
-        super().__init__("", **kwargs)
+        super().__init__("", markup=False, **kwargs)  # labels name apps and machines: never markup
         self.ops: dict[int, Operation] = {}
         self._ids = itertools.count(1)
         self._frame = 0

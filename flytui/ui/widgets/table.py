@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from rich.text import Text
-from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
 from flytui.ui.widgets.filter import parse_filter, row_matches
+from flytui.ui.widgets.plain import PlainDataTable
 
 Cell = str | Text
 MARK = "●"
@@ -21,8 +21,8 @@ def plain(cell: Cell) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-class ResourceTable(DataTable):
-    """Keyed, filterable, markable table. ``columns`` is a sequence of ``(key, label)``."""
+class ResourceTable(PlainDataTable):
+    """Keyed, filterable, markable table (cells are plain text, never markup). ``columns`` is a sequence of ``(key, label)``."""
 
     DEFAULT_CSS = "ResourceTable { height: 1fr; }"
 
