@@ -76,9 +76,14 @@ TEXT_SAMPLES = {
 }
 
 
+#: sub-folders with their own contract tests (each covers every file of its folder)
+FIXTURE_FOLDERS = {"mpg": "tests/test_mpg_client.py, tests/test_mpg_sandbox.py"}
+
+
 def test_every_fixture_is_covered() -> None:
-    names = {p.name for p in FIX.iterdir()}
+    names = {p.name for p in FIX.iterdir() if p.is_file()}
     assert names == set(JSON_PARSERS) | TEXT_SAMPLES
+    assert {p.name for p in FIX.iterdir() if p.is_dir()} == set(FIXTURE_FOLDERS)
 
 
 @pytest.mark.parametrize("name", sorted(JSON_PARSERS))

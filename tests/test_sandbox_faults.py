@@ -6,6 +6,8 @@ import signal
 import subprocess
 import time
 
+from tests.helpers.procinfo import describe
+
 
 def test_fail_fault_with_exit_and_times(sandbox):
     sandbox.inject_fault("apps list", fail="boom", exit=3, times=1)
@@ -55,11 +57,17 @@ def test_latency(sandbox):
 def test_hang_until_killed_and_sigint_127(sandbox):
     sandbox.inject_fault("apps list", hang=True)
     proc = subprocess.Popen([sandbox.flyctl, "apps", "list"], env=sandbox.env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    time.sleep(0.8)
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    end = time.monotonic() + 30
+    while sandbox.argv_log() != [["apps", "list"]]:  # logged just before the fault is applied
+        assert proc.poll() is None and time.monotonic() < end, (proc.poll(), describe(proc.pid))
+        time.sleep(0.02)
     assert proc.poll() is None, "hang fault keeps running"
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=10) == 127
+    try:
+        assert proc.wait(timeout=10) == 127
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the hanging flyctl ignored SIGINT for 10 s: {describe(proc.pid)}") from None
 
 
 def test_argv_log_records_every_invocation(sandbox):

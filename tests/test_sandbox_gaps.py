@@ -1,10 +1,5 @@
-"""Sandbox: per-machine faults and the log generator's throughput (>= 10 000 entries/s, block writes)."""
+"""Sandbox: per-machine faults and the log generator's JSON rendering (its throughput: bench/bench_log_generator.py)."""
 from __future__ import annotations
-
-import subprocess
-import time
-
-import pytest
 
 from flytui.sandbox.commands import logs as sandbox_logs
 
@@ -30,28 +25,3 @@ def test_json_template_renders_exactly_like_the_encoder() -> None:
     e = {"level": "info", "instance": "3d8d9013b9e418", "region": "nrt", "timestamp": "2026-01-02T03:04:05.123Z",
          "provider": "app", "message": 'INFO: <b>&"q"\\ é\ttab'}
     assert sandbox_logs.render_json(e) == sandbox_logs.render_json_slow(e)
-
-
-@pytest.mark.serial
-def test_log_generator_reaches_10k_entries_per_second(sandbox) -> None:
-    sandbox.create_app("web", deployed=True)
-    for region in ("iad", "cdg"):
-        sandbox.add_machine("web", state="started", region=region)
-    env = dict(sandbox.env, FLYTUI_SANDBOX_LOG_RATE="20000")
-    proc = subprocess.Popen([sandbox.flyctl, "logs", "-a", "web", "--json"], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=env)
-    try:
-        assert proc.stdout is not None
-        n, t0, window = 0, 0.0, 1.5
-        for line in proc.stdout:
-            if line.startswith(b'    "level"'):
-                if n == 0:
-                    t0 = time.monotonic()
-                n += 1
-                if n > 1 and time.monotonic() - t0 >= window:
-                    break
-        rate = n / (time.monotonic() - t0)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert rate >= 14_000, f"{rate:.0f} entries/s (asked for 20 000/s; 10 000+ must hold with headroom)"

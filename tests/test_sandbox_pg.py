@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from flytui.sandbox.state import pid_alive
+from tests.helpers.procinfo import describe
 
 
 def start_proxy(sandbox, *args: str) -> tuple[subprocess.Popen, int]:
@@ -63,7 +64,10 @@ def test_proxy_port_in_use_and_sigint(sandbox_pg):
     import signal
 
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=10) == 127
+    try:
+        assert proc.wait(timeout=10) == 127
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"fly proxy ignored SIGINT for 10 s: {describe(proc.pid)}") from None
 
 
 def test_teardown_kills_proxies(sandbox_pg):
