@@ -48,7 +48,18 @@ def cell(value: Any, wrap: bool = False) -> Any:
 
 
 class PlainDataTable(DataTable):
-    """A DataTable whose ``str`` cells are plain text, never markup."""
+    """A DataTable whose ``str`` cells are plain text, never markup.
+
+    It also never keeps a row painted at stale column widths: Textual measures new rows on idle
+    (``_update_dimensions``) but caches rendered rows and lines under keys that hold no column widths, so a
+    row painted between ``add_row`` and that idle kept its header-only widths for good (``a-ra`` for
+    ``a-rather-long-name``; seen as a clipped cursor row in the secrets pane under load).
+    """
+
+    def _update_dimensions(self, new_rows: Any) -> None:
+        super()._update_dimensions(new_rows)
+        self._clear_caches()  # widths may have changed: drop rows rendered with the old ones
+        self.refresh()
 
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> Any:
         return super().add_row(*(cell(c, height != 1) for c in cells), height=height, key=key,
