@@ -6,6 +6,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from tests.helpers.procinfo import describe
 
 
@@ -54,10 +56,18 @@ def test_latency(sandbox):
     assert time.monotonic() - t >= 0.6
 
 
-def test_hang_until_killed_and_sigint_127(sandbox):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_hang_until_killed_and_sigint_127(sandbox, inherited):
+    """SIGINT stops flyctl with 127 even when it was started with SIGINT ignored (a background job of a
+    non-interactive shell, as CI runs): flyctl's signal.NotifyContext takes the signal regardless."""
     sandbox.inject_fault("apps list", hang=True)
     proc = subprocess.Popen([sandbox.flyctl, "apps", "list"], env=sandbox.env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            preexec_fn=_ignore_sigint if inherited == "ignored" else None)
     end = time.monotonic() + 30
     while sandbox.argv_log() != [["apps", "list"]]:  # logged just before the fault is applied
         assert proc.poll() is None and time.monotonic() < end, (proc.poll(), describe(proc.pid))

@@ -99,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(143)
 
     signal.signal(signal.SIGTERM, _term)
+    # flyctl traps SIGINT and SIGTERM (main.go newContext: signal.NotifyContext(os.Interrupt, SIGTERM) @ ad0172f),
+    # and Go's signal.Notify takes the signal even when it was inherited ignored: a flyctl started from a
+    # non-interactive shell's background job (SIGINT ignored there) still stops on Ctrl-C / SIGINT. Python
+    # would keep an inherited SIG_IGN, so install the handler explicitly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = run(args)
     except SandboxError as exc:
