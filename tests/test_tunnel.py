@@ -152,7 +152,10 @@ async def test_reconnect_keeps_the_local_port_when_it_is_briefly_taken(fake_flyc
         busy.write_text("")
         os.kill(first, signal.SIGKILL)
         await tunnel.wait_state("dropped", timeout=5)
-        await tunnel.wait_state("up", timeout=10)
+        try:
+            await tunnel.wait_state("up", timeout=10)
+        except TimeoutError:
+            raise AssertionError(f"not up again: {tunnel.info()}") from None
         assert not busy.exists()  # one reconnect attempt met the taken port
         assert tunnel.local_port == port and tunnel.reconnects == 1
         assert await _echo(port) == b"hello through the tunnel"
