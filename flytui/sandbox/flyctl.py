@@ -20,7 +20,7 @@ PAYMENT_REQUIRED = ("We need your payment information to continue! Add a credit 
 
 
 def _load_commands() -> None:
-    from flytui.sandbox.commands import basic, machines, net, postgres, secrets, logs, deploy, mpg  # noqa: F401
+    from flytui.sandbox.commands import basic, machines, net, postgres, secrets, logs, deploy, mpg, parity  # noqa: F401
 
 
 STDIN_KEYS = {"secrets import", "secrets set"}

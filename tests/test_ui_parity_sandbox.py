@@ -1,0 +1,246 @@
+"""Issue 19 (what flyradar / fly-tui have): Pilot tests through the sandbox flyctl for cordon / uncordon, kill,
+stop with a signal, leases, apps restart, the Fly dashboard, the services & IPs view and org members.
+
+Shapes and texts the sandbox plays: flyctl @ ad0172f (tests/fixtures/flyctl/parity/SOURCES.md)."""
+from __future__ import annotations
+
+import time
+
+from flytui.fly.client import FlyClient
+from flytui.fly.runner import FlyctlRunner
+from flytui.sandbox.commands.parity import hold_lease, seed_members
+from flytui.ui.app import FlytuiApp
+from flytui.ui.config import Config
+
+
+def make(sandbox, **kw) -> FlytuiApp:  # type: ignore[no-untyped-def]
+    return FlytuiApp(Config(refresh_interval=600), FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env)), **kw)
+
+
+async def until(pilot, cond, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        await pilot.pause(0.05)
+    return cond()
+
+
+def record_notes(app: FlytuiApp) -> list[str]:
+    notes: list[str] = []
+    orig = app.notify
+
+    def notify(message, *a, **kw):  # type: ignore[no-untyped-def]
+        notes.append(f"{kw.get('title') or ''}|{message}")
+        return orig(message, *a, **kw)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return notes
+
+
+def machine(sandbox, app: str, mid: str) -> dict:  # type: ignore[no-untyped-def]
+    return next(m for m in sandbox.read()["apps"][app]["machines"] if m["id"] == mid)
+
+
+def confirming(app: FlytuiApp) -> bool:
+    return type(app.screen).__name__ == "ConfirmScreen"
+
+
+def argv_text(app: FlytuiApp) -> str:
+    return str(app.screen.query_one("#confirm-argv").render())
+
+
+async def select_row(pilot, pane, key: str) -> None:  # type: ignore[no-untyped-def]
+    pane.table.move_cursor(row=pane.table.get_row_index(key), animate=False)
+    pane.table.focus()
+    await pilot.pause(0.05)
+
+
+async def test_cordon_uncordon_lease_signal_and_kill(sandbox) -> None:
+    sandbox.create_app("alpha", deployed=True)
+    m1, m2, m3 = (sandbox.add_machine("alpha", state="started")["id"] for _ in range(3))
+    hold_lease(sandbox, "alpha", m2, owner="ci@example.com")
+    app = make(sandbox, current_app="alpha")
+    notes = record_notes(app)
+    async with app.run_test(size=(200, 45)) as pilot:
+        pane = app.main.query_one("#machines")
+        assert await until(pilot, lambda: len(pane.table.rows_data) == 3)
+        # the lease is shown on its machine only
+        assert await until(pilot, lambda: "lease ci@example.com" in pane.table.rows_data[m2]["flags"].plain)
+        assert pane.table.rows_data[m1]["flags"].plain == "-"
+
+        # cordon: confirmed, exact argv, then the row and flyctl's state say cordoned
+        await select_row(pilot, pane, m1)
+        await pilot.press("c")
+        assert await until(pilot, lambda: confirming(app))
+        assert f"machine cordon {m1} -a alpha" in argv_text(app)
+        await pilot.press("y")
+        assert await until(pilot, lambda: machine(sandbox, "alpha", m1)["cordoned"] is True)
+        assert await until(pilot, lambda: "cordoned" in pane.table.rows_data[m1]["flags"].plain)
+        await select_row(pilot, pane, m1)
+        await pilot.press("u")
+        assert await until(pilot, lambda: confirming(app))
+        await pilot.press("y")
+        assert await until(pilot, lambda: machine(sandbox, "alpha", m1)["cordoned"] is False)
+
+        # a held lease: flyctl's refusal, and what to do about it
+        await select_row(pilot, pane, m2)
+        await pilot.press("c")
+        assert await until(pilot, lambda: confirming(app))
+        await pilot.press("y")
+        assert await until(pilot, lambda: any("lease currently held by ci@example.com" in n for n in notes))
+        note = next(n for n in notes if "lease currently held" in n)
+        assert "0/1 succeeded" in note and f"fly machine leases clear {m2}" in note
+        assert machine(sandbox, "alpha", m2)["cordoned"] is False
+
+        # stop with a chosen signal (flyctl: fly machine stop --signal)
+        await select_row(pilot, pane, m1)
+        await pilot.press("g")
+        assert await until(pilot, lambda: type(app.screen).__name__ == "PickerScreen")
+        await pilot.press(*"USR1", "enter")
+        assert await until(pilot, lambda: confirming(app))
+        assert f"machine stop {m1} --signal SIGUSR1 -a alpha" in argv_text(app)
+        await pilot.press("y")
+        assert await until(pilot, lambda: machine(sandbox, "alpha", m1)["state"] == "stopped")
+        assert machine(sandbox, "alpha", m1)["sandbox"]["stop_signal"] == "SIGUSR1"
+        assert await until(pilot, lambda: pane.table.rows_data[m1]["state"].plain == "stopped")
+
+        # kill: a danger confirmation; escape first runs nothing
+        await select_row(pilot, pane, m3)
+        before = len(sandbox.argv_log())
+        await pilot.press("K")
+        assert await until(pilot, lambda: confirming(app))
+        assert f"machine kill {m3} -a alpha" in argv_text(app)
+        await pilot.press("escape")
+        assert await until(pilot, lambda: app.screen is app.main)
+        assert not any(a[:2] == ["machine", "kill"] for a in sandbox.argv_log()[before:])
+        await select_row(pilot, pane, m3)
+        await pilot.press("K")
+        assert await until(pilot, lambda: confirming(app))
+        await pilot.press("y")
+        assert await until(pilot, lambda: machine(sandbox, "alpha", m3)["state"] == "stopped")
+        assert ["machine", "kill", m3, "-a", "alpha"] in sandbox.argv_log()
+        assert await until(pilot, lambda: any("kill: 1/1 succeeded" in n for n in notes))
+
+        # e: the leases, with owner and how to clear one
+        await pilot.press("e")
+        assert await until(pilot, lambda: any("1 lease(s) held" in n for n in notes))
+        assert any(f"{m2}: ci@example.com until" in n for n in notes)
+
+
+async def test_apps_restart_confirmed_and_dashboard_opens(sandbox, monkeypatch) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url, *a, **kw: opened.append(url) or True)
+    sandbox.create_app("alpha", deployed=True)
+    started = sandbox.add_machine("alpha", state="started")["id"]
+    sandbox.add_machine("alpha", state="stopped")
+    app = make(sandbox)
+    notes = record_notes(app)
+    async with app.run_test(size=(180, 45)) as pilot:
+        pane = app.main.query_one("#apps")
+        assert await until(pilot, lambda: "alpha" in pane.table.rows_data)
+        await select_row(pilot, pane, "alpha")
+        await pilot.press("D")
+        assert await until(pilot, lambda: opened == ["https://fly.io/apps/alpha"])
+        await pilot.press("R")
+        assert await until(pilot, lambda: confirming(app))
+        assert "apps restart alpha" in argv_text(app)
+        await pilot.press("y")
+        assert await until(pilot, lambda: any("Restarted 1 machine(s) of alpha" in n for n in notes))
+        assert ["apps", "restart", "alpha"] in sandbox.argv_log()
+        events = [e["type"] for e in machine(sandbox, "alpha", started)["events"]]
+        assert "restart" in events
+
+        hold_lease(sandbox, "alpha", started, owner="deployer")
+        await select_row(pilot, pane, "alpha")
+        await pilot.press("R")
+        assert await until(pilot, lambda: confirming(app))
+        await pilot.press("y")
+        assert await until(pilot, lambda: any("lease currently held by deployer" in n for n in notes))
+        assert any("fly machine leases view" in n for n in notes if "lease currently held" in n)
+
+
+async def test_services_and_ips_view(sandbox) -> None:
+    sandbox.create_app("alpha", deployed=True)
+    with sandbox.transaction() as st:
+        st["apps"]["alpha"]["ips"].append({"ID": "ip1", "Address": "66.241.124.7", "Type": "shared_v4",
+                                           "Region": "global", "CreatedAt": "2026-08-01T10:00:00Z"})
+    sandbox.add_machine("alpha", state="started")
+    sandbox.add_machine("alpha", state="stopped")
+    app = make(sandbox, current_app="alpha")
+    async with app.run_test(size=(220, 45)) as pilot:
+        await until(pilot, lambda: app.main.pane.active)
+        await pilot.press("6")
+        assert await until(pilot, lambda: bool(app.main.query("#services")) and app.main.pane.id == "services")
+        pane = app.main.query_one("#services")
+        assert await until(pilot, lambda: len(pane.table.rows_data) == 3)
+        rows = pane.table.rows_data
+        https = rows["service TCP-443 => 8080-False-[HTTP,TLS]"]
+        assert https["machines"] == "1/2 started"
+        assert https["checks"].plain == "1/2"  # the stopped machine's check is critical
+        assert https["min"] == "0"
+        assert "min_machines_running = 0" in https["note"].plain
+        assert rows["ip 66.241.124.7"]["detail"] == "public ingress (shared)"
+        # flyctl's own services table agrees on the grouping (services/list.go)
+        out = sandbox.run("services", "list", "-a", "alpha").stdout
+        assert "443 => 8080" in out and "[HTTP,TLS]" in out
+
+
+async def test_org_members_invite_and_remove_with_typed_email(sandbox) -> None:
+    seed_members(sandbox, "personal", [{"email": "demo@example.com", "name": "Demo", "role": "admin"},
+                                       {"email": "bob@example.com", "name": "Bob", "role": "member"}])
+    app = make(sandbox)
+    notes = record_notes(app)
+    async with app.run_test(size=(180, 45)) as pilot:
+        await until(pilot, lambda: app.main.pane.active)
+        await pilot.press("7")
+        assert await until(pilot, lambda: bool(app.main.query("#members")))
+        pane = app.main.query_one("#members")
+        assert await until(pilot, lambda: set(pane.table.rows_data) == {"demo@example.com", "bob@example.com"})
+        assert "you are admin" in str(pane.query_one(".pane-title").render())
+
+        await pilot.press("n")
+        assert await until(pilot, lambda: type(app.screen).__name__ == "InviteScreen")
+        await pilot.press(*"not-an-email", "enter")
+        await pilot.pause(0.1)
+        assert type(app.screen).__name__ == "InviteScreen"  # refused before flyctl
+        app.screen.query_one("#invite-email").value = ""
+        await pilot.press(*"carol@example.com", "enter")
+        assert await until(pilot, lambda: any("Invitation sent to carol@example.com" in n for n in notes))
+        assert ["orgs", "invite", "personal", "carol@example.com", "--json"] in sandbox.argv_log()
+
+        await select_row(pilot, pane, "bob@example.com")
+        await pilot.press("ctrl+d")
+        assert await until(pilot, lambda: confirming(app))
+        assert "orgs remove personal bob@example.com" in argv_text(app)
+        await pilot.press("enter")  # nothing typed: nothing runs
+        await pilot.press(*"bob", "enter")
+        await pilot.pause(0.1)
+        assert confirming(app)
+        assert not any(a[:2] == ["orgs", "remove"] for a in sandbox.argv_log())
+        app.screen.query_one("#confirm-input").value = ""
+        await pilot.press(*"bob@example.com", "enter")
+        assert await until(pilot, lambda: any("Removed bob@example.com from personal" in n for n in notes))
+        assert await until(pilot, lambda: set(pane.table.rows_data) == {"demo@example.com"})
+        assert [m["email"] for m in sandbox.read()["org_members"]["personal"]] == ["demo@example.com"]
+
+
+async def test_org_remove_that_flyctl_silently_skips_is_reported(sandbox) -> None:
+    """flyctl's orgs remove exits 0 without output when the org cannot be used (remove.go `return nil`)."""
+    seed_members(sandbox, "personal", [{"email": "demo@example.com", "role": "member"},
+                                       {"email": "bob@example.com", "role": "admin"}])
+    app = make(sandbox)
+    notes = record_notes(app)
+    async with app.run_test(size=(180, 45)) as pilot:
+        await until(pilot, lambda: app.main.pane.active)
+        await pilot.press("7")
+        assert await until(pilot, lambda: bool(app.main.query("#members")))
+        pane = app.main.query_one("#members")
+        assert await until(pilot, lambda: "bob@example.com" in pane.table.rows_data)
+        await select_row(pilot, pane, "bob@example.com")
+        await pilot.press("ctrl+d")
+        assert await until(pilot, lambda: confirming(app))
+        await pilot.press(*"bob@example.com", "enter")
+        assert await until(pilot, lambda: any("did not remove bob@example.com" in n for n in notes))
+        assert not any("Removed bob" in n for n in notes)
+        assert "bob@example.com" in pane.table.rows_data
