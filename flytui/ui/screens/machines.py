@@ -86,8 +86,8 @@ class MachinesPane(MachineOpsMixin, Pane):
     MARKABLE = True
     EMPTY = ("No machines in {token}. Deploy the project (d, from the folder with fly.toml) to create them, "
              "or pick another app (A).")
-    COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("region", "REGION"), ("image", "IMAGE"),
-               ("checks", "CHECKS"), ("process", "PROCESS"), ("size", "SIZE"), ("updated", "UPDATED"), ("flags", "FLAGS")]
+    COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("flags", "FLAGS"), ("region", "REGION"),
+               ("image", "IMAGE"), ("checks", "CHECKS"), ("process", "PROCESS"), ("size", "SIZE"), ("updated", "UPDATED")]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
