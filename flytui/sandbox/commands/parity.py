@@ -285,10 +285,12 @@ def orgs_invite(ctx: Ctx) -> int:
         if len(ctx.args) < 2:
             return 0  # emailFromSecondArgOrPrompt fails without a terminal: also `return nil`
         email = ctx.args[1]
-        inv = {"ID": ulid_like(), "Email": email, "CreatedAt": now_rfc3339(), "Redeemed": False,
-               "Inviter": {"ID": "", "Name": "", "Email": (st.get("user") or {}).get("email", ""),
-                           "EnablePaidHobby": False},
-               "Organization": {"ID": org["slug"] + "-id", "Slug": org["slug"], "Name": org["name"]}}
+        # fly-go Invitation; the mutation (resource_organizations.go CreateOrganizationInvite) selects id, email,
+        # createdAt, redeemed and organization { slug }: Inviter stays null, the Organization only has its Slug
+        from flytui.sandbox.commands.basic import org_json
+
+        inv = {"ID": ulid_like(), "Email": email, "CreatedAt": now_rfc3339(), "Redeemed": False, "Inviter": None,
+               "Organization": {**org_json({"slug": "", "name": "", "type": ""}), "Slug": org["slug"]}}
         st.setdefault("org_invitations", {}).setdefault(org["slug"], []).append(inv)
     if ctx.json:
         print_json(inv)
