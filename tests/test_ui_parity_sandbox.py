@@ -244,3 +244,71 @@ async def test_org_remove_that_flyctl_silently_skips_is_reported(sandbox) -> Non
         assert await until(pilot, lambda: any("did not remove bob@example.com" in n for n in notes))
         assert not any("Removed bob" in n for n in notes)
         assert "bob@example.com" in pane.table.rows_data
+
+
+ACCOUNTS = """
+[[account]]
+name = "me"
+token = "fly"
+
+[[account]]
+name = "work"
+token = "env:FLY_TOKEN_WORK"
+read_only = true
+must_stay_up = ["shop-*"]
+"""
+
+
+async def test_fleet_accounts_orgs_apps_tokens_by_env_and_read_only_account(sandbox, tmp_path, monkeypatch) -> None:
+    from flytui.sandbox.commands.parity import add_token
+
+    (tmp_path / "accounts.toml").write_text(ACCOUNTS, encoding="utf-8")
+    monkeypatch.setenv("FLYTUI_ACCOUNTS", str(tmp_path / "accounts.toml"))
+    monkeypatch.setenv("FLY_TOKEN_WORK", "fo1_work-secret-token")
+    sandbox.add_org("acme", "Acme")
+    sandbox.create_app("home-app", deployed=True)
+    sandbox.create_app("shop-api", org="acme", deployed=True)
+    sandbox.create_app("blog", org="acme", deployed=True)
+    sandbox.add_machine("shop-api", state="started")
+    sandbox.add_machine("blog", state="stopped")
+    add_token(sandbox, "fo1_work-secret-token", "ops@acme.example", ["acme"])
+    app = make(sandbox)
+    notes = record_notes(app)
+    async with app.run_test(size=(200, 45)) as pilot:
+        await until(pilot, lambda: app.main.pane.active)
+        await pilot.press("8")
+        assert await until(pilot, lambda: bool(app.main.query("#fleet")))
+        pane = app.main.query_one("#fleet")
+        want = {"me/home-app", "me/shop-api", "me/blog", "work/shop-api", "work/blog"}
+        assert await until(pilot, lambda: set(pane.table.rows_data) == want), pane.table.rows_data.keys()
+        rows = pane.table.rows_data
+        # the token was honoured (work sees acme only) and went by environment, never argv
+        assert "work/home-app" not in rows
+        assert not any("fo1_work-secret-token" in " ".join(a) for a in sandbox.argv_log())
+        assert rows["work/shop-api"]["machines"] == "1/1" and rows["work/shop-api"]["min"] == "0"
+        assert "must stay up" in rows["work/shop-api"]["warning"].plain
+        assert "must stay up" not in rows["me/shop-api"]["warning"].plain  # not declared for this account
+        assert "scale to zero" in rows["work/blog"]["warning"].plain
+        assert rows["work/shop-api"]["account"].plain == "work (ro)"
+
+        # enter: the console uses the read-only account; a mutating command is refused before flyctl runs
+        await select_row(pilot, pane, "work/shop-api")
+        await pilot.press("enter")
+        assert await until(pilot, lambda: app.current_app == "shop-api" and app.main.pane.id == "machines")
+        assert app.read_only and app.runner.env["FLY_ACCESS_TOKEN"] == "fo1_work-secret-token"
+        assert await until(pilot, lambda: "ops@acme.example" in str(app.main.query_one("#header").render()))
+        machines = app.main.query_one("#machines")
+        assert await until(pilot, lambda: len(machines.table.rows_data) == 1)
+        before = len(sandbox.argv_log())
+        await pilot.press("c")  # cordon
+        assert await until(pilot, lambda: any("read-only" in n for n in notes))
+        assert not any(a[:2] == ["machine", "cordon"] for a in sandbox.argv_log()[before:])
+
+        # back to the console's own login: read-write again
+        await pilot.press("8")
+        assert await until(pilot, lambda: app.main.pane.id == "fleet")
+        assert await until(pilot, lambda: "me/home-app" in pane.table.rows_data)
+        await select_row(pilot, pane, "me/home-app")
+        await pilot.press("enter")
+        assert await until(pilot, lambda: app.current_app == "home-app")
+        assert not app.read_only and app.runner.env.get("FLY_ACCESS_TOKEN") == ""

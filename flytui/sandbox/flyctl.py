@@ -88,6 +88,10 @@ def run(argv: list[str]) -> int:
             return code
     if key not in C.NO_AUTH and not sb.read().get("user"):
         raise SandboxError(C.NOT_LOGGED_IN)
+    if key not in C.NO_AUTH:
+        from flytui.sandbox.commands.parity import scope_to_account
+
+        scope_to_account(ctx)  # FLY_ACCESS_TOKEN / FLY_API_TOKEN of another account (flyctl's config.go order)
     return C.COMMANDS[key](ctx)
 
 

@@ -17,9 +17,10 @@ LOGS, DEPLOY = "logs", "deploy"
 COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
 CLUSTERS = "clusters"  # Fly Managed Postgres clusters (flytui/ui/screens/clusters.py)
 SERVICES, MEMBERS = "services", "members"  # services & IPs, org members (flytui/ui/screens/{services,members}.py)
+FLEET = "fleet"  # every account -> org -> app (flytui/ui/screens/fleet.py, flytui/fly/accounts.py)
 #: screens that own a command group, and the registry action that opens each (palette / `:` from elsewhere)
 SCREEN_OPENERS = {MIGRATIONS: "open_migrations"}
-PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES, CLUSTERS, SERVICES, MEMBERS)
+PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES, CLUSTERS, SERVICES, MEMBERS, FLEET)
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,8 @@ COMMANDS: tuple[Command, ...] = (
        "IP addresses (or :services APP)", "6", VIEW, "show_view('services')", "svc", "ips", takes_arg=True),
     _c("members", "Org members", "Members of the current organization and their roles (fly orgs show)", "7", VIEW,
        "show_view('members')", "team", "org-members", "users"),
+    _c("fleet", "Fleet", "Every account -> org -> app (accounts.toml): machines, min running, warnings", "8",
+       VIEW, "show_view('fleet')", "accounts", "all-accounts"),
     _c("machine-cordon", "Cordon", "Take the machine(s) out of the proxy: no new traffic (fly machine cordon)", "c",
        MACHINES, "cordon(True)", "cordon", mutating=True),
     _c("machine-uncordon", "Uncordon", "Send traffic to the machine(s) again (fly machine uncordon)", "u", MACHINES,
@@ -214,6 +217,8 @@ COMMANDS: tuple[Command, ...] = (
     _c("services-open", "Open URL", "Open the app's public URL in the browser", "o", SERVICES, "open_url"),
     _c("services-dashboard", "Open dashboard", "Open the app's page on the Fly dashboard", "D", SERVICES,
        "open_dashboard"),
+    _c("fleet-open", "Use account & app", "Make the row's account and app the console's current ones (a read-only "
+       "account turns read-only mode on)", "enter", FLEET, "open"),
     _c("member-invite", "Invite member", "Invite someone by email to the organization (fly orgs invite)", "n",
        MEMBERS, "invite", "invite", mutating=True),
     _c("member-remove", "Remove member", "Remove the selected member from the organization (type the email to "
@@ -332,7 +337,7 @@ GROUP_TITLES = {
     "view": "Views", "global": "Everywhere", "apps": "Apps pane", "machines": "Machines pane",
     "secrets": "Secrets pane", "volumes": "Volumes pane", "command-log": "Command log pane",
     "tunnels": "Tunnels pane", "releases": "Releases pane", "clusters": "MPG clusters pane",
-    "services": "Services & IPs pane", "members": "Org members pane", "logs": "Logs screen", "deploy": "Deploy screen",
+    "services": "Services & IPs pane", "members": "Org members pane", "fleet": "Fleet pane", "logs": "Logs screen", "deploy": "Deploy screen",
     "migrations": "Migrations screen",
 }
 

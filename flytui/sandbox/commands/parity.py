@@ -22,6 +22,49 @@ from flytui.sandbox.state import Sandbox, SandboxError, add_event, find_machine,
 LEASE_TTL = 120  # internal/machine/lease.go: AcquireLease(..., new(120))
 
 
+# ---- tokens (several accounts) -------------------------------------------------------------------
+
+def add_token(sb: Sandbox, token: str, email: str, orgs: list[str]) -> None:
+    """Test/demo helper: an API token of another account, seeing only ``orgs``."""
+    with sb.transaction() as st:
+        st.setdefault("tokens", {})[token] = {"email": email, "orgs": list(orgs)}
+
+
+def env_token() -> str:
+    """The token flyctl takes from its environment: the first of FLY_ACCESS_TOKEN, FLY_API_TOKEN that *exists*
+    (internal/config/config.go applyEnv + internal/env/env.go First @ ad0172f); "" = flyctl's own login."""
+    import os
+
+    for key in ("FLY_ACCESS_TOKEN", "FLY_API_TOKEN"):
+        if key in os.environ:
+            return os.environ[key]
+    return ""
+
+
+def token_account(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The account of the environment's token, None for the logged-in user. An unknown token: ``unauthorized``
+    (the API's refusal; the word flytui's error classifier reads as "not logged in")."""
+    token = env_token()
+    if not token or token == (state.get("user") or {}).get("token"):
+        return None
+    acct = (state.get("tokens") or {}).get(token)
+    if acct is None:
+        raise SandboxError("unauthorized")
+    return acct
+
+
+def scope_to_account(ctx: Ctx) -> None:
+    """Called by the dispatcher: remember the token's account; an ``-a APP`` of an org it cannot see is not found."""
+    state = ctx.sb.read()
+    acct = token_account(state)
+    if acct is None:
+        return
+    ctx.flags["_account"] = acct
+    name = ctx.flags.get("app")
+    if name and name in state.get("apps", {}) and state["apps"][name]["org"] not in acct["orgs"]:
+        get_app({"apps": {}}, name)  # raises the sandbox's "app not found" error
+
+
 # ---- leases --------------------------------------------------------------------------------------
 
 def hold_lease(sb: Sandbox, app: str, machine_id: str, owner: str = "someone@example.com",
