@@ -272,6 +272,10 @@ async def test_fleet_accounts_orgs_apps_tokens_by_env_and_read_only_account(sand
     sandbox.add_machine("shop-api", state="started")
     sandbox.add_machine("blog", state="stopped")
     add_token(sandbox, "fo1_work-secret-token", "ops@acme.example", ["acme"])
+    # the shell exports a token of a third account: flyctl reads FLY_ACCESS_TOKEN first (config.go), so each
+    # account must override it, or its rows would be the shell's account's
+    add_token(sandbox, "fo1_shell-token", "shell@example.com", ["personal"])
+    monkeypatch.setenv("FLY_ACCESS_TOKEN", "fo1_shell-token")
     app = make(sandbox)
     notes = record_notes(app)
     async with app.run_test(size=(200, 45)) as pilot:

@@ -6,6 +6,7 @@ flyctl @ ad0172f: internal/command/machine/{cordon,uncordon,kill,stop,leases}.go
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
@@ -15,6 +16,10 @@ from rich.text import Text
 from flytui.fly.errors import FlyError
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
+
+
+#: seconds between two lease reads of the same machines (``e`` reads at once)
+LEASE_REFRESH = 30.0
 
 
 def flags_cell(machine: Any, lease: Any = None, now: datetime | None = None) -> Text:
@@ -44,12 +49,21 @@ class MachineOpsMixin:
     leases: dict[str, Any]
 
     # --- leases -----------------------------------------------------------------------------------
-    def start_lease_refresh(self) -> None:
-        """After each load: one ``fly machine leases view IDS --json`` call fills the FLAGS column."""
+    def start_lease_refresh(self, force: bool = False) -> None:
+        """After a load: one ``fly machine leases view IDS --json`` call fills the FLAGS column. flyctl asks the API
+        once per machine (leases.go FindLease), so it runs at most every ``LEASE_REFRESH`` seconds for the same
+        machines (``e`` and the end of a cordon/kill/signal force it)."""
         app, ids = self.token(), list(self.table.rows_data)
         if not app or not ids or not hasattr(self.app.client, "machine_leases"):
             self.apply_flags()
             return
+        key = (app, tuple(sorted(ids)))
+        now = time.monotonic()
+        last = getattr(self, "_lease_loaded", None)
+        if not force and last is not None and last[0] == key and now - last[1] < LEASE_REFRESH:
+            self.apply_flags()
+            return
+        self._lease_loaded = (key, now)
         self.run_worker(partial(self._load_leases, app, ids), name="machine-leases", group="machines-leases",
                         exclusive=True, exit_on_error=False)
 
@@ -186,6 +200,7 @@ class MachineOpsMixin:
             self.app.notify("\n".join(lines), title=f"machine {label}", markup=False,
                             severity="error" if failed else "information", timeout=12 if failed else 4)
             if self.token() == app:
+                self._lease_loaded = None  # the next load reads the leases again
                 self.reload()
 
         self.run_worker(run, name=f"machine-{label.split()[0]}", group="machines-mutate", exclusive=False,
