@@ -127,6 +127,15 @@ async def test_cordon_uncordon_lease_signal_and_kill(sandbox) -> None:
         assert await until(pilot, lambda: any("1 lease(s) held" in n for n in notes))
         assert any(f"{m2}: ci@example.com until" in n for n in notes)
 
+        # E: clear the stale lease (danger confirmation), then cordon works
+        await select_row(pilot, pane, m2)
+        await pilot.press("E")
+        assert await until(pilot, lambda: confirming(app))
+        assert f"machine leases clear {m2} -a alpha" in argv_text(app)
+        await pilot.press("y")
+        assert await until(pilot, lambda: "lease" not in (machine(sandbox, "alpha", m2).get("sandbox") or {}))
+        assert await until(pilot, lambda: "lease" not in pane.table.rows_data[m2]["flags"].plain)
+
 
 async def test_apps_restart_confirmed_and_dashboard_opens(sandbox, monkeypatch) -> None:
     opened: list[str] = []

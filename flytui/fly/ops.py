@@ -287,6 +287,11 @@ class OpsCommands:
             lambda: self.runner.run_json("machine", "leases", "view", *ids, "-a", _arg(app, "app name"), "--json"))
         return parse_leases(data)
 
+    async def machine_lease_clear(self, app: str, machine_id: str) -> "CompletedRun":
+        """``fly machine leases clear ID -a APP`` (releases whatever lease the machine has, whoever holds it)."""
+        return await self.runner.run("machine", "leases", "clear", _arg(machine_id, "machine id"), "-a",
+                                     _arg(app, "app name"))
+
     async def apps_restart(self, app: str, force_stop: bool = False) -> "CompletedRun":
         """``fly apps restart APP [--force-stop]``: rolling restart of the started machines."""
         args = ["apps", "restart", _arg(app, "app name")]

@@ -210,6 +210,8 @@ COMMANDS: tuple[Command, ...] = (
        "g", MACHINES, "signal", "signal", mutating=True),
     _c("machine-leases", "Leases", "Who holds a lease on the machines, until when (fly machine leases view)", "e",
        MACHINES, "leases", "leases"),
+    _c("machine-lease-clear", "Clear lease", "Release the lease someone holds on the machine (fly machine leases "
+       "clear; only for a stale one: its owner may still be working)", "E", MACHINES, "clear_lease", mutating=True),
     _c("app-restart", "Restart app", "Rolling restart of every started machine of the app (fly apps restart)", "R",
        APPS, "restart", mutating=True),
     _c("app-dashboard", "Open dashboard", "Open the app's page on the Fly dashboard (https://fly.io/apps/APP)", "D",

@@ -117,6 +117,23 @@ class MachineOpsMixin:
 
         self.run_worker(run, name="machine-leases", group="machines-leases-view", exit_on_error=False)
 
+    def action_clear_lease(self) -> None:
+        app, mid = self.token(), self.table.selected_key
+        if not app or not mid:
+            self.app.notify("No machine selected", severity="warning")
+            return
+        lease = self.leases.get(mid)
+        if lease is None or not lease.held():
+            self.app.notify(f"No lease known on {mid}: press e to read the leases first", severity="warning",
+                            markup=False)
+            return
+        until = lease.expires_at.strftime("%H:%M:%S UTC") if lease.expires_at else "?"
+        req = ConfirmRequest(f"Clear the lease {lease.owner or '?'} holds on {mid} until {until}? If that owner (a "
+                             "deploy, a script) is still working, it can fail half way.", [mid],
+                             [self.app.flyctl_argv("machine", "leases", "clear", mid, "-a", app)], danger=True,
+                             confirm_label="Clear lease")
+        self._run_ops(app, [mid], "leases clear", req, lambda m: self.app.client.machine_lease_clear(app, m))
+
     # --- cordon / kill / signal -------------------------------------------------------------------
     def _selection(self) -> tuple[str | None, list[str]]:
         app, ids = self.token(), self.table.targets()
