@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
+
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.sandbox.commands.parity import hold_lease, seed_members
@@ -185,11 +187,11 @@ async def test_services_and_ips_view(sandbox) -> None:
         assert await until(pilot, lambda: len(pane.table.rows_data) == 3)
         rows = pane.table.rows_data
         https = rows["service TCP-443 => 8080-False-[HTTP,TLS]"]
-        assert https["machines"] == "1/2 started"
+        assert https["machines"].plain == "1/2 started"
         assert https["checks"].plain == "1/2"  # the stopped machine's check is critical
-        assert https["min"] == "0"
+        assert https["min"].plain == "0"
         assert "min_machines_running = 0" in https["note"].plain
-        assert rows["ip 66.241.124.7"]["detail"] == "public ingress (shared)"
+        assert rows["ip 66.241.124.7"]["detail"].plain == "public ingress (shared)"
         # flyctl's own services table agrees on the grouping (services/list.go)
         out = sandbox.run("services", "list", "-a", "alpha").stdout
         assert "443 => 8080" in out and "[HTTP,TLS]" in out
@@ -197,7 +199,7 @@ async def test_services_and_ips_view(sandbox) -> None:
 
 async def test_org_members_invite_and_remove_with_typed_email(sandbox) -> None:
     seed_members(sandbox, "personal", [{"email": "demo@example.com", "name": "Demo", "role": "admin"},
-                                       {"email": "bob@example.com", "name": "Bob", "role": "member"}])
+                                       {"email": "bob@example.com", "name": "Bob [admin]", "role": "member"}])
     app = make(sandbox)
     notes = record_notes(app)
     async with app.run_test(size=(180, 45)) as pilot:
@@ -207,6 +209,8 @@ async def test_org_members_invite_and_remove_with_typed_email(sandbox) -> None:
         pane = app.main.query_one("#members")
         assert await until(pilot, lambda: set(pane.table.rows_data) == {"demo@example.com", "bob@example.com"})
         assert "you are admin" in str(pane.query_one(".pane-title").render())
+        name = pane.table.rows_data["bob@example.com"]["name"]
+        assert isinstance(name, Text) and name.plain == "Bob [admin]"  # a name is text, never Rich markup
 
         await pilot.press("n")
         assert await until(pilot, lambda: type(app.screen).__name__ == "InviteScreen")
@@ -265,6 +269,10 @@ name = "work"
 token = "env:FLY_TOKEN_WORK"
 read_only = true
 must_stay_up = ["shop-*"]
+
+[[account]]
+name = "broken"
+token = "env:FLY_TOKEN_MISSING"
 """
 
 
@@ -292,17 +300,18 @@ async def test_fleet_accounts_orgs_apps_tokens_by_env_and_read_only_account(sand
         await pilot.press("8")
         assert await until(pilot, lambda: bool(app.main.query("#fleet")))
         pane = app.main.query_one("#fleet")
-        want = {"me/home-app", "me/shop-api", "me/blog", "work/shop-api", "work/blog"}
+        want = {"me/home-app", "me/shop-api", "me/blog", "work/shop-api", "work/blog", "broken/"}
         assert await until(pilot, lambda: set(pane.table.rows_data) == want), pane.table.rows_data.keys()
         rows = pane.table.rows_data
         # the token was honoured (work sees acme only) and went by environment, never argv
         assert "work/home-app" not in rows
         assert not any("fo1_work-secret-token" in " ".join(a) for a in sandbox.argv_log())
-        assert rows["work/shop-api"]["machines"] == "1/1" and rows["work/shop-api"]["min"] == "0"
+        assert rows["work/shop-api"]["machines"].plain == "1/1" and rows["work/shop-api"]["min"].plain == "0"
         assert "must stay up" in rows["work/shop-api"]["warning"].plain
         assert "must stay up" not in rows["me/shop-api"]["warning"].plain  # not declared for this account
         assert "scale to zero" in rows["work/blog"]["warning"].plain
         assert rows["work/shop-api"]["account"].plain == "work (ro)"
+        assert "FLY_TOKEN_MISSING is not set" in rows["broken/"]["warning"].plain  # one account failing: its row
 
         # enter: the console uses the read-only account; a mutating command is refused before flyctl runs
         await select_row(pilot, pane, "work/shop-api")
@@ -325,3 +334,22 @@ async def test_fleet_accounts_orgs_apps_tokens_by_env_and_read_only_account(sand
         await pilot.press("enter")
         assert await until(pilot, lambda: app.current_app == "home-app")
         assert not app.read_only and app.runner.env.get("FLY_ACCESS_TOKEN") == ""
+
+
+async def test_members_with_several_orgs_asks_for_one(sandbox) -> None:
+    sandbox.add_org("acme", "Acme")
+    seed_members(sandbox, "acme", [{"email": "demo@example.com", "role": "admin"},
+                                   {"email": "eve@acme.example", "role": "member"}])
+    app = make(sandbox)
+    async with app.run_test(size=(180, 45)) as pilot:
+        await until(pilot, lambda: app.main.pane.active)
+        await pilot.press("7")
+        assert await until(pilot, lambda: bool(app.main.query("#members")))
+        pane = app.main.query_one("#members")
+        empty = pane.query_one(".empty-state")
+        assert await until(pilot, lambda: "choose one with O" in str(empty.render()))
+        assert not any(a[:2] == ["orgs", "show"] for a in sandbox.argv_log())
+        app.set_org("acme")
+        await pilot.press("7")
+        assert await until(pilot, lambda: set(pane.table.rows_data) == {"demo@example.com", "eve@acme.example"})
+        assert ["orgs", "show", "acme", "--json"] in sandbox.argv_log()

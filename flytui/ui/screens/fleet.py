@@ -68,11 +68,11 @@ def fleet_row(f: FleetApp) -> dict[str, Any]:
     return {
         "account": Text(f.account.name + (" (ro)" if f.account.read_only else ""),
                         style="yellow" if f.account.read_only else ""),
-        "org": f.org or "-",
-        "app": f.name or "-",
+        "org": Text(f.org or "-"),
+        "app": Text(f.name or "-"),
         "status": state_cell(f.status) if f.status else Text("-", style="grey62"),
-        "machines": f"{f.started}/{f.machines}" if f.machines else ("-" if f.error else "0"),
-        "min": "-" if f.min_running is None else str(f.min_running),
+        "machines": Text(f"{f.started}/{f.machines}" if f.machines else ("-" if f.error else "0")),
+        "min": Text("-" if f.min_running is None else str(f.min_running)),
         "warning": Text(text or "-", style=LEVEL_STYLE[level]),
     }
 

@@ -109,7 +109,7 @@ class MembersPane(Pane):
                 return {}, (None, "", True)
             slug = orgs[0].slug
         details = await self.app.client.org_details(slug)
-        rows = {m.email or m.id: {"email": m.email, "name": m.name or "-",
+        rows = {m.email or m.id: {"email": Text(m.email), "name": Text(m.name or "-"),  # never markup
                                   "role": Text(m.role.lower(), style="bold" if m.role.lower() == "admin" else ""),
                                   "joined": fmt_time(m.joined_at) if m.joined_at else "-"}
                 for m in details.members}

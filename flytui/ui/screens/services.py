@@ -37,10 +37,15 @@ def service_note(svc: Service) -> Text:
     return Text("-", style="grey62")
 
 
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """Strings from flyctl shown as text, never as Rich markup (a DataTable parses ``str`` cells as markup)."""
+    return {k: Text(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
 def service_row(svc: Service) -> dict[str, Any]:
     failing = [c for c in svc.checks if c.status != "passing"]
     checks = Text(svc.checks_text or "-", style="bold red" if failing else ("green" if svc.checks else "grey62"))
-    return {
+    return _plain({
         "kind": Text(f"service {svc.protocol}", style="bold"),
         "what": svc.ports,
         "detail": f"{svc.handlers} force https {svc.force_https.lower()}",
@@ -50,14 +55,14 @@ def service_row(svc: Service) -> dict[str, Any]:
         "checks": checks,
         "min": "-" if svc.min_machines_running is None else str(svc.min_machines_running),
         "note": service_note(svc),
-    }
+    })
 
 
 def ip_row(ip: Any) -> dict[str, Any]:
     version, kind = IP_TYPES.get(ip.type, (ip.type, "private" if ip.address.startswith("fdaa") else "public"))
-    return {"kind": Text(f"ip {version}", style="cyan"), "what": ip.address, "detail": kind, "process": "-",
-            "regions": ip.region or "-", "machines": "", "checks": "", "min": "",
-            "note": Text(f"allocated {fmt_time(ip.created_at)}" if ip.created_at else "-", style="grey62")}
+    return _plain({"kind": Text(f"ip {version}", style="cyan"), "what": ip.address, "detail": kind, "process": "-",
+                   "regions": ip.region or "-", "machines": "", "checks": "", "min": "",
+                   "note": Text(f"allocated {fmt_time(ip.created_at)}" if ip.created_at else "-", style="grey62")})
 
 
 class ServicesPane(Pane):
