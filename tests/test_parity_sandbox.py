@@ -121,3 +121,27 @@ def test_orgs_show_invite_remove_and_the_silent_exits(sandbox) -> None:
 @pytest.mark.parametrize("line", [ln for ln in sample("errors.txt").splitlines() if ln.startswith("Error:")])
 def test_every_error_sample_names_its_source(line: str) -> None:
     assert " # " in line and (".go" in line or "cobra" in line)
+
+
+def test_env_tokens_follow_flyctls_order(sandbox) -> None:
+    """internal/config/config.go applyEnv: the first of FLY_ACCESS_TOKEN, FLY_API_TOKEN that exists, even empty."""
+    import subprocess
+
+    from flytui.fly.errors import NotLoggedIn, classify
+    from flytui.sandbox.commands.parity import add_token
+
+    sandbox.add_org("acme")
+    add_token(sandbox, "tok-acme", "ops@acme.example", ["acme"])
+
+    def whoami(**env: str) -> subprocess.CompletedProcess:
+        full = {k: v for k, v in sandbox.env.items() if k not in ("FLY_ACCESS_TOKEN", "FLY_API_TOKEN")}
+        return subprocess.run([sandbox.flyctl, "auth", "whoami"], env={**full, **env}, capture_output=True,
+                              text=True, timeout=30)
+
+    assert whoami().stdout.strip() == "demo@example.com"
+    assert whoami(FLY_API_TOKEN="tok-acme").stdout.strip() == "ops@acme.example"
+    assert whoami(FLY_ACCESS_TOKEN="", FLY_API_TOKEN="tok-acme").stdout.strip() == "demo@example.com"
+    assert whoami(FLY_ACCESS_TOKEN="tok-acme", FLY_API_TOKEN="nope").stdout.strip() == "ops@acme.example"
+    bad = whoami(FLY_API_TOKEN="nope")
+    assert bad.returncode == 1 and bad.stderr.strip() == "Error: unauthorized"
+    assert isinstance(classify(["fly", "auth", "whoami"], 1, bad.stderr, ""), NotLoggedIn)
