@@ -339,7 +339,8 @@ GROUP_TITLES = {
     "view": "Views", "global": "Everywhere", "apps": "Apps pane", "machines": "Machines pane",
     "secrets": "Secrets pane", "volumes": "Volumes pane", "command-log": "Command log pane",
     "tunnels": "Tunnels pane", "releases": "Releases pane", "clusters": "MPG clusters pane",
-    "services": "Services & IPs pane", "members": "Org members pane", "fleet": "Fleet pane", "logs": "Logs screen", "deploy": "Deploy screen",
+    "services": "Services & IPs pane", "members": "Org members pane", "fleet": "Fleet pane", "logs": "Logs screen",
+    "deploy": "Deploy screen",
     "migrations": "Migrations screen",
 }
 
