@@ -42,6 +42,7 @@ from .models import (
     parse_volumes,
 )
 from .mpg import MpgCommands
+from .ops import OpsCommands
 from .retry import RateGate
 from .secrets import (
     SECRET_NAME as _SECRET_NAME,
@@ -195,7 +196,7 @@ _SSH_NOTICE = re.compile(r"Connecting to |No machine specified, using \S+ in reg
                          r"|Only one machine available, selecting \S+ in region \S+$")
 
 
-class FlyClient(MpgCommands):
+class FlyClient(MpgCommands, OpsCommands):
     """Typed flyctl commands over a :class:`~flytui.fly.runner.FlyctlRunner` (or anything like it)."""
 
     def __init__(self, runner: RunnerLike, rate_gate: RateGate | None = None) -> None:

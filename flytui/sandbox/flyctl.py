@@ -20,7 +20,7 @@ PAYMENT_REQUIRED = ("We need your payment information to continue! Add a credit 
 
 
 def _load_commands() -> None:
-    from flytui.sandbox.commands import basic, machines, net, postgres, secrets, logs, deploy, mpg  # noqa: F401
+    from flytui.sandbox.commands import basic, machines, net, postgres, secrets, logs, deploy, mpg, parity  # noqa: F401
 
 
 STDIN_KEYS = {"secrets import", "secrets set"}
@@ -88,6 +88,10 @@ def run(argv: list[str]) -> int:
             return code
     if key not in C.NO_AUTH and not sb.read().get("user"):
         raise SandboxError(C.NOT_LOGGED_IN)
+    if key not in C.NO_AUTH:
+        from flytui.sandbox.commands.parity import scope_to_account
+
+        scope_to_account(ctx)  # FLY_ACCESS_TOKEN / FLY_API_TOKEN of another account (flyctl's config.go order)
     return C.COMMANDS[key](ctx)
 
 

@@ -16,9 +16,11 @@ MIGRATIONS = "migrations"  # keys bound by the migrations screen (flytui/ui/scre
 LOGS, DEPLOY = "logs", "deploy"
 COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
 CLUSTERS = "clusters"  # Fly Managed Postgres clusters (flytui/ui/screens/clusters.py)
+SERVICES, MEMBERS = "services", "members"  # services & IPs, org members (flytui/ui/screens/{services,members}.py)
+FLEET = "fleet"  # every account -> org -> app (flytui/ui/screens/fleet.py, flytui/fly/accounts.py)
 #: screens that own a command group, and the registry action that opens each (palette / `:` from elsewhere)
 SCREEN_OPENERS = {MIGRATIONS: "open_migrations"}
-PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES, CLUSTERS)
+PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES, CLUSTERS, SERVICES, MEMBERS, FLEET)
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,38 @@ COMMANDS: tuple[Command, ...] = (
        "screen.toggle_remote"),
     _c("migrate-import-error", "History import error", "Why the history was read statically", "e", MIGRATIONS,
        "screen.show_import_error"),
+    # issue 19: what the other Fly consoles have (flytui/ui/screens/{machine_ops,services,members}.py)
+    _c("services", "Services & IPs", "Services of the current app (ports, handlers, checks, min running) and its "
+       "IP addresses (or :services APP)", "6", VIEW, "show_view('services')", "svc", "ips", takes_arg=True),
+    _c("members", "Org members", "Members of the current organization and their roles (fly orgs show)", "7", VIEW,
+       "show_view('members')", "team", "org-members", "users"),
+    _c("fleet", "Fleet", "Every account -> org -> app (accounts.toml): machines, min running, warnings", "8",
+       VIEW, "show_view('fleet')", "accounts", "all-accounts"),
+    _c("machine-cordon", "Cordon", "Take the machine(s) out of the proxy: no new traffic (fly machine cordon)", "c",
+       MACHINES, "cordon(True)", "cordon", mutating=True),
+    _c("machine-uncordon", "Uncordon", "Send traffic to the machine(s) again (fly machine uncordon)", "u", MACHINES,
+       "cordon(False)", "uncordon", mutating=True),
+    _c("machine-kill", "Kill", "SIGKILL the machine's processes now, no graceful stop (fly machine kill)", "K",
+       MACHINES, "kill", "kill", mutating=True),
+    _c("machine-signal", "Stop with signal", "Stop the machine(s) with a chosen signal (fly machine stop --signal)",
+       "g", MACHINES, "signal", "signal", mutating=True),
+    _c("machine-leases", "Leases", "Who holds a lease on the machines, until when (fly machine leases view)", "e",
+       MACHINES, "leases", "leases"),
+    _c("machine-lease-clear", "Clear lease", "Release the lease someone holds on the machine (fly machine leases "
+       "clear; only for a stale one: its owner may still be working)", "E", MACHINES, "clear_lease", mutating=True),
+    _c("app-restart", "Restart app", "Rolling restart of every started machine of the app (fly apps restart)", "R",
+       APPS, "restart", mutating=True),
+    _c("app-dashboard", "Open dashboard", "Open the app's page on the Fly dashboard (https://fly.io/apps/APP)", "D",
+       APPS, "open_dashboard", "dashboard"),
+    _c("services-open", "Open URL", "Open the app's public URL in the browser", "o", SERVICES, "open_url"),
+    _c("services-dashboard", "Open dashboard", "Open the app's page on the Fly dashboard", "D", SERVICES,
+       "open_dashboard"),
+    _c("fleet-open", "Use account & app", "Make the row's account and app the console's current ones (a read-only "
+       "account turns read-only mode on)", "enter", FLEET, "open"),
+    _c("member-invite", "Invite member", "Invite someone by email to the organization (fly orgs invite)", "n",
+       MEMBERS, "invite", "invite", mutating=True),
+    _c("member-remove", "Remove member", "Remove the selected member from the organization (type the email to "
+       "confirm; fly orgs remove)", "ctrl+d", MEMBERS, "remove", mutating=True),
 )
 
 _BY_ID = {c.id: c for c in COMMANDS}
@@ -304,7 +338,9 @@ def validate_app_name(name: str) -> str | None:
 GROUP_TITLES = {
     "view": "Views", "global": "Everywhere", "apps": "Apps pane", "machines": "Machines pane",
     "secrets": "Secrets pane", "volumes": "Volumes pane", "command-log": "Command log pane",
-    "tunnels": "Tunnels pane", "releases": "Releases pane", "clusters": "MPG clusters pane", "logs": "Logs screen", "deploy": "Deploy screen",
+    "tunnels": "Tunnels pane", "releases": "Releases pane", "clusters": "MPG clusters pane",
+    "services": "Services & IPs pane", "members": "Org members pane", "fleet": "Fleet pane", "logs": "Logs screen",
+    "deploy": "Deploy screen",
     "migrations": "Migrations screen",
 }
 

@@ -26,6 +26,8 @@ GROUP_ALIASES = {"machines": "machine", "m": "machine", "app": "apps", "pg": "po
                  "vol": "volumes", "volume": "volumes", "ip": "ips", "org": "orgs", "check": "checks",
                  "release": "releases", "log": "logs"}
 SUB_ALIASES = {"ls": "list", "rm": "destroy", "remove": "destroy", "delete": "destroy"}
+#: (group, word) pairs that are commands of their own, not aliases (orgs remove = remove a member; orgs delete)
+KEEP_SUB = {("orgs", "remove"), ("orgs", "delete"), ("machine", "lease")}
 GROUPS = {"auth", "orgs", "apps", "machine", "secrets", "checks", "volumes", "ips", "scale", "postgres", "ssh",
           "mpg"}
 
@@ -52,6 +54,7 @@ BOOL_FLAGS = {
     "--help": "help", "--ha": "ha", "--verbose": "verbose", "--debug": "debug", "--pty": "pty",
     "--build-only": "build_only", "-t": "access_token_flag", "--select": "select", "--no-deploy": "no_deploy",
     "--deleted": "deleted", "--enable-postgis-support": "enable_postgis_support", "--v2": "v2",
+    "--force-stop": "force_stop", "--skip-health-checks": "skip_health_checks",  # apps/restart.go
 }
 REPEATABLE = {"build_arg", "env"}
 
@@ -134,7 +137,8 @@ def split_command(argv: Sequence[str]) -> tuple[str | None, list[str], str]:
     if first in GROUPS:
         if len(words) < 2 or words[1].startswith("-"):
             return None, words[1:], first
-        sub = SUB_ALIASES.get(words[1], words[1])
+        sub = words[1] if (first, words[1]) in KEEP_SUB else SUB_ALIASES.get(words[1], words[1])
+        sub = "leases" if (first, sub) == ("machine", "lease") else sub
         return f"{first} {sub}", words[2:], f"{first} {sub}"
     if first == "releases":
         return "releases", words[1:], first

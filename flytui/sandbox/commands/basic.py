@@ -40,7 +40,7 @@ def version(ctx: Ctx) -> int:
 
 @command("auth whoami")
 def whoami(ctx: Ctx) -> int:
-    email = ctx.sb.read()["user"]["email"]
+    email = (ctx.flag("_account") or {}).get("email") or ctx.sb.read()["user"]["email"]
     if ctx.json:
         print_json({"email": email})
     else:
@@ -75,7 +75,7 @@ def logout(ctx: Ctx) -> int:
 
 @command("orgs list")
 def orgs_list(ctx: Ctx) -> int:
-    orgs = ctx.sb.read()["orgs"]
+    orgs = [o for o in ctx.sb.read()["orgs"] if o["slug"] in (ctx.flag("_account") or {}).get("orgs", [o["slug"]])]
     if ctx.json:
         print_json({o["slug"]: o["name"] for o in orgs})
     else:
@@ -140,7 +140,8 @@ def app_rows(state: dict[str, Any], apps: list[dict[str, Any]]) -> tuple[list[st
 @command("apps list")
 def apps_list(ctx: Ctx) -> int:
     state = ctx.sb.read()
-    apps = [a for a in state["apps"].values() if not ctx.flag("org") or a["org"] == ctx.flag("org")]
+    apps = [a for a in state["apps"].values() if (not ctx.flag("org") or a["org"] == ctx.flag("org"))
+            and a["org"] in (ctx.flag("_account") or {}).get("orgs", [a["org"]])]
     if ctx.json:
         print_json([app_json(state, a) for a in sorted(apps, key=lambda a: a["name"])])
         return 0

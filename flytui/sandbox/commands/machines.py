@@ -103,7 +103,11 @@ def machine_stop(ctx: Ctx) -> int:
         with ctx.sb.transaction() as st:
             app = get_app(st, ctx.app_name())
             m = find_machine(app, ident)
+            from flytui.sandbox.commands.parity import check_lease
+
+            check_lease(m)  # stop.go: mach.AcquireLeases first
             ctx.out(f"Sending kill signal to machine {m['id']}...")
+            m.setdefault("sandbox", {})["stop_signal"] = str(ctx.flag("signal") or "SIGINT").upper()
             procs.stop_machine_process(m)
             add_event(m, "exit", "stopped", "flyd")
             m["state"] = "stopped"
@@ -133,6 +137,9 @@ def machine_restart(ctx: Ctx) -> int:
         with ctx.sb.transaction() as st:
             app = get_app(st, ctx.app_name())
             m = find_machine(app, ident)
+            from flytui.sandbox.commands.parity import check_lease
+
+            check_lease(m)  # restart.go: mach.AcquireLeases first
             if m["state"] not in ("started", "stopped", "suspended"):
                 raise SandboxError(f"failed to restart machine {m['id']}: machine is {m['state']}")
             ctx.out(f"Restarting machine {m['id']}")

@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 
 from flytui.ui import commands
+from flytui.ui.screens.app_ops import AppOpsMixin
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
@@ -54,7 +55,7 @@ async def gather_statuses(client: Any, names: list[str], limit: int = STATUS_CON
     return dict(await asyncio.gather(*(one(n) for n in names)))
 
 
-class AppsPane(Pane):
+class AppsPane(AppOpsMixin, Pane):
     GROUP = commands.APPS
     BINDINGS = commands.bindings([commands.APPS])
     TITLE = "Apps"

@@ -11,6 +11,7 @@ from rich.text import Text
 from flytui.fly.errors import FlyError, MachineNeedsForce
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.screens.machine_ops import MachineOpsMixin, flags_cell
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import SETTLED, fmt_time, pick, state_cell, text
 
@@ -58,6 +59,7 @@ def machine_row(m: Any) -> dict[str, Any]:
         "process": text(pick(m, "process_group", "config.metadata.fly_process_group")),
         "size": machine_size(m),
         "updated": fmt_time(pick(m, "updated_at", "updated")),
+        "flags": flags_cell(m),  # cordoned; leases are merged in by MachineOpsMixin.apply_flags
     }
 
 
@@ -77,15 +79,15 @@ def is_fault(row: dict[str, Any]) -> bool:
 BULK_CONCURRENCY = 6
 
 
-class MachinesPane(Pane):
+class MachinesPane(MachineOpsMixin, Pane):
     GROUP = commands.MACHINES
     BINDINGS = commands.bindings([commands.MACHINES])
     TITLE = "Machines"
     MARKABLE = True
     EMPTY = ("No machines in {token}. Deploy the project (d, from the folder with fly.toml) to create them, "
              "or pick another app (A).")
-    COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("region", "REGION"), ("image", "IMAGE"),
-               ("checks", "CHECKS"), ("process", "PROCESS"), ("size", "SIZE"), ("updated", "UPDATED")]
+    COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("flags", "FLAGS"), ("region", "REGION"),
+               ("image", "IMAGE"), ("checks", "CHECKS"), ("process", "PROCESS"), ("size", "SIZE"), ("updated", "UPDATED")]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -93,6 +95,8 @@ class MachinesPane(Pane):
         self.faults_only = False
         self.following: set[str] = set()
         self._bulk_limit = asyncio.Semaphore(BULK_CONCURRENCY)
+        self.leases: dict[str, Any] = {}
+        self.lease_error: str | None = None
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         machines = await self.app.client.machines(token)
@@ -104,6 +108,7 @@ class MachinesPane(Pane):
 
     def after_load(self, extra: Any) -> None:
         self.machines = extra or {}
+        self.start_lease_refresh()
 
     # --- toggles ----------------------------------------------------------------------------------
     def action_toggle_mark(self) -> None:

@@ -30,6 +30,8 @@ PANES: dict[str, str] = {
     "secrets": "flytui.ui.screens.secrets:SecretsPane", "volumes": "flytui.ui.screens.volumes:VolumesPane",
     "releases": "flytui.ui.screens.rollback:ReleasesPane", "command-log": "flytui.ui.screens.command_log:CommandLogPane",
     "tunnels": "flytui.ui.screens.tunnels:TunnelsPane", "clusters": "flytui.ui.screens.clusters:ClustersPane",
+    "services": "flytui.ui.screens.services:ServicesPane", "members": "flytui.ui.screens.members:MembersPane",
+    "fleet": "flytui.ui.screens.fleet:FleetPane",
 }
 
 
