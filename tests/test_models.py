@@ -77,7 +77,7 @@ TEXT_SAMPLES = {
 
 
 #: sub-folders with their own contract tests (each covers every file of its folder)
-FIXTURE_FOLDERS = {"mpg": "tests/test_mpg_client.py, tests/test_mpg_sandbox.py"}
+FIXTURE_FOLDERS = {"mpg": "tests/test_mpg_client.py, tests/test_mpg_sandbox.py", "parity": "tests/test_parity_sandbox.py"}
 
 
 def test_every_fixture_is_covered() -> None:
