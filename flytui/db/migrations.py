@@ -226,7 +226,8 @@ class MigrationSession:
         self.runner = runner
         self.client = client
         self._tunnels = tunnels
-        self.alembic = AlembicRunner(project, alembic_command or detect_alembic_command(project.root), lock=lock)
+        self.alembic = AlembicRunner(project, alembic_command or detect_alembic_command(project.root), lock=lock,
+                                     processes=runner if hasattr(runner, "spawn_program") else None)
         self.env_extra: dict[str, str] = dict(env_extra or {})
         self.x_args: list[str] = list(x_args)
         self._url: str | None = None
@@ -569,15 +570,8 @@ class MigrationSession:
 
     async def merge_heads(self, message: str = "merge heads") -> tuple[int, str]:
         """``alembic merge heads -m MESSAGE`` (writes a new revision file; no database). (exit code, output)."""
-        argv = self.alembic.argv(["merge", "heads", "-m", message], self.x_args)
-        env = dict(os.environ, **self.env_extra)
-        if self.local_url:
-            env["DATABASE_URL"] = self.local_url
-        proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=str(self.project.root), env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-        out, _ = await proc.communicate()
-        return int(proc.returncode or 0), out.decode("utf-8", "replace")
+        return await self.alembic.run_command(["merge", "heads", "-m", message], self.local_url, self.env_extra,
+                                              self.x_args)
 
 
 def _remote_module() -> Any:

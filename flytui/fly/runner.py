@@ -400,14 +400,15 @@ class FlyctlRunner:
         env.update(self.env)
         return env
 
-    async def _exec(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> asyncio.subprocess.Process:
+    async def _exec(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None,
+                    env: Mapping[str, str] | None = None) -> asyncio.subprocess.Process:
         """Start flyctl in its own session; a cancellation while starting still kills the group.
 
         The child exists before ``create_subprocess_exec`` returns (pipes are connected after the
         fork), so the start runs shielded: if we are cancelled meanwhile, we let it finish, kill
         the whole group, then re-raise CancelledError.
         """
-        start = asyncio.ensure_future(self._create(argv, stdin_pipe=stdin_pipe, cwd=cwd))
+        start = asyncio.ensure_future(self._create(argv, stdin_pipe=stdin_pipe, cwd=cwd, env=env))
         try:
             return await asyncio.shield(start)
         except asyncio.CancelledError:
@@ -419,18 +420,24 @@ class FlyctlRunner:
             await _cleanup_shielded(proc, self.grace)
             raise
 
-    async def _create(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> asyncio.subprocess.Process:
+    async def _create(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None,
+                      env: Mapping[str, str] | None = None) -> asyncio.subprocess.Process:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env=self.child_env(),
+                env=dict(env) if env is not None else self.child_env(),
                 cwd=cwd or self.cwd,
                 start_new_session=True,
             )
-        except (FileNotFoundError, PermissionError) as exc:
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            if env is not None:  # a program other than flyctl (spawn_program / run_program)
+                raise FlyctlNotFound(
+                    f"cannot execute {argv[0]!r} ({exc.strerror or exc})", argv=redact_argv(argv),
+                    hint="check the command and the working directory",
+                ) from exc
             self._path = None
             raise FlyctlNotFound(
                 f"flyctl not found: cannot execute {argv[0]!r} ({exc.strerror or exc})", argv=redact_argv(argv)
@@ -492,11 +499,51 @@ class FlyctlRunner:
             max_line=max_line, cwd=cwd, kind=kind, max_buffer=max_buffer,
         )
 
+    def spawn_program(
+        self,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        max_line: int = 4096,
+        kind: str = "program",
+        max_buffer: int = 10_000,
+    ) -> FlyProcess:
+        """Like :meth:`spawn`, for a program other than flyctl (the project's alembic, its Python).
+
+        ``argv`` is complete (``argv[0]`` is looked up on PATH); ``env`` is the child's **whole**
+        environment (default: :meth:`child_env`). Same guarantees as flyctl children: own process group,
+        the live-group registry, the bounded reader (lines of any length; longer than ``max_line``
+        characters they are cut with ``…``, and nothing after them is lost), the command log.
+        """
+        return FlyProcess(
+            self, list(argv), stdin=None, keep_stdin_open=False, max_line=max_line, cwd=cwd, kind=kind,
+            max_buffer=max_buffer, env=dict(env) if env is not None else self.child_env(),
+        )
+
+    async def run_program(
+        self,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+        kind: str = "program",
+    ) -> CompletedRun:
+        """Run a program other than flyctl to completion (never raises for its exit code).
+
+        ``env`` is the whole environment (default: :meth:`child_env`). A timeout kills the group and raises
+        :class:`FlyctlTimeout`; cancelling kills the group and re-raises CancelledError.
+        """
+        return await self._run(list(argv), stdin=stdin, timeout=timeout, check=False, cwd=cwd, kind=kind,
+                               env=dict(env) if env is not None else self.child_env(), full_argv=True)
+
     async def _run(
         self, args: list[str], *, stdin: bytes | None, timeout: float | None, check: bool,
-        cwd: str | None, kind: str,
+        cwd: str | None, kind: str, env: Mapping[str, str] | None = None, full_argv: bool = False,
     ) -> CompletedRun:
-        argv = [self.path, *args]
+        argv = list(args) if full_argv else [self.path, *args]
         shown = redact_argv(argv)
         secrets = secrets_in_argv(argv)
         if stdin:
@@ -509,7 +556,7 @@ class FlyctlRunner:
         out, err = bytearray(), bytearray()
         returncode: int | None = None
         try:
-            proc = await self._exec(argv, stdin_pipe=stdin is not None, cwd=cwd)
+            proc = await self._exec(argv, stdin_pipe=stdin is not None, cwd=cwd, env=env)
             try:
                 async with asyncio.timeout(limit):
                     returncode = await self._communicate(proc, stdin, out, err)
@@ -645,9 +692,10 @@ class FlyProcess:
 
     def __init__(
         self, runner: FlyctlRunner, argv: list[str], *, stdin: bytes | None, keep_stdin_open: bool,
-        max_line: int, cwd: str | None, kind: str, max_buffer: int,
+        max_line: int, cwd: str | None, kind: str, max_buffer: int, env: Mapping[str, str] | None = None,
     ) -> None:
         self._runner = runner
+        self._env = env
         self._argv_real = argv
         self.argv = redact_argv(argv)
         self._secrets = secrets_in_argv(argv) + (
@@ -695,7 +743,7 @@ class FlyProcess:
         log.debug("spawn [%s] %s", self._kind, shlex.join(self.argv))
         pipe = self._stdin is not None or self._keep_stdin_open
         try:
-            self._proc = await self._runner._exec(self._argv_real, stdin_pipe=pipe, cwd=self._cwd)
+            self._proc = await self._runner._exec(self._argv_real, stdin_pipe=pipe, cwd=self._cwd, env=self._env)
         except FlyctlError:
             duration = time.monotonic() - self._t0
             self._runner._emit(Invocation(self.argv, self._started_wall, duration, None, "", self._kind))

@@ -1,0 +1,126 @@
+"""Which alembic (and which Python) belongs to a project: venvs up to the repository root, uv, poetry.
+
+Real layouts put ``alembic.ini`` in ``backend/`` or ``migrations/`` while the virtual environment (a uv
+workspace's ``.venv``, poetry's) sits at the repository root; the project's own alembic must run, with
+the project's interpreter, or env.py cannot import the app.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["AlembicCommand", "detect_alembic_command", "find_alembic_command", "repo_root"]
+
+
+@dataclass(frozen=True)
+class AlembicCommand:
+    """argv prefix that runs the project's alembic, and why it was chosen (shown in the header)."""
+
+    argv: tuple[str, ...]
+    reason: str
+
+
+def repo_root(start: Path) -> Path:
+    """The nearest parent of ``start`` holding ``.git`` (a folder or a worktree's file); else ``start``."""
+    start = Path(start).resolve()
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return start
+
+
+def _dirs_up_to_root(project_dir: Path) -> list[Path]:
+    """``project_dir`` and its parents up to (and including) the repository root."""
+    project_dir = Path(project_dir).resolve()
+    root = repo_root(project_dir)
+    out = [project_dir]
+    if root != project_dir and root in project_dir.parents:
+        for parent in project_dir.parents:
+            out.append(parent)
+            if parent == root:
+                break
+    return out
+
+
+def _venv_alembic(venv: Path) -> Path | None:
+    for rel in (("bin", "alembic"), ("Scripts", "alembic.exe")):
+        candidate = venv.joinpath(*rel)
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def find_alembic_command(project_dir: Path, override: Sequence[str] | str | None = None, *,
+                         environ: Mapping[str, str] | None = None) -> AlembicCommand:
+    """The project's alembic: ``override``; a ``.venv``/``venv`` in the project folder or a parent up to the
+    repository root; ``$VIRTUAL_ENV``; ``poetry run``/``uv run`` where a lock file is (same walk);
+    ``alembic`` on PATH; else this Python's ``-m alembic``."""
+    import shlex
+
+    env = os.environ if environ is None else environ
+    if override:
+        argv = shlex.split(override) if isinstance(override, str) else list(override)
+        return AlembicCommand(tuple(argv), "from the project settings")
+    dirs = _dirs_up_to_root(project_dir)
+    for directory in dirs:
+        for name in (".venv", "venv"):
+            found = _venv_alembic(directory / name)
+            if found:
+                where = "the project folder" if directory == dirs[0] else str(directory)
+                return AlembicCommand((str(found),), f"{name} in {where}")
+    active = env.get("VIRTUAL_ENV")
+    if active:
+        found = _venv_alembic(Path(active))
+        if found:
+            return AlembicCommand((str(found),), "the active virtual environment ($VIRTUAL_ENV)")
+    for directory in dirs:
+        for lock, tool in (("uv.lock", "uv"), ("poetry.lock", "poetry")):
+            exe = shutil.which(tool)
+            if (directory / lock).is_file() and exe:
+                return AlembicCommand((exe, "run", "alembic"), f"{lock} in {directory}")
+    alembic = shutil.which("alembic")
+    if alembic:
+        return AlembicCommand((alembic,), "alembic on PATH (no project virtual environment found)")
+    return AlembicCommand((sys.executable, "-m", "alembic"),
+                          "flytui's own Python (no project virtual environment, no alembic on PATH)")
+
+
+def detect_alembic_command(project_dir: Path, override: Sequence[str] | str | None = None) -> list[str]:
+    """argv prefix of :func:`find_alembic_command` (kept for callers that only need the argv)."""
+    return list(find_alembic_command(project_dir, override).argv)
+
+
+def python_entry(command: Sequence[str]) -> tuple[list[str], tuple[str, str], list[str]] | None:
+    """How to run ``command`` as Python code in the project's interpreter (for the target probe and URL
+    injection): ``(python argv prefix, (kind, value), remaining args)`` or None when it is not Python.
+
+    ``python -m mod``; a console script whose shebang names a Python; ``uv|poetry|pdm run NAME``.
+    """
+    command = list(command)
+    if not command:
+        return None
+    exe = command[0]
+    base = os.path.basename(exe)
+    if base.startswith("python") and len(command) >= 3 and command[1] == "-m":
+        return [exe], ("module", command[2]), command[3:]
+    if base in ("uv", "poetry", "pdm") and len(command) >= 3 and command[1] == "run":
+        return [exe, "run", "python"], ("which", command[2]), command[3:]
+    path = exe if os.sep in exe else shutil.which(exe)
+    if path and os.path.isfile(path):
+        try:
+            with open(path, "rb") as fh:
+                first = fh.readline(512).decode("utf-8", "replace").strip()
+        except OSError:
+            return None
+        if first.startswith("#!") and "python" in first:
+            import shlex
+
+            interp = shlex.split(first[2:].strip())
+            if interp:
+                return interp, ("path", str(Path(path).resolve())), command[1:]
+    return None
