@@ -295,11 +295,11 @@ class AlembicRunner:
                 if lock is None or lock.backend_pid is None:
                     raise AlembicSetupError("checking the target needs the migration lock", "")
                 probe = await self.probe_target(url, lock.backend_pid, env_extra, x_args)
-                line = verify(probe)
-                if line:
-                    yield LogLine("err", line)
+                note = verify(probe)
+            else:
+                note = None
             async for event in self._run_process(args, url, env_extra, x_args, total,
-                                                 lock.backend_pid if lock else None):
+                                                 lock.backend_pid if lock else None, note):
                 yield event
         finally:
             if lock is not None:
@@ -317,7 +317,7 @@ class AlembicRunner:
 
     async def _run_process(self, args: Sequence[str], url: str, env_extra: Mapping[str, str] | None,
                            x_args: Sequence[str], total: int | None,
-                           lock_pid: int | None) -> AsyncIterator[AlembicEvent]:
+                           lock_pid: int | None, note: str | None = None) -> AsyncIterator[AlembicEvent]:
         argv, env = self._launch(args, x_args, url, env_extra)
         shown = self.argv(args, x_args)
         started = time.monotonic()
@@ -327,6 +327,8 @@ class AlembicRunner:
                                             kind="alembic")
         async with proc:
             yield RunStarted(argv=shown, pid=proc.pid, lock_pid=lock_pid)
+            if note:
+                yield LogLine("err", note)
             async for batch in proc.batches():
                 for item in batch:
                     text = redact(item.text, url)

@@ -583,10 +583,11 @@ def _plan_downgrade(history: History, current: list[str], applied: set[str], tar
 
 
 def current_heads(url: str, version_table: str = "alembic_version", schema: str | None = None,
-                  *, connect_timeout: int = 10) -> tuple[str, ...]:
+                  *, connect_timeout: int = 10, statement_timeout_ms: int = 15_000) -> tuple[str, ...]:
     """The ``version_num`` rows of the version table, read with psycopg (no env.py).
 
-    ``()`` when the table does not exist or is empty.
+    ``()`` when the table does not exist or is empty. Bounded: ``connect_timeout`` seconds to connect and
+    ``statement_timeout_ms`` for the queries (a table locked by a running DDL cannot block it forever).
     """
     import psycopg
     from psycopg import sql
@@ -594,6 +595,7 @@ def current_heads(url: str, version_table: str = "alembic_version", schema: str 
     qualified = f"{schema}.{version_table}" if schema else version_table
     with psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=connect_timeout,
                          application_name="flytui") as conn:
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(int(statement_timeout_ms)),))
         exists = conn.execute("SELECT to_regclass(%s)", (qualified if schema else f'"{version_table}"',)).fetchone()
         if not exists or exists[0] is None:
             return ()

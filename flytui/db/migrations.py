@@ -198,10 +198,11 @@ class RunSummary:
     remote: bool
     exit_code_exact: bool
     note: str                                # one sentence for the user
+    mismatch: str | None = None              # alembic said it ran steps, the shown database did not move
 
     @property
     def ok(self) -> bool:
-        return self.result.ok
+        return self.result.ok and self.mismatch is None
 
 
 SessionEvent = RunStarted | LogLine | Progress | RunFinished | RunSummary
@@ -221,13 +222,16 @@ class MigrationSession:
     def __init__(self, project: AlembicProject, *, runner: Any = None, client: Any = None,
                  tunnels: "TunnelManager | None" = None, alembic_command: Sequence[str] | None = None,
                  env_extra: Mapping[str, str] | None = None, x_args: Sequence[str] = (),
-                 lock: bool = True) -> None:
+                 lock: bool = True, url_via: str = "env:DATABASE_URL", cwd: Path | None = None,
+                 pass_config: bool | None = None, verify_target: bool = True) -> None:
         self.project = project
         self.runner = runner
         self.client = client
         self._tunnels = tunnels
         self.alembic = AlembicRunner(project, alembic_command or detect_alembic_command(project.root), lock=lock,
-                                     processes=runner if hasattr(runner, "spawn_program") else None)
+                                     processes=runner if hasattr(runner, "spawn_program") else None,
+                                     url_via=url_via, cwd=cwd, pass_config=pass_config)
+        self.verify_target = verify_target
         self.env_extra: dict[str, str] = dict(env_extra or {})
         self.x_args: list[str] = list(x_args)
         self._url: str | None = None
@@ -505,8 +509,9 @@ class MigrationSession:
     async def _events(self, action: MigrationAction, total: int | None) -> AsyncIterator[Any]:
         if not self.remote:
             assert self.local_url is not None
+            verify = self._verify if (self.verify_target and self.alembic.lock) else None
             async for event in self.alembic.run(action.args, self.local_url, self.env_extra, self.x_args,
-                                                total=total):
+                                                total=total, verify=verify):
                 yield event
             return
         remote = _remote_module().RemoteAlembic(self.client, self.remote_app, self.remote_machine,
@@ -522,6 +527,36 @@ class MigrationSession:
         finally:
             if lock is not None:
                 await asyncio.shield(lock.release())
+
+    def _verify(self, probe: Any) -> str:
+        """The target check (while the lock is held): a log line, or TargetMismatch (nothing is run)."""
+        from flytui.db.target import judge
+        from flytui.db.urls import parse_url
+
+        try:
+            shown = parse_url(self._url or "").database
+        except Exception:  # noqa: BLE001
+            shown = None
+        return judge(probe, shown, self.project, self.alembic)
+
+    def _not_as_planned(self, result: RunResult, after: tuple[str, ...] | None) -> str | None:
+        """Alembic reported steps but the shown database did not move that way: what is wrong, else None."""
+        if not result.ok or after is None or self.history is None:
+            return None
+        steps = [s for s in result.steps if s.direction in ("upgrade", "downgrade") and s.revision]
+        if not steps:
+            return None
+        try:
+            reached = self.history.ancestors(after) if after else set()
+        except KeyError:
+            return None
+        missing = [s.revision for s in steps if s.direction == "upgrade" and s.revision not in reached]
+        left = [s.revision for s in steps if s.direction == "downgrade" and s.revision in reached]
+        if not (missing or left):
+            return None
+        wrong = ", ".join(str(r) for r in (missing or left))
+        return (f"alembic reported {len(steps)} step(s) but the shown database did not move as planned "
+                f"({wrong} {'not applied' if missing else 'still applied'}): alembic migrated another database")
 
     async def _dropped_since(self, drops: int, ok: bool) -> bool:
         """Did the tunnel drop during the run? After a failure, give the supervisor a moment to notice."""
@@ -555,6 +590,10 @@ class MigrationSession:
     def _summary(self, action: MigrationAction, result: RunResult, before: tuple[str, ...],
                  after: tuple[str, ...] | None, dropped: bool, exact: bool) -> RunSummary:
         at = (", ".join(after) or "base") if after is not None else "unknown (database not reachable)"
+        mismatch = self._not_as_planned(result, after) if not self.remote else None
+        if mismatch:
+            note = f"{action.label} FAILED: {mismatch}; the shown database is at {at}"
+            return RunSummary(action, result, before, after, dropped, self.remote, exact, note, mismatch)
         if result.ok:
             note = f"{action.label} succeeded (exit 0); the database is at {at}"
         else:
