@@ -161,3 +161,45 @@ async def test_read_only_static_fallback_and_multiple_heads(sandbox, tmp_path: P
             await pilot.pause(0.1)
             assert app.screen is screen, key  # refused: no dialog
         assert screen.session is not None and not screen.session.has_url
+
+
+async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_path: Path, pg_server,
+                                                                  monkeypatch) -> None:
+    from flytui.fly.runner import live_groups
+
+    proj = write_project(tmp_path / "p", table_chain(["w1", "w2"], sleep_at=("w2", 30.0)))
+    app = make_app(fly_db.runner, proj, fly_db.web)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_screen(app, pilot, monkeypatch)
+        await enter_url(pilot, screen, monkeypatch, fly_db.url)
+        await pilot.press("U")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm")
+        await pilot.press("y")
+        await until(pilot, lambda: "w1 → w2" in screen.progress_text, what="w2 running")
+        # Esc asks first; "no" (Esc on the dialog) leaves the run going
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question")
+        assert "Stop alembic upgrade head?" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, what="back on the pane")
+        assert screen.running and screen.last_summary is None
+        assert any("alembic" in cmd for cmd in live_groups().values())
+        # q asks too (stop and quit); "no" again leaves it running
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="quit question")
+        assert "and quit flytui?" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, what="back on the pane after q")
+        assert screen.running and app.is_running
+        # a confirmed stop kills the group and the pane shows the database's real revision
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question again")
+        await pilot.press("y")
+        await until(pilot, lambda: screen.stop_text is not None, what="stopped")
+        assert "upgrade head stopped by you (alembic killed); the database is at base" in screen.stop_text
+        assert "the database is at base" in str(screen.query_one("#mig-progress").render())
+        assert not screen.running and not any("alembic" in cmd for cmd in live_groups().values())
+        assert fly_db.heads(pg_server) == ()
+        assert app.screen is screen  # still on the pane; Esc now leaves it
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, MigrationsScreen), what="close")

@@ -57,6 +57,7 @@ class MigrationsScreen(Screen[None]):
     CSS_PATH = str(HERE / "migrations.tcss")
     BINDINGS = [
         Binding("escape", "close", "Back"),
+        Binding("q", "quit_asking", "Quit", show=False),
         Binding("r", "reload", "Refresh"),
         *(replace(b, show=True) for b in commands.bindings([commands.MIGRATIONS])),
     ]
@@ -93,6 +94,11 @@ class MigrationsScreen(Screen[None]):
             super().__init__()
             self.progress = progress
 
+    class RunStopped(Message):
+        def __init__(self, label: str) -> None:
+            super().__init__()
+            self.label = label
+
     class RunDone(Message):
         def __init__(self, summary: Any) -> None:
             super().__init__()
@@ -108,6 +114,10 @@ class MigrationsScreen(Screen[None]):
         self.prompt_mode: str | None = None
         self.pending_url: str | None = None
         self.running = False
+        self.running_label: str | None = None
+        self.running_argv: list[str] | None = None
+        self.run_worker_handle: Any = None
+        self.stop_text: str | None = None
         self.last_summary: Any = None
         self.status_text = ""
         self.progress_text = ""
@@ -168,7 +178,48 @@ class MigrationsScreen(Screen[None]):
         if self.query_one("#mig-input").display:
             self._end_prompt()
             return
+        if self.running:
+            self._ask_stop(then_quit=False)
+            return
         self.dismiss()
+
+    async def action_quit_asking(self) -> None:
+        """``q``: quit flytui; during a run, ask first (the run keeps going on "no")."""
+        if self.running:
+            self._ask_stop(then_quit=True)
+            return
+        await self.app.action_quit()
+
+    def _ask_stop(self, *, then_quit: bool) -> None:
+        """Ask whether to stop the running migration. push_screen + callback: the key handler returns at once."""
+        label = self.running_label or "the migration"
+        request = ConfirmRequest(
+            title=f"Stop alembic {label}" + (" and quit flytui?" if then_quit else "?"),
+            targets=[str(self.session.project.root) if self.session else label],
+            argvs=[self.running_argv] if self.running_argv else [], danger=True, confirm_label="Stop alembic")
+        body = (f"alembic {_esc(label)} is still running. Stopping kills its process group: PostgreSQL rolls back "
+                "the open transaction (with transactional DDL the whole run; otherwise the revision in progress), "
+                "and flytui then shows the revision the database is really at.\n\n"
+                "Cancel (Esc) leaves the run going.")
+
+        def answered(stop: bool | None) -> None:
+            if stop:
+                self.stop_run(then_quit)
+            else:
+                self.app.notify(f"alembic {label} keeps running", timeout=4)
+
+        self.app.push_screen(MigrationConfirmScreen(request, body), answered)
+
+    @work(exclusive=True, group="mig-stop", exit_on_error=False)
+    async def stop_run(self, then_quit: bool = False) -> None:
+        """Cancel the run's worker (its generator kills alembic's group and releases the lock), then refresh."""
+        worker = self.run_worker_handle
+        self.workers.cancel_group(self, "mig-run")
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                await worker.wait()
+        if then_quit:
+            await self.app.action_quit()
 
     # --- header ---------------------------------------------------------------------------------
     def _update_header(self) -> None:
@@ -493,7 +544,8 @@ class MigrationsScreen(Screen[None]):
             confirm_label=action.kind.capitalize())
         ok = await self._confirm(request, _render_action_preview(pv))
         if ok:
-            self.run_action_worker(action, len(pv.revisions) or None)
+            self.running_argv = argv
+            self.run_worker_handle = self.run_action_worker(action, len(pv.revisions) or None)
 
     async def _confirm(self, request: ConfirmRequest, body: str) -> bool:
         import asyncio
@@ -512,7 +564,10 @@ class MigrationsScreen(Screen[None]):
         from flytui.db.alembic_service import LogLine, Progress, RunStarted
         from flytui.db.migrations import RunSummary
 
+        import asyncio
+
         self.running = True
+        self.running_label = action.label
         self.query_one("#mig-log", Log).write_line(f"$ alembic {action.label}")
         buf: list[str] = []
         last = time.monotonic()
@@ -536,12 +591,18 @@ class MigrationsScreen(Screen[None]):
                     if buf and (now - last >= LOG_FLUSH or len(buf) >= 200):
                         self.post_message(self.LogBatch(buf))
                         buf, last = [], now
-        except Exception as exc:  # noqa: BLE001 - MigrationLocked, tunnel errors ...
+        except asyncio.CancelledError:  # stopped by the user (Esc/q, confirmed): alembic's group is gone now
+            if buf:
+                self.post_message(self.LogBatch(buf))
+            self.post_message(self.RunStopped(action.label))
+            raise
+        except Exception as exc:  # noqa: BLE001 - MigrationLocked, TargetMismatch, tunnel errors ...
             if buf:
                 self.post_message(self.LogBatch(buf))
             self.post_message(self.RunDone(exc))
         finally:
             self.running = False
+            self.running_label = None
             if hasattr(self.app, "end_op"):
                 self.app.end_op(op)
 
@@ -590,6 +651,26 @@ class MigrationsScreen(Screen[None]):
             self.app.notify(s.note + detail, title="migration failed", severity="error", timeout=15)
             if r.failed_revision:
                 self._show_failed(r.failed_revision, r)
+        self.load()
+
+    def on_migrations_screen_run_stopped(self, msg: "MigrationsScreen.RunStopped") -> None:
+        self.query_one("#mig-log", Log).write_line(f"[flytui] {msg.label} stopped by you: alembic was killed")
+        self.query_one("#mig-progress", Static).update(
+            f"[b $error]✗ {_esc(msg.label)} stopped by you[/] (alembic killed); reading the database's revision…")
+        self.read_after_stop(msg.label)
+
+    @work(exclusive=True, group="mig-after-stop", exit_on_error=False)
+    async def read_after_stop(self, label: str) -> None:
+        """After a stop: the revision the database is really at (PostgreSQL rolled back what was open)."""
+        try:
+            heads = await self.session.current_heads()
+            at = ", ".join(heads) or "base"
+        except Exception as exc:  # noqa: BLE001
+            at = f"unknown ({getattr(exc, 'message', None) or exc})"
+        text = f"{label} stopped by you (alembic killed); the database is at {at}"
+        self.stop_text = text
+        self.query_one("#mig-progress", Static).update(f"[b $error]✗[/] {_esc(text)}")
+        self.query_one("#mig-log", Log).write_line(f"[flytui] {text}")
         self.load()
 
     def _show_failed(self, rev_id: str, result: Any) -> None:
