@@ -203,3 +203,29 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         assert app.screen is screen  # still on the pane; Esc now leaves it
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, MigrationsScreen), what="close")
+
+
+async def test_several_projects_are_offered_and_settings_shown(sandbox, tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    write_project(root / "backend", [RevSpec("a1", None, "api one")])
+    write_project(root / "services" / "billing", [RevSpec("b1", None, "billing one")])
+    (root / "pyproject.toml").write_text('[tool.flytui]\napp = "web"\n\n[tool.flytui.migrations]\nx = ["tenant=acme"]\n'
+                                         'database_url = "env:APP_DB_URL"\n')
+    runner = FlyctlRunner(sandbox.flyctl, env=sandbox.env, grace=1.0)
+    app = make_app(runner, root, None)
+    monkeypatch.setenv("FLYTUI_ALEMBIC", " ".join(ALEMBIC))
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.action_open_migrations()
+        await until(pilot, lambda: isinstance(app.screen, MigrationsScreen), what="migrations screen")
+        screen: MigrationsScreen = app.screen  # type: ignore[assignment]
+        await until(pilot, lambda: screen.prompt_mode == "project", what="project choice")
+        detail = str(screen.query_one("#mig-detail").render())
+        assert "1. backend/alembic.ini" in detail and "2. services/billing/alembic.ini" in detail
+        await pilot.press("2", "enter")
+        await until(pilot, lambda: screen.snapshot is not None, what="history")
+        assert [str(k.value) for k in screen.query_one("#mig-table").rows] == ["b1"]
+        assert screen.app_name == "web" and screen.session.x_args == ["tenant=acme"]
+        header = str(screen.query_one("#mig-header").render())
+        assert "pyproject.toml [tool.flytui]" in header and "URL via env:APP_DB_URL" in header
+        assert "-x tenant=acme" in header and "alembic: " in header

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flytui.db.alembic_service import AlembicProject, Direction, History, current_heads_async, plan
 from flytui.db.interpreter import detect_alembic_command, python_entry
 from flytui.db.lock import LOCK_KEY, MigrationLock, split_key
 
 if TYPE_CHECKING:  # pragma: no cover
+    from flytui.db.alembic_service import AlembicProject, Direction, History
     from flytui.fly.runner import FlyctlRunner
 
 SHIM = Path(__file__).with_name("alembic_shim.py")
@@ -200,7 +200,7 @@ class AlembicRunner:
         self.lock_key = lock_key
         self.tail_lines = tail_lines
         self.cwd = Path(cwd) if cwd else project.root
-        is_flask = any(os.path.basename(c) == "flask" for c in self.command[:1])
+        is_flask = project.flask_migrate or any(os.path.basename(c) == "flask" for c in self.command[:3])
         self.flask = is_flask
         self.pass_config = (not is_flask and not project.uses_pyproject) if pass_config is None else pass_config
         self.url_kind, self.url_name = _url_via(url_via)
@@ -222,8 +222,13 @@ class AlembicRunner:
         if self.pass_config:
             parts += ["-c", str(self.project.config_file)]
         args = list(args)
-        x_at = len(parts) + (1 if self.flask and args else 0)
-        parts += args
+        if self.flask and args:  # flask db SUBCOMMAND -d <migrations folder> [-x ...] ARGS
+            parts += [args[0], "-d", str(self.project.script_location)]
+            x_at = len(parts)
+            parts += args[1:]
+        else:
+            x_at = len(parts)
+            parts += args
         for x in reversed(list(x_args)):
             parts[x_at:x_at] = ["-x", x]
         return parts, x_at
@@ -405,6 +410,8 @@ class AlembicRunner:
         :func:`plan` because ``--sql`` needs explicit revisions."""
         from flytui.fly.errors import FlyctlError, FlyctlTimeout
 
+        from flytui.db.alembic_service import current_heads_async
+
         if current is None:
             current = await current_heads_async(url, self.project.version_table, self.project.version_table_schema)
         try:
@@ -430,6 +437,8 @@ class AlembicRunner:
         return SqlPreview(ok=True, sql=stdout, error=None, argv=shown, range=rng)
 
     def _sql_range(self, direction: Direction, target: str, current: list[str], history: History | None) -> str:
+        from flytui.db.alembic_service import plan
+
         if len(current) > 1:
             raise ValueError("several current heads: preview one branch at a time (upgrade <branch>@head)")
         cur = current[0] if current else None

@@ -19,7 +19,7 @@ import configparser
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +38,8 @@ class AlembicProject:
     version_locations: tuple[Path, ...]  # where revision files live (default: script_location/versions)
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
+    flask_migrate: bool = False          # Flask-Migrate layout: migrations/alembic.ini without script_location
+    prepend_sys_path: tuple[str, ...] = ()   # as written in the config (relative to where alembic runs)
 
     @property
     def uses_pyproject(self) -> bool:
@@ -82,12 +84,21 @@ def _project_from_ini(ini: Path) -> AlembicProject | None:
         parser.read(ini, encoding="utf-8")
     except configparser.Error:
         return None
-    if not parser.has_option("alembic", "script_location"):
-        return None
     here = ini.parent.resolve()
+    if not parser.has_section("alembic"):
+        return None
     section = parser["alembic"]
-    return _make_project(here, ini, section.get("script_location"), section.get("version_locations"),
-                         section.get("path_separator", section.get("version_path_separator")))
+    separator = section.get("path_separator", section.get("version_path_separator"))
+    prepend = tuple(_split_locations(section.get("prepend_sys_path", "").replace("%(here)s", str(here)),
+                                     separator if separator not in (None, "space") else "os")
+                    if section.get("prepend_sys_path") else ())
+    if not parser.has_option("alembic", "script_location"):
+        if (here / "env.py").is_file():  # Flask-Migrate: `flask db` passes the folder as script_location
+            project = _make_project(here.parent, ini, str(here), section.get("version_locations"), separator)
+            return replace(project, flask_migrate=True, prepend_sys_path=prepend)
+        return None
+    project = _make_project(here, ini, section.get("script_location"), section.get("version_locations"), separator)
+    return replace(project, prepend_sys_path=prepend)
 
 
 def _project_from_pyproject(pyproject: Path) -> AlembicProject | None:
@@ -104,7 +115,10 @@ def _project_from_pyproject(pyproject: Path) -> AlembicProject | None:
     locations = conf.get("version_locations")
     if isinstance(locations, list):
         locations = " ".join(str(v) for v in locations)
-    return _make_project(here, pyproject, str(conf["script_location"]), locations, None)
+    prepend = conf.get("prepend_sys_path", ())
+    prepend = tuple(str(p) for p in prepend) if isinstance(prepend, list) else tuple(_split_locations(str(prepend), None))
+    return replace(_make_project(here, pyproject, str(conf["script_location"]), locations, None),
+                   prepend_sys_path=prepend)
 
 
 def _make_project(here: Path, config_file: Path, script_location: str, version_locations: str | None,
@@ -304,8 +318,18 @@ def _build_history(raw: Mapping[str, Revision], source: Literal["alembic", "stat
                    bases=tuple(r.id for r in revisions if r.is_base), source=source, import_error=import_error)
 
 
-def _load_with_alembic(project: AlembicProject) -> dict[str, Revision]:
-    """Revisions via ``ScriptDirectory`` (imports every revision module in-process)."""
+def sys_path_entries(project: AlembicProject, cwd: Path | None = None) -> list[str]:
+    """The config's ``prepend_sys_path`` entries as absolute paths (alembic resolves them against the folder it
+    runs in: ``cwd``, default the project root)."""
+    base = Path(cwd) if cwd else project.root
+    return [str((Path(p) if Path(p).is_absolute() else base / p).resolve()) for p in project.prepend_sys_path]
+
+
+def _load_with_alembic(project: AlembicProject, cwd: Path | None = None) -> dict[str, Revision]:
+    """Revisions via ``ScriptDirectory`` (imports every revision module in-process, with the config's
+    ``prepend_sys_path`` on ``sys.path`` for the duration, as alembic run from ``cwd`` would have it)."""
+    import sys
+
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -313,7 +337,16 @@ def _load_with_alembic(project: AlembicProject) -> dict[str, Revision]:
     cfg.set_main_option("script_location", str(project.script_location))
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in project.version_locations))
-    script = ScriptDirectory.from_config(cfg)
+    saved = list(sys.path)
+    sys.path[:0] = sys_path_entries(project, cwd)
+    try:
+        script = ScriptDirectory.from_config(cfg)
+        return _walk(script)
+    finally:
+        sys.path[:] = saved
+
+
+def _walk(script: object) -> dict[str, Revision]:
     raw: dict[str, Revision] = {}
     for sc in script.walk_revisions():
         raw[sc.revision] = Revision(
@@ -379,13 +412,14 @@ def _load_static(project: AlembicProject) -> dict[str, Revision]:
     return raw
 
 
-def load_history(project: AlembicProject, *, prefer_static: bool = False) -> History:
-    """Revision history: Alembic's ScriptDirectory if the modules import in-process, else a static
-    ``ast`` read (``History.source == "static"``, ``import_error`` says why)."""
+def load_history(project: AlembicProject, *, prefer_static: bool = False, cwd: Path | None = None) -> History:
+    """Revision history: Alembic's ScriptDirectory if the modules import in-process (``prepend_sys_path``
+    honoured, relative to ``cwd``), else a static ``ast`` read (``History.source == "static"``,
+    ``import_error`` says why)."""
     error: str | None = None
     if not prefer_static:
         try:
-            return _build_history(_load_with_alembic(project), "alembic")
+            return _build_history(_load_with_alembic(project, cwd), "alembic")
         except Exception as exc:  # import errors of the user's modules, alembic CommandError, ...
             error = f"{type(exc).__name__}: {exc}"
     return _build_history(_load_static(project), "static", error)

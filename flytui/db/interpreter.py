@@ -47,8 +47,8 @@ def _dirs_up_to_root(project_dir: Path) -> list[Path]:
     return out
 
 
-def _venv_alembic(venv: Path) -> Path | None:
-    for rel in (("bin", "alembic"), ("Scripts", "alembic.exe")):
+def _venv_alembic(venv: Path, tool: str = "alembic") -> Path | None:
+    for rel in (("bin", tool), ("Scripts", f"{tool}.exe")):
         candidate = venv.joinpath(*rel)
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
@@ -56,36 +56,40 @@ def _venv_alembic(venv: Path) -> Path | None:
 
 
 def find_alembic_command(project_dir: Path, override: Sequence[str] | str | None = None, *,
-                         environ: Mapping[str, str] | None = None) -> AlembicCommand:
-    """The project's alembic: ``override``; a ``.venv``/``venv`` in the project folder or a parent up to the
-    repository root; ``$VIRTUAL_ENV``; ``poetry run``/``uv run`` where a lock file is (same walk);
-    ``alembic`` on PATH; else this Python's ``-m alembic``."""
+                         environ: Mapping[str, str] | None = None, flask: bool = False,
+                         override_source: str = "the project settings") -> AlembicCommand:
+    """The project's alembic (``flask db`` for a Flask-Migrate project): ``override``; a ``.venv``/``venv`` in
+    the project folder or a parent up to the repository root; ``$VIRTUAL_ENV``; ``uv run``/``poetry run``
+    where a lock file is (same walk); on PATH; else this Python's ``-m alembic``."""
     import shlex
 
     env = os.environ if environ is None else environ
     if override:
         argv = shlex.split(override) if isinstance(override, str) else list(override)
-        return AlembicCommand(tuple(argv), "from the project settings")
+        return AlembicCommand(tuple(argv), f"from {override_source}")
+    tool, tail = ("flask", ("db",)) if flask else ("alembic", ())
     dirs = _dirs_up_to_root(project_dir)
     for directory in dirs:
         for name in (".venv", "venv"):
-            found = _venv_alembic(directory / name)
+            found = _venv_alembic(directory / name, tool)
             if found:
                 where = "the project folder" if directory == dirs[0] else str(directory)
-                return AlembicCommand((str(found),), f"{name} in {where}")
+                return AlembicCommand((str(found), *tail), f"{name} in {where}")
     active = env.get("VIRTUAL_ENV")
     if active:
-        found = _venv_alembic(Path(active))
+        found = _venv_alembic(Path(active), tool)
         if found:
-            return AlembicCommand((str(found),), "the active virtual environment ($VIRTUAL_ENV)")
+            return AlembicCommand((str(found), *tail), "the active virtual environment ($VIRTUAL_ENV)")
     for directory in dirs:
-        for lock, tool in (("uv.lock", "uv"), ("poetry.lock", "poetry")):
-            exe = shutil.which(tool)
+        for lock, runner in (("poetry.lock", "poetry"), ("uv.lock", "uv")):
+            exe = shutil.which(runner)
             if (directory / lock).is_file() and exe:
-                return AlembicCommand((exe, "run", "alembic"), f"{lock} in {directory}")
-    alembic = shutil.which("alembic")
-    if alembic:
-        return AlembicCommand((alembic,), "alembic on PATH (no project virtual environment found)")
+                return AlembicCommand((exe, "run", tool, *tail), f"{lock} in {directory}")
+    on_path = shutil.which(tool)
+    if on_path:
+        return AlembicCommand((on_path, *tail), f"{tool} on PATH (no project virtual environment found)")
+    if flask:
+        return AlembicCommand(("flask", "db"), "Flask-Migrate layout, but no flask found: install the project")
     return AlembicCommand((sys.executable, "-m", "alembic"),
                           "flytui's own Python (no project virtual environment, no alembic on PATH)")
 
@@ -116,6 +120,22 @@ def python_entry(command: Sequence[str]) -> tuple[list[str], tuple[str, str], li
             with open(path, "rb") as fh:
                 first = fh.readline(512).decode("utf-8", "replace").strip()
         except OSError:
+            return None
+        if first.startswith("#!/bin/sh"):  # pip's launcher for long paths: '''exec' "/path/python" "$0" "$@"
+            try:
+                with open(path, "rb") as fh:
+                    fh.readline()
+                    second = fh.readline(4096).decode("utf-8", "replace").strip()
+            except OSError:
+                return None
+            import re
+            import shlex
+
+            m = re.match(r"""^'''exec' (.+?) "\$0" "\$@"$""", second)
+            if m:
+                interp = shlex.split(m.group(1))
+                if interp and "python" in os.path.basename(interp[0]):
+                    return interp, ("path", str(Path(path).resolve())), command[1:]
             return None
         if first.startswith("#!") and "python" in first:
             import shlex

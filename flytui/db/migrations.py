@@ -43,7 +43,6 @@ from flytui.db.alembic_service import (
     SqlPreview,
     check_downgrade,
     current_heads_async,
-    detect_alembic_command,
     load_history,
     plan,
 )
@@ -223,12 +222,18 @@ class MigrationSession:
                  tunnels: "TunnelManager | None" = None, alembic_command: Sequence[str] | None = None,
                  env_extra: Mapping[str, str] | None = None, x_args: Sequence[str] = (),
                  lock: bool = True, url_via: str = "env:DATABASE_URL", cwd: Path | None = None,
-                 pass_config: bool | None = None, verify_target: bool = True) -> None:
+                 pass_config: bool | None = None, verify_target: bool = True,
+                 command_source: str = "the caller") -> None:
         self.project = project
         self.runner = runner
         self.client = client
         self._tunnels = tunnels
-        self.alembic = AlembicRunner(project, alembic_command or detect_alembic_command(project.root), lock=lock,
+        from flytui.db.interpreter import find_alembic_command
+
+        found = find_alembic_command(cwd or project.root, alembic_command, flask=project.flask_migrate,
+                                     override_source=command_source)
+        self.command_reason = found.reason
+        self.alembic = AlembicRunner(project, list(found.argv), lock=lock,
                                      processes=runner if hasattr(runner, "spawn_program") else None,
                                      url_via=url_via, cwd=cwd, pass_config=pass_config)
         self.verify_target = verify_target
@@ -388,7 +393,8 @@ class MigrationSession:
     # ---------------------------------------------------------------- reading
     async def load_history(self, *, prefer_static: bool = False) -> History:
         """History from ScriptDirectory, else the static fallback (in a thread)."""
-        self.history = await asyncio.to_thread(load_history, self.project, prefer_static=prefer_static)
+        self.history = await asyncio.to_thread(load_history, self.project, prefer_static=prefer_static,
+                                               cwd=self.alembic.cwd)
         return self.history
 
     async def current_heads(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -110,6 +111,7 @@ class MigrationsScreen(Screen[None]):
         self.app_name = app_name
         self.project_dir = Path(project_dir) if project_dir else None
         self.session: Any = None
+        self.setup: Any = None
         self.snapshot: Any = None
         self.prompt_mode: str | None = None
         self.pending_url: str | None = None
@@ -141,18 +143,32 @@ class MigrationsScreen(Screen[None]):
             table.add_column(label, key=key)
         self.query_one("#mig-banner").display = False
         self.query_one("#mig-input").display = False
-        from flytui.db.migrations import MigrationSession, find_project
+        from flytui.ui.screens.migrations_setup import choice_text, prepare
 
-        project = find_project(self.project_dir)
-        if project is None:
-            where = self.project_dir or Path.cwd()
-            self.status_text = f"No Alembic project (alembic.ini or [tool.alembic]) in {where} or its parents"
+        self.setup = setup = prepare(self.project_dir)
+        if setup.settings is not None and not self.app_name:
+            self.app_name = setup.settings.app
+        if setup.error:
+            self.status_text = f"project settings: {setup.error}"
             self._update_header()
             return
+        if not setup.projects:
+            self.status_text = (f"No Alembic project in {setup.start} or its parents, nor below the repository root "
+                                "(alembic.ini, [tool.alembic], backend/, migrations/, src/…)")
+            self._update_header()
+            return
+        if len(setup.projects) > 1:
+            self.query_one("#mig-detail", Static).update(Text(choice_text(setup)))
+            self._prompt("project", f"project number (1-{len(setup.projects)})")
+            return
+        self._start(setup.projects[0])
+
+    def _start(self, project: Any) -> None:
+        """Open the session for ``project`` (with the project settings), read its history, connect if told how."""
+        from flytui.ui.screens.migrations_setup import make_session
+
         override = self._setting("alembic_command", "FLYTUI_ALEMBIC")  # e.g. "poetry run alembic"; else autodetected
-        self.session = MigrationSession(project, runner=self.app.runner, client=self.app.client,
-                                        tunnels=self._tunnel_manager(),
-                                        alembic_command=shlex.split(override) if override else None)
+        self.session = make_session(self.app, self.setup, project, override)
         self.session.add_tunnel_listener(lambda _t, state: self.post_message(self.TunnelChanged(state)))
         self._update_header()
         self.load()
@@ -160,7 +176,7 @@ class MigrationsScreen(Screen[None]):
         if env_name:
             self.use_url(f"${env_name}")
         else:
-            table.focus()
+            self.query_one("#mig-table", DataTable).focus()
 
     def _setting(self, field: str, env_var: str) -> str | None:
         """A migrations setting: ``$env_var`` when set (one run), else the config file's ``field``."""
@@ -253,6 +269,10 @@ class MigrationsScreen(Screen[None]):
         if self.app.read_only:
             parts.append("[reverse $warning] READ-ONLY [/]")
         line = "  ·  ".join(parts)
+        if s is not None and self.setup is not None:
+            from flytui.ui.screens.migrations_setup import setup_header
+
+            line += "\n" + _esc(setup_header(s, self.setup))
         if self.status_text:
             line += "\n" + _esc(self.status_text)
         self.query_one("#mig-header", Static).update(line)
@@ -372,6 +392,17 @@ class MigrationsScreen(Screen[None]):
             self.use_url(url, db_app=value)
         elif mode == "remote":
             self._set_remote(value)
+        elif mode == "project":
+            self._choose_project(value)
+
+    def _choose_project(self, value: str) -> None:
+        projects = self.setup.projects
+        if not value.isdigit() or not 1 <= int(value) <= len(projects):
+            self.app.notify(f"Type a number from 1 to {len(projects)}", severity="warning")
+            self._prompt("project", f"project number (1-{len(projects)})")
+            return
+        self.query_one("#mig-detail", Static).update("Select a revision")
+        self._start(projects[int(value) - 1])
 
     def use_url(self, value: str, db_app: str | None = None) -> None:
         """A URL or ``$NAME``: remember it, then connect (asks for the database app when the host names none)."""
@@ -387,6 +418,10 @@ class MigrationsScreen(Screen[None]):
                     value = os.environ.get(value[1:], "")
                 self.session.set_url(value, source="prompt", db_app=db_app)
         except MigrationSessionError as exc:
+            settings = getattr(self.setup, "settings", None)
+            if "which Fly app" in exc.message and db_app is None and settings is not None and settings.database_app:
+                self.use_url(value, db_app=settings.database_app)  # [tool.flytui] database_app
+                return
             if "which Fly app" in exc.message:
                 self.pending_url = value if not value.startswith("$") else os.environ.get(value[1:], "")
                 self._prompt("db_app", f"{exc.message}: {exc.hint}")
