@@ -168,6 +168,13 @@ class ActionPreview:
     warnings: tuple[str, ...]                # e.g. the stamp warning
     error: str | None                        # plan error (multiple heads, ambiguous walk, nothing to do)
     current: tuple[str, ...]
+    unrendered: tuple[Any, ...] = ()         # previews.Unrendered: revisions whose SQL is unknown (lint: not checked)
+    checked: tuple[str, ...] = ()            # after a failed range: the revisions rendered (and linted) one by one
+
+    @property
+    def lint_checked(self) -> bool:
+        """True when every revision's SQL was linted (a green "no findings" is only allowed then)."""
+        return self.sql is not None and (self.sql.ok or not self.unrendered and bool(self.checked))
 
     @property
     def ok(self) -> bool:
@@ -445,6 +452,14 @@ class MigrationSession:
                                                  x_args=self.x_args)
             if sql.ok:
                 findings = lint_sql(sql.sql)
+            else:  # name the revisions that cannot be rendered offline; lint the others one by one
+                from flytui.db.previews import render_each
+
+                rendered, unrendered = await render_each(self.alembic, history, revisions, action.kind,
+                                                         self.local_url or "", self.env_extra, self.x_args)
+                findings = [f for r in rendered for f in r.findings]
+                return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
+                                     None, current, tuple(unrendered), tuple(r.revision for r in rendered))
         return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
                              None, current)
 
@@ -466,6 +481,14 @@ class MigrationSession:
                                                   current=[rev.id], env_extra=self.env_extra, x_args=self.x_args)
         findings = tuple(lint_sql(up.sql)) if up.ok else ()
         dwarn = tuple(await asyncio.to_thread(check_downgrade, rev))
+        if not up.ok:
+            from flytui.db.previews import reason
+
+            up = SqlPreview(False, up.sql, reason(up, rev, "upgrade"), up.argv, up.range)
+        if not down.ok and len(parents) <= 1:
+            from flytui.db.previews import reason
+
+            down = SqlPreview(False, down.sql, reason(down, rev, "downgrade"), down.argv, down.range)
         return RevisionPreview(rev, up, down, findings, dwarn)
 
     # ---------------------------------------------------------------- running

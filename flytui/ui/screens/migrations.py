@@ -797,11 +797,15 @@ def _render_action_preview(pv: Any) -> str:
         lines.append(f"[b $warning]⚠ {_esc(w)}[/]")
     for w in pv.downgrade_warnings:
         lines.append(f"[b $warning]⚠ {_esc(w.revision)} line {w.line}: {_esc(w.message)}[/]")
+    unrendered = getattr(pv, "unrendered", ())
     if pv.findings:
         lines.append(f"[b]Lint: {len(pv.findings)} finding(s)[/b]")
         lines += _render_findings(pv.findings)
-    elif pv.sql is not None and pv.sql.ok:
+    elif pv.sql is not None and getattr(pv, "lint_checked", pv.sql.ok):
         lines.append("[$success]Lint: no findings[/]")
+    if unrendered:
+        lines.append(f"[b $warning]Lint: not checked for {len(unrendered)} revision(s) — no offline SQL:[/]")
+        lines += [f"  {_esc(u.revision)}: {_esc(u.reason)}" for u in unrendered]
     if pv.sql is not None:
         lines.append(f"[b]SQL ({_esc(pv.sql.range)}):[/b]")
         lines.append(_esc(pv.sql.sql.strip()) if pv.sql.ok else f"[$error]preview failed:[/] {_esc(pv.sql.error or '')}")
@@ -818,8 +822,10 @@ def _render_revision_preview(pv: Any) -> str:
     if pv.upgrade_findings:
         lines.append("[b]Lint (upgrade)[/b]")
         lines += _render_findings(pv.upgrade_findings)
-    else:
+    elif pv.upgrade.ok:
         lines.append("[$success]Lint (upgrade): no findings[/]")
+    else:
+        lines.append("[b $warning]Lint (upgrade): not checked — the SQL could not be rendered offline[/]")
     for w in pv.downgrade_warnings:
         lines.append(f"[b $warning]⚠ downgrade line {w.line}: {_esc(w.message)}[/]")
     return "\n".join(lines)
