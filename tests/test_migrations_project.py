@@ -196,3 +196,26 @@ def test_settings_pyproject_and_dotfile(tmp_path: Path) -> None:
             load_settings(root)
     os.remove(root / ".flytui.toml")
     assert load_settings(tmp_path).source is None  # outside the repository: none
+
+
+async def test_history_through_the_projects_python(tmp_path: Path) -> None:
+    """The revisions import a module only the project's environment has: flytui's Python cannot import them,
+    the project's can (a wrapper interpreter that adds the project's site folder, like a venv would)."""
+    from flytui.db.migrations import MigrationSession
+
+    root = write_project(tmp_path / "p", [RevSpec("q1", None, "needs the app", extra_imports=["import projonly_xyz"])])
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "projonly_xyz.py").write_text("X = 1\n")
+    py = _exe(tmp_path / "venv" / "bin" / "python", f'#!/bin/sh\nPYTHONPATH="{site}" exec {sys.executable} "$@"\n')
+    alembic = _exe(tmp_path / "venv" / "bin" / "alembic", f"#!{py}\nimport sys\nfrom alembic.config import main\n"
+                                                          "sys.exit(main())\n")
+    session = MigrationSession(project_at(root), alembic_command=[str(alembic)])
+    history = await session.load_history()
+    assert history.source == "alembic" and [r.id for r in history.revisions] == ["q1"]
+    assert f"in the project's Python ({py})" in history.how and "projonly_xyz" in history.how
+    # without it: static, and the reason names both attempts
+    session = MigrationSession(project_at(root), alembic_command=[sys.executable, "-m", "alembic"])
+    history = await session.load_history()
+    assert history.source == "static" and "with the project's Python" in history.how
+    assert "No module named 'projonly_xyz'" in history.how

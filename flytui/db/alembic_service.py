@@ -191,6 +191,7 @@ class History:
     bases: tuple[str, ...]
     source: Literal["alembic", "static"]
     import_error: str | None = None
+    how: str = ""                            # which way it was read, and why (shown to the user)
     _by_id: dict[str, Revision] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -298,7 +299,7 @@ def _topo_order(raw: Mapping[str, Revision]) -> list[str]:
 
 
 def _build_history(raw: Mapping[str, Revision], source: Literal["alembic", "static"],
-                   import_error: str | None = None) -> History:
+                   import_error: str | None = None, how: str = "") -> History:
     """Fill in head/base/branch/merge flags and order the revisions."""
     child_count = {rid: 0 for rid in raw}
     for rev in raw.values():
@@ -315,7 +316,8 @@ def _build_history(raw: Mapping[str, Revision], source: Literal["alembic", "stat
             is_branch_point=child_count[rid] > 1, is_merge=len(rev.down_revisions) > 1,
         ))
     return History(revisions=tuple(revisions), heads=tuple(r.id for r in revisions if r.is_head),
-                   bases=tuple(r.id for r in revisions if r.is_base), source=source, import_error=import_error)
+                   bases=tuple(r.id for r in revisions if r.is_base), source=source, import_error=import_error,
+                   how=how)
 
 
 def sys_path_entries(project: AlembicProject, cwd: Path | None = None) -> list[str]:
@@ -419,10 +421,27 @@ def load_history(project: AlembicProject, *, prefer_static: bool = False, cwd: P
     error: str | None = None
     if not prefer_static:
         try:
-            return _build_history(_load_with_alembic(project, cwd), "alembic")
+            extra = f" with prepend_sys_path {', '.join(project.prepend_sys_path)}" if project.prepend_sys_path else ""
+            return _build_history(_load_with_alembic(project, cwd), "alembic",
+                                  how=f"read with Alembic in flytui's Python{extra}")
         except Exception as exc:  # import errors of the user's modules, alembic CommandError, ...
             error = f"{type(exc).__name__}: {exc}"
-    return _build_history(_load_static(project), "static", error)
+    why = f"importing the revision modules failed: {error}" if error else "asked for"
+    return _build_history(_load_static(project), "static", error,
+                          how=f"static read of the revision files (nothing imported) because {why}")
+
+
+def history_from_dump(items: Sequence[Mapping[str, object]], how: str) -> History:
+    """A History from ``history_dump.py``'s JSON (the project's own Python read it)."""
+    raw = {}
+    for item in items:
+        rid = str(item["id"])
+        raw[rid] = Revision(id=rid, down_revisions=_as_tuple(item.get("down")),
+                            message=_first_line(str(item.get("doc") or "")),
+                            path=Path(str(item["path"])) if item.get("path") else None,
+                            branch_labels=_as_tuple(item.get("branch_labels")),
+                            depends_on=_as_tuple(item.get("depends_on")))
+    return _build_history(raw, "alembic", how=how)
 
 
 # --------------------------------------------------------------------------- graph drawing

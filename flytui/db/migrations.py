@@ -400,8 +400,13 @@ class MigrationSession:
     # ---------------------------------------------------------------- reading
     async def load_history(self, *, prefer_static: bool = False) -> History:
         """History from ScriptDirectory, else the static fallback (in a thread)."""
-        self.history = await asyncio.to_thread(load_history, self.project, prefer_static=prefer_static,
-                                               cwd=self.alembic.cwd)
+        history = await asyncio.to_thread(load_history, self.project, prefer_static=prefer_static,
+                                          cwd=self.alembic.cwd)
+        if history.source == "static" and not prefer_static:
+            from flytui.db.history_read import history_via_project
+
+            history = await history_via_project(self.alembic, self.env_extra, history)
+        self.history = history
         return self.history
 
     async def current_heads(self) -> tuple[str, ...]:

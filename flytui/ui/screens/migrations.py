@@ -261,7 +261,8 @@ class MigrationsScreen(Screen[None]):
                     parts.append("no database URL (c: enter one or $ENV_VAR, F: read the app's)")
             if self.snapshot is not None:
                 h = self.snapshot.history
-                src = ("history: alembic" if h.source == "alembic"
+                via = " (project's Python; e)" if "project's Python" in getattr(h, "how", "") else ""
+                src = (f"history: alembic{via}" if h.source == "alembic"
                        else "[reverse $warning] history: static read (revision modules did not import; e) [/]")
                 parts.append(src)
             mode = (f"[reverse $accent] REMOTE on {s.remote_app} [/]" if s.remote else "local alembic")
@@ -524,12 +525,14 @@ class MigrationsScreen(Screen[None]):
 
     def action_show_import_error(self) -> None:
         h = self.snapshot.history if self.snapshot else None
-        if h is None or h.source != "static":
-            self.app.notify("History was read with Alembic (the revision modules import)")
+        if h is None:
+            return
+        if h.source != "static":
+            self.app.notify(f"History: {h.how or 'read with Alembic'}", markup=False)
             return
         self.query_one("#mig-detail", Static).update(
-            "[b]History read statically[/b] (ast of versions/*.py) because importing the revision modules "
-            f"in flytui failed:\n\n{_esc(h.import_error or '?')}\n\nRunning still uses the project's own alembic.")
+            "[b]History read statically[/b] (ast of versions/*.py): " + _esc(h.how or "")
+            + f"\n\n{_esc(h.import_error or '?')}\n\nRunning still uses the project's own alembic.")
 
     # --- actions --------------------------------------------------------------------------------
     def action_migrate(self, what: str) -> None:
