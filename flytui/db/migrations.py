@@ -25,21 +25,17 @@ import importlib
 import os
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from flytui.db.alembic_service import (
     AlembicProject,
     AlembicRunner,
     DowngradeWarning,
     History,
-    LogLine,
-    Progress,
     Revision,
     RunFinished,
     RunResult,
-    RunStarted,
     SqlPreview,
     check_downgrade,
     current_heads_async,
@@ -47,6 +43,11 @@ from flytui.db.alembic_service import (
     plan,
 )
 from flytui.db.lock import MigrationLock
+from flytui.db.migration_types import (  # re-exported
+    STAMP_WARNING, ActionKind, ActionPreview, MigrationAction, MigrationSessionError, RemoteUnavailable,
+    RevisionPreview, RunSummary, SessionEvent, Snapshot, UrlSource, _url_host, db_app_from_host, is_local_host,
+)
+
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.db.sqllint import Finding
@@ -57,161 +58,6 @@ __all__ = [
     "MigrationSession", "MigrationSessionError", "RemoteUnavailable", "db_app_from_host", "is_local_host",
     "STAMP_WARNING",
 ]
-
-ActionKind = Literal["upgrade", "downgrade", "stamp"]
-UrlSource = Literal["prompt", "env", "app"]
-
-STAMP_WARNING = ("stamp changes no schema: it only rewrites the alembic_version table, so the database must "
-                 "already match the target revision")
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-class MigrationSessionError(Exception):
-    """A problem the user can fix (no URL yet, unknown env var, unknown database app ...)."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-class RemoteUnavailable(MigrationSessionError):
-    """Remote mode was asked for but ``flytui.db.remote`` is not installed/built."""
-
-
-# --------------------------------------------------------------------------- URL helpers
-
-
-def db_app_from_host(host: str | None) -> str | None:
-    """The Fly app that serves ``host``: ``X.flycast``, ``X.internal``, ``<region|topN.nearest.of>.X.internal``.
-
-    None for anything else (the user must say which app to proxy to).
-    """
-    if not host:
-        return None
-    host = host.strip().lower().rstrip(".")
-    m = re.fullmatch(r"([a-z0-9][a-z0-9-]*)\.flycast", host)
-    if m:
-        return m.group(1)
-    m = re.fullmatch(r"top\d+\.nearest\.of\.([a-z0-9][a-z0-9-]*)\.internal", host)
-    if m:
-        return m.group(1)
-    m = re.fullmatch(r"(?:[a-z0-9-]+\.)?([a-z0-9][a-z0-9-]*)\.internal", host)
-    if m:
-        return m.group(1)
-    return None
-
-
-def is_local_host(host: str | None) -> bool:
-    """True for localhost / loopback / a Unix socket directory (no tunnel needed)."""
-    return not host or host in _LOCAL_HOSTS or host.startswith("/")
-
-
-def _url_host(url: str) -> tuple[str | None, int]:
-    """(host, port) of a database URL (``?host=`` socket directories count as the host)."""
-    from flytui.db.urls import parse_url
-
-    parsed = parse_url(url)
-    host = parsed.host or (parsed.query.get("host") if isinstance(parsed.query.get("host"), str) else None)
-    return host, int(parsed.port or 5432)
-
-
-# --------------------------------------------------------------------------- value types
-
-
-@dataclass(frozen=True)
-class MigrationAction:
-    """One alembic command: ``upgrade +1``, ``downgrade <rev>``, ``stamp head`` ..."""
-
-    kind: ActionKind
-    target: str
-
-    @property
-    def args(self) -> list[str]:
-        """The alembic arguments (no URL)."""
-        return [self.kind, self.target]
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.target}"
-
-    @property
-    def needs_confirmation(self) -> bool:
-        """Downgrade and stamp always need a confirmation."""
-        return self.kind in ("downgrade", "stamp")
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the status table shows: history + the database's current heads."""
-
-    history: History
-    current: tuple[str, ...] | None          # None: not connected (history only)
-    states: dict[str, str]                   # id -> applied | pending | current | head
-    pending: tuple[Revision, ...]
-    graph: dict[str, str]
-
-    @property
-    def multiple_heads(self) -> bool:
-        return len(self.history.heads) > 1
-
-
-@dataclass(frozen=True)
-class ActionPreview:
-    """Everything shown before an action runs."""
-
-    action: MigrationAction
-    revisions: tuple[Revision, ...]          # in run order
-    sql: SqlPreview | None
-    findings: tuple["Finding", ...]
-    downgrade_warnings: tuple[DowngradeWarning, ...]
-    warnings: tuple[str, ...]                # e.g. the stamp warning
-    error: str | None                        # plan error (multiple heads, ambiguous walk, nothing to do)
-    current: tuple[str, ...]
-    unrendered: tuple[Any, ...] = ()         # previews.Unrendered: revisions whose SQL is unknown (lint: not checked)
-    checked: tuple[str, ...] = ()            # after a failed range: the revisions rendered (and linted) one by one
-
-    @property
-    def lint_checked(self) -> bool:
-        """True when every revision's SQL was linted (a green "no findings" is only allowed then)."""
-        return self.sql is not None and (self.sql.ok or not self.unrendered and bool(self.checked))
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass(frozen=True)
-class RevisionPreview:
-    """SQL of one revision in both directions (explicit ``parent:rev`` / ``rev:parent`` ranges)."""
-
-    revision: Revision
-    upgrade: SqlPreview
-    downgrade: SqlPreview
-    upgrade_findings: tuple["Finding", ...]
-    downgrade_warnings: tuple[DowngradeWarning, ...]
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """Last event of :meth:`MigrationSession.run`: the real exit code decides ``ok``."""
-
-    action: MigrationAction
-    result: RunResult
-    heads_before: tuple[str, ...]
-    heads_after: tuple[str, ...] | None      # None: could not be read (tunnel down)
-    tunnel_dropped: bool
-    remote: bool
-    exit_code_exact: bool
-    note: str                                # one sentence for the user
-    mismatch: str | None = None              # alembic said it ran steps, the shown database did not move
-
-    @property
-    def ok(self) -> bool:
-        return self.result.ok and self.mismatch is None
-
-
-SessionEvent = RunStarted | LogLine | Progress | RunFinished | RunSummary
 
 
 # --------------------------------------------------------------------------- the session
@@ -573,25 +419,6 @@ class MigrationSession:
             shown = None
         return judge(probe, shown, self.project, self.alembic)
 
-    def _not_as_planned(self, result: RunResult, after: tuple[str, ...] | None) -> str | None:
-        """Alembic reported steps but the shown database did not move that way: what is wrong, else None."""
-        if not result.ok or after is None or self.history is None:
-            return None
-        steps = [s for s in result.steps if s.direction in ("upgrade", "downgrade") and s.revision]
-        if not steps:
-            return None
-        try:
-            reached = self.history.ancestors(after) if after else set()
-        except KeyError:
-            return None
-        missing = [s.revision for s in steps if s.direction == "upgrade" and s.revision not in reached]
-        left = [s.revision for s in steps if s.direction == "downgrade" and s.revision in reached]
-        if not (missing or left):
-            return None
-        wrong = ", ".join(str(r) for r in (missing or left))
-        return (f"alembic reported {len(steps)} step(s) but the shown database did not move as planned "
-                f"({wrong} {'not applied' if missing else 'still applied'}): alembic migrated another database")
-
     async def _dropped_since(self, drops: int, ok: bool) -> bool:
         """Did the tunnel drop during the run? After a failure, give the supervisor a moment to notice."""
         if self.remote or self.tunnel is None:
@@ -624,7 +451,9 @@ class MigrationSession:
     def _summary(self, action: MigrationAction, result: RunResult, before: tuple[str, ...],
                  after: tuple[str, ...] | None, dropped: bool, exact: bool) -> RunSummary:
         at = (", ".join(after) or "base") if after is not None else "unknown (database not reachable)"
-        mismatch = self._not_as_planned(result, after) if not self.remote else None
+        from flytui.db.target import not_as_planned
+
+        mismatch = not_as_planned(self.history, result, after) if not self.remote else None
         if mismatch:
             note = f"{action.label} FAILED: {mismatch}; the shown database is at {at}"
             return RunSummary(action, result, before, after, dropped, self.remote, exact, note, mismatch)

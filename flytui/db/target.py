@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from flytui.db.alembic_run import AlembicRunner, TargetProbe
-    from flytui.db.alembic_service import AlembicProject
+    from flytui.db.alembic_run import AlembicRunner, RunResult, TargetProbe
+    from flytui.db.alembic_service import AlembicProject, History
 
-__all__ = ["EnvPyReading", "TargetMismatch", "read_env_py", "ini_url", "judge"]
+__all__ = ["EnvPyReading", "TargetMismatch", "read_env_py", "ini_url", "judge", "not_as_planned"]
 
 
 class TargetMismatch(Exception):
@@ -171,3 +171,23 @@ def judge(probe: "TargetProbe", shown_database: str | None, project: "AlembicPro
         f"env.py would migrate database {probe.database!r} (user {probe.user}), not {shown} that flytui shows "
         f"and locked: nothing was run. flytui passed the URL as {via}; {why}.",
         _setting_hint(reading, runner))
+
+
+def not_as_planned(history: "History | None", result: "RunResult", after: tuple[str, ...] | None) -> str | None:
+    """Alembic reported steps but the shown database did not move that way: what is wrong, else None."""
+    if not result.ok or after is None or history is None:
+        return None
+    steps = [s for s in result.steps if s.direction in ("upgrade", "downgrade") and s.revision]
+    if not steps:
+        return None
+    try:
+        reached = history.ancestors(after) if after else set()
+    except KeyError:
+        return None
+    missing = [s.revision for s in steps if s.direction == "upgrade" and s.revision not in reached]
+    left = [s.revision for s in steps if s.direction == "downgrade" and s.revision in reached]
+    if not (missing or left):
+        return None
+    wrong = ", ".join(str(r) for r in (missing or left))
+    return (f"alembic reported {len(steps)} step(s) but the shown database did not move as planned "
+            f"({wrong} {'not applied' if missing else 'still applied'}): alembic migrated another database")

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Input, Log, Static
 
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.screens.migrations_stop import RunStopMixin
 
 HERE = Path(__file__).parent
 STATE_STYLE = {"current": "b $success", "applied": "$success", "pending": "$warning", "head": "b $warning",
@@ -52,7 +53,7 @@ class MigrationConfirmScreen(ConfirmScreen):
         await self.query_one("#confirm-box").mount(scroll, before="#confirm-buttons")
 
 
-class MigrationsScreen(Screen[None]):
+class MigrationsScreen(RunStopMixin, Screen[None]):
     """Status table + detail/preview + live log of one Alembic project. ``MigrationsScreen(app, project_dir)``."""
 
     CSS_PATH = str(HERE / "migrations.tcss")
@@ -94,11 +95,6 @@ class MigrationsScreen(Screen[None]):
         def __init__(self, progress: Any) -> None:
             super().__init__()
             self.progress = progress
-
-    class RunStopped(Message):
-        def __init__(self, label: str) -> None:
-            super().__init__()
-            self.label = label
 
     class RunDone(Message):
         def __init__(self, summary: Any) -> None:
@@ -198,44 +194,6 @@ class MigrationsScreen(Screen[None]):
             self._ask_stop(then_quit=False)
             return
         self.dismiss()
-
-    async def action_quit_asking(self) -> None:
-        """``q``: quit flytui; during a run, ask first (the run keeps going on "no")."""
-        if self.running:
-            self._ask_stop(then_quit=True)
-            return
-        await self.app.action_quit()
-
-    def _ask_stop(self, *, then_quit: bool) -> None:
-        """Ask whether to stop the running migration. push_screen + callback: the key handler returns at once."""
-        label = self.running_label or "the migration"
-        request = ConfirmRequest(
-            title=f"Stop alembic {label}" + (" and quit flytui?" if then_quit else "?"),
-            targets=[str(self.session.project.root) if self.session else label],
-            argvs=[self.running_argv] if self.running_argv else [], danger=True, confirm_label="Stop alembic")
-        body = (f"alembic {_esc(label)} is still running. Stopping kills its process group: PostgreSQL rolls back "
-                "the open transaction (with transactional DDL the whole run; otherwise the revision in progress), "
-                "and flytui then shows the revision the database is really at.\n\n"
-                "Cancel (Esc) leaves the run going.")
-
-        def answered(stop: bool | None) -> None:
-            if stop:
-                self.stop_run(then_quit)
-            else:
-                self.app.notify(f"alembic {label} keeps running", timeout=4)
-
-        self.app.push_screen(MigrationConfirmScreen(request, body), answered)
-
-    @work(exclusive=True, group="mig-stop", exit_on_error=False)
-    async def stop_run(self, then_quit: bool = False) -> None:
-        """Cancel the run's worker (its generator kills alembic's group and releases the lock), then refresh."""
-        worker = self.run_worker_handle
-        self.workers.cancel_group(self, "mig-run")
-        if worker is not None:
-            with contextlib.suppress(Exception):
-                await worker.wait()
-        if then_quit:
-            await self.app.action_quit()
 
     # --- header ---------------------------------------------------------------------------------
     def _update_header(self) -> None:
@@ -632,7 +590,7 @@ class MigrationsScreen(Screen[None]):
         except asyncio.CancelledError:  # stopped by the user (Esc/q, confirmed): alembic's group is gone now
             if buf:
                 self.post_message(self.LogBatch(buf))
-            self.post_message(self.RunStopped(action.label))
+            self.post_message(RunStopMixin.RunStopped(action.label))
             raise
         except Exception as exc:  # noqa: BLE001 - MigrationLocked, TargetMismatch, tunnel errors ...
             if buf:
@@ -689,26 +647,6 @@ class MigrationsScreen(Screen[None]):
             self.app.notify(s.note + detail, title="migration failed", severity="error", timeout=15)
             if r.failed_revision:
                 self._show_failed(r.failed_revision, r)
-        self.load()
-
-    def on_migrations_screen_run_stopped(self, msg: "MigrationsScreen.RunStopped") -> None:
-        self.query_one("#mig-log", Log).write_line(f"[flytui] {msg.label} stopped by you: alembic was killed")
-        self.query_one("#mig-progress", Static).update(
-            f"[b $error]✗ {_esc(msg.label)} stopped by you[/] (alembic killed); reading the database's revision…")
-        self.read_after_stop(msg.label)
-
-    @work(exclusive=True, group="mig-after-stop", exit_on_error=False)
-    async def read_after_stop(self, label: str) -> None:
-        """After a stop: the revision the database is really at (PostgreSQL rolled back what was open)."""
-        try:
-            heads = await self.session.current_heads()
-            at = ", ".join(heads) or "base"
-        except Exception as exc:  # noqa: BLE001
-            at = f"unknown ({getattr(exc, 'message', None) or exc})"
-        text = f"{label} stopped by you (alembic killed); the database is at {at}"
-        self.stop_text = text
-        self.query_one("#mig-progress", Static).update(f"[b $error]✗[/] {_esc(text)}")
-        self.query_one("#mig-log", Log).write_line(f"[flytui] {text}")
         self.load()
 
     def _show_failed(self, rev_id: str, result: Any) -> None:
