@@ -229,3 +229,30 @@ async def test_several_projects_are_offered_and_settings_shown(sandbox, tmp_path
         header = str(screen.query_one("#mig-header").render())
         assert "pyproject.toml [tool.flytui]" in header and "URL via env:APP_DB_URL" in header
         assert "-x tenant=acme" in header and "alembic: " in header
+
+
+async def test_a_run_that_would_reach_another_database_is_refused_on_screen(fly_db, tmp_path: Path, pg_server,
+                                                                            monkeypatch) -> None:
+    from tests.test_alembic_target import INI_ENV_PY
+
+    other = f"other_{os.getpid()}"
+    pg_server.create_database(other)
+    try:
+        proj = write_project(tmp_path / "p", table_chain(["o1"]), env_py=INI_ENV_PY)
+        ini = (proj / "alembic.ini").read_text()
+        (proj / "alembic.ini").write_text(ini.replace(
+            "[alembic]\n", f"[alembic]\nsqlalchemy.url = {pg_server.url(other).replace('%', '%%')}\n", 1))
+        app = make_app(fly_db.runner, proj, fly_db.web)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await open_screen(app, pilot, monkeypatch)
+            await enter_url(pilot, screen, monkeypatch, fly_db.url)
+            await run_key(pilot, app, screen, "U")
+            progress = str(screen.query_one("#mig-progress").render())
+            assert "not started:" in progress and f"env.py would migrate database '{other}'" in progress
+            assert 'database_url = "ini"' in progress and "succeeded" not in progress
+        assert fly_db.heads(pg_server) == ()
+        from flytui.db.alembic_service import current_heads
+
+        assert current_heads(pg_server.url(other)) == ()
+    finally:
+        pg_server.drop_database(other)

@@ -628,7 +628,8 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
             if isinstance(s, MigrationLocked):
                 text = f"{s.message}. {s.hint}"
             else:
-                text = f"{getattr(s, 'message', None) or s}"
+                hint = getattr(s, "hint", "")
+                text = f"{getattr(s, 'message', None) or s}" + (f" — {hint}" if hint else "")
             progress.update(f"[b $error]not started:[/] {_esc(text)}")
             log.write_line(f"[flytui] not started: {text}")
             self.app.report_error(s, "migration")
