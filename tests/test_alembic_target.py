@@ -167,4 +167,12 @@ def test_static_reading_of_env_py(tmp_path: Path) -> None:
              'xa = context.get_x_argument(as_dictionary=True)\n'
              'config.set_main_option("sqlalchemy.url", xa.get("db") or os.getenv("SQLALCHEMY_DATABASE_URI"))\n')
     assert r.sets_ini_url and r.x_keys == ("db",) and r.env_vars == ("SQLALCHEMY_DATABASE_URI",)
-    assert "config.set_main_option" in r.describe()
+    assert "puts into sqlalchemy.url itself" in r.describe()
+    # the FastAPI full-stack template's shape (backend/app/alembic/env.py): the ini's URL is replaced by the settings'
+    r = read('from sqlalchemy import engine_from_config\nfrom app.core.config import settings\n'
+             'def get_url():\n    return str(settings.DATABASE_URL)\n'
+             'configuration = config.get_section(config.config_ini_section)\n'
+             'configuration["sqlalchemy.url"] = get_url()\n'
+             'connectable = engine_from_config(configuration, prefix="sqlalchemy.")\n')
+    assert r.sets_ini_url and r.settings == ("settings.DATABASE_URL",)
+    assert "settings.DATABASE_URL (the app's settings" in r.describe()

@@ -141,6 +141,17 @@ def _error_line(lines: Sequence[str]) -> str | None:
     return None
 
 
+def _error_block(lines: Sequence[str], limit: int = 8) -> str | None:
+    """The exception line and the few lines after it (pydantic lists the missing settings there)."""
+    first = _error_line(lines)
+    if first is None:
+        return None
+    stripped = [ln.strip() for ln in lines]
+    at = len(stripped) - 1 - stripped[::-1].index(first) if first in stripped else len(stripped)
+    tail = [ln for ln in stripped[at + 1: at + limit] if ln and not ln.startswith("For further information")]
+    return "; ".join([first, *tail])
+
+
 # --------------------------------------------------------------------------- runner
 
 
@@ -397,7 +408,7 @@ class AlembicRunner:
                     return TargetProbe(None, None, None, str(data["error"]), shown, stderr)
                 return TargetProbe(bool(data["same"]), data.get("database"), data.get("user"), None, shown, "")
         output = redact(done.stdout, url) + stderr
-        error = _error_line(output.splitlines()) or f"exit code {done.returncode}"
+        error = _error_block(output.splitlines()) or f"exit code {done.returncode}"
         return TargetProbe(None, None, None, f"env.py did not connect to any database ({error})", shown, output)
 
     async def preview_sql(self, direction: Direction, target: str, url: str, *,

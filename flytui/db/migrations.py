@@ -307,7 +307,8 @@ class MigrationSession:
                 from flytui.db.previews import render_each
 
                 rendered, unrendered = await render_each(self.alembic, history, revisions, action.kind,
-                                                         self.local_url or "", self.env_extra, self.x_args)
+                                                         self.local_url or "", self.env_extra, self.x_args,
+                                                         range_error=sql.error)
                 findings = [f for r in rendered for f in r.findings]
                 return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
                                      None, current, tuple(unrendered), tuple(r.revision for r in rendered))

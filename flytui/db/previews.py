@@ -65,8 +65,8 @@ def offline_blockers(rev: "Revision", function: str = "upgrade") -> list[str]:
 
 
 async def render_each(alembic: "AlembicRunner", history: "History", revisions: Sequence["Revision"], direction: str,
-                      url: str, env_extra: Mapping[str, str] | None, x_args: Sequence[str]
-                      ) -> tuple[list[RevisionSql], list[Unrendered]]:
+                      url: str, env_extra: Mapping[str, str] | None, x_args: Sequence[str],
+                      range_error: str | None = None) -> tuple[list[RevisionSql], list[Unrendered]]:
     """Render each revision of a failed range on its own; lint the ones that render."""
     from flytui.db.sqllint import lint_sql
 
@@ -89,6 +89,10 @@ async def render_each(alembic: "AlembicRunner", history: "History", revisions: S
                                            current=[rev.id], env_extra=env_extra, x_args=x_args)
         if pv.ok:
             rendered.append(RevisionSql(rev.id, pv, tuple(lint_sql(pv.sql))))
+        elif i == 0 and range_error and pv.error == range_error and not offline_blockers(rev, direction):
+            # the first revision fails like the whole range, for no reason of its own: env.py itself cannot run
+            why = f"env.py could not run offline: {pv.error}"
+            return rendered, [Unrendered(r.id, why) for r in revisions]
         else:
             unrendered.append(Unrendered(rev.id, reason(pv, rev, direction)))
     return rendered, unrendered

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import configparser
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +40,7 @@ class EnvPyReading:
     reads_ini_url: bool = False            # get_main_option("sqlalchemy.url") / engine_from_config(get_section)
     sets_ini_url: bool = False             # config.set_main_option("sqlalchemy.url", ...)
     error: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    settings: tuple[str, ...] = ()         # settings.DATABASE_URL, app.config.SQLALCHEMY_DATABASE_URI ...
 
     def describe(self) -> str:
         """One sentence: ``env.py reads $DATABASE_URL; sqlalchemy.url from the ini``."""
@@ -49,8 +49,11 @@ class EnvPyReading:
             parts.append("the environment variable(s) " + ", ".join(f"${v}" for v in self.env_vars))
         if self.x_keys:
             parts.append("-x " + ", ".join(f"{k}=…" for k in self.x_keys))
+        if self.settings:
+            parts.append(", ".join(self.settings) + " (the app's settings: usually an environment variable of that "
+                                                    "name)")
         if self.sets_ini_url:
-            parts.append("a URL it puts into sqlalchemy.url itself (config.set_main_option)")
+            parts.append("a URL it puts into sqlalchemy.url itself")
         elif self.reads_ini_url:
             parts.append("sqlalchemy.url from the ini")
         if not parts:
@@ -81,12 +84,19 @@ def read_env_py(path: Path) -> EnvPyReading:
     env_vars: list[str] = []
     x_keys: list[str] = []
     reads_ini = sets_ini = False
+    attrs: list[str] = []
     x_dicts: set[str] = set()
     for node in ast.walk(tree):  # names bound to get_x_argument(...)
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and \
                 _attr_chain(node.value.func).endswith("get_x_argument"):
             x_dicts.update(t.id for t in node.targets if isinstance(t, ast.Name))
     for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) and _const_str(t.slice) == "sqlalchemy.url"
+                                                for t in node.targets):
+            sets_ini = True  # configuration["sqlalchemy.url"] = get_url(): the ini's URL is replaced
+        if isinstance(node, ast.Attribute) and node.attr.isupper() and any(
+                w in node.attr for w in ("DATABASE", "SQLALCHEMY", "DB_URL", "DSN")):
+            attrs.append(f"{_attr_chain(node)}")
         if isinstance(node, ast.Subscript):
             chain = _attr_chain(node.value)
             key = _const_str(node.slice)
@@ -112,7 +122,7 @@ def read_env_py(path: Path) -> EnvPyReading:
             elif chain.endswith("engine_from_config") or chain.endswith("async_engine_from_config"):
                 reads_ini = True
     dedup = lambda xs: tuple(dict.fromkeys(xs))  # noqa: E731
-    return EnvPyReading(dedup(env_vars), dedup(x_keys), reads_ini, sets_ini)
+    return EnvPyReading(dedup(env_vars), dedup(x_keys), reads_ini, sets_ini, settings=dedup(attrs))
 
 
 def ini_url(project: "AlembicProject") -> str | None:
@@ -144,6 +154,10 @@ def _setting_hint(reading: EnvPyReading, runner: "AlembicRunner") -> str:
     if reading.reads_ini_url and not reading.sets_ini_url:
         candidates.append("ini")
     candidates = [c for c in candidates if c != current]
+    if reading.settings and not candidates:
+        return (f"env.py takes the URL from the app's settings ({', '.join(reading.settings)}): set the environment "
+                f"variables those settings read so they point at the shown database, e.g. in "
+                f"[tool.flytui.migrations.env]; or name what env.py reads with database_url {where}")
     if candidates:
         return f"set database_url = \"{candidates[0]}\" {where}"
     return ("make env.py read the URL flytui passes ($DATABASE_URL by default), or name what it reads with "
