@@ -219,3 +219,24 @@ async def test_history_through_the_projects_python(tmp_path: Path) -> None:
     history = await session.load_history()
     assert history.source == "static" and "with the project's Python" in history.how
     assert "No module named 'projonly_xyz'" in history.how
+
+
+def test_driver_follows_the_projects_environment(tmp_path: Path) -> None:
+    """A psycopg2-only project (Flask-SQLAlchemy apps such as miguelgrinberg/microblog pin psycopg2-binary) gets a
+    ``postgresql+psycopg2://`` URL; one with psycopg 3 keeps ``postgresql+psycopg://``."""
+    from flytui.db.interpreter import project_driver, with_driver
+
+    venv = tmp_path / "venv"
+    (venv / "pyvenv.cfg").parent.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    py = _exe(venv / "bin" / "python", "")
+    flask = _exe(venv / "bin" / "flask", f"#!{py}\n")
+    site = venv / "lib" / "python3.11" / "site-packages"
+    (site / "psycopg2").mkdir(parents=True)
+    driver, why = project_driver([str(flask), "db"])
+    assert driver == "psycopg2" and "has psycopg2, not psycopg" in why
+    (site / "psycopg").mkdir()
+    assert project_driver([str(flask), "db"]) == (None, "")
+    assert with_driver("postgresql+psycopg://u:p@127.0.0.1:5/db?sslmode=disable", "psycopg2") == \
+        "postgresql+psycopg2://u:p@127.0.0.1:5/db?sslmode=disable"
+    assert with_driver("sqlite:///x.db", "psycopg2") == "sqlite:///x.db"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flytui.db.interpreter import detect_alembic_command, python_entry
+from flytui.db.interpreter import detect_alembic_command, python_entry, with_driver
 from flytui.db.lock import LOCK_KEY, MigrationLock, split_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -223,6 +223,9 @@ class AlembicRunner:
 
             processes = FlyctlRunner()
         self.processes = processes
+        from flytui.db.interpreter import project_driver
+
+        self.driver, self.driver_reason = project_driver(self.command)
 
     # -- argv / env
 
@@ -279,7 +282,7 @@ class AlembicRunner:
             control["url_via"] = "ini"
         env["FLYTUI_SHIM"] = json.dumps(control)
         if self.needs_shim:
-            env["FLYTUI_TARGET_URL"] = url
+            env["FLYTUI_TARGET_URL"] = with_driver(url, self.driver)
         return [*prefix, str(SHIM), kind, value, *rest, *parts], env
 
     def _env(self, url: str, env_extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -287,7 +290,7 @@ class AlembicRunner:
         env.update(self.env)
         env.update(env_extra or {})
         if self.url_kind == "env":
-            env[self.url_name] = url
+            env[self.url_name] = with_driver(url, self.driver)
         env["PYTHONUNBUFFERED"] = "1"
         env.setdefault("NO_COLOR", "1")
         return env

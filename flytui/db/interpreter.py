@@ -144,3 +144,34 @@ def python_entry(command: Sequence[str]) -> tuple[list[str], tuple[str, str], li
             if interp:
                 return interp, ("path", str(Path(path).resolve())), command[1:]
     return None
+
+
+def project_driver(command: Sequence[str]) -> tuple[str | None, str]:
+    """The PostgreSQL driver the project's environment has, when it is not psycopg 3: (``"psycopg2"`` or None, why).
+
+    flytui hands alembic a ``postgresql+psycopg://`` URL; a project that only installed psycopg2 (Flask-SQLAlchemy
+    apps, older templates) needs ``postgresql+psycopg2://``. Read from the site-packages of the venv the command
+    runs in; None (keep psycopg) when that venv is not known.
+    """
+    entry = python_entry(command)
+    if entry is None:
+        return None, ""
+    interp = Path(entry[0][0])
+    venv = interp.parent.parent
+    if not (venv / "pyvenv.cfg").is_file():
+        return None, ""
+    sites = list(venv.glob("lib/python*/site-packages")) + list(venv.glob("Lib/site-packages"))
+    has = {name: any((site / name).is_dir() for site in sites) for name in ("psycopg", "psycopg2")}
+    if has["psycopg2"] and not has["psycopg"]:
+        return "psycopg2", f"the project's environment ({venv}) has psycopg2, not psycopg"
+    return None, ""
+
+
+def with_driver(url: str, driver: str | None) -> str:
+    """``url`` with its driver set to ``driver`` (``postgresql+DRIVER://``); unchanged when ``driver`` is None."""
+    if not driver:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep or not (scheme == "postgres" or scheme.startswith("postgresql")):
+        return url
+    return f"postgresql+{driver}://{rest}"

@@ -81,6 +81,8 @@ def setup_header(session: Any, setup: Setup) -> str:
     """Second header line (plain text; the caller escapes it): the alembic used and why, the settings."""
     alembic = session.alembic
     parts = [f"alembic: {shlex.join(alembic.command)} ({session.command_reason})"]
+    if alembic.driver:
+        parts.append(f"driver {alembic.driver} ({alembic.driver_reason})")
     if str(alembic.cwd) != str(session.project.root):
         parts.append(f"cwd {alembic.cwd}")
     if setup.settings is not None:
