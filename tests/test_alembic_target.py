@@ -176,3 +176,4 @@ def test_static_reading_of_env_py(tmp_path: Path) -> None:
              'connectable = engine_from_config(configuration, prefix="sqlalchemy.")\n')
     assert r.sets_ini_url and r.settings == ("settings.DATABASE_URL",)
     assert "settings.DATABASE_URL (the app's settings" in r.describe()
+

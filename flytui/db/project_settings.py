@@ -67,7 +67,7 @@ class MigrationSettings:
     def describe(self) -> str:
         """One line for the view's header (no values of env vars)."""
         if self.source is None:
-            return "no project settings ([tool.flytui] in pyproject.toml or .flytui.toml)"
+            return "no project settings"
         parts = [f"settings: {self.source}"]
         if self.command:
             parts.append(f"command {shlex.join(self.command)}")

@@ -137,6 +137,7 @@ def ini_url(project: "AlembicProject") -> str | None:
         return None
     if not value or not value.strip():
         return None
+    value = value.replace("%%", "%")  # the ini escapes % for configparser's interpolation
     from flytui.db.urls import mask_url
 
     try:
