@@ -116,6 +116,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         self.running_argv: list[str] | None = None
         self.run_worker_handle: Any = None
         self.stop_text: str | None = None
+        self.keep_detail: str | None = None   # the row selected when a failure was shown in the detail panel
         self.last_summary: Any = None
         self.status_text = ""
         self.progress_text = ""
@@ -163,8 +164,10 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         """Open the session for ``project`` (with the project settings), read its history, connect if told how."""
         from flytui.ui.screens.migrations_setup import make_session
 
-        override = self._setting("alembic_command", "FLYTUI_ALEMBIC")  # e.g. "poetry run alembic"; else autodetected
-        self.session = make_session(self.app, self.setup, project, override)
+        # $FLYTUI_ALEMBIC (one run) > the project settings' command > the flytui config's alembic_command > detected
+        config_command = getattr(getattr(self.app, "config", None), "alembic_command", None) or None
+        self.session = make_session(self.app, self.setup, project, os.environ.get("FLYTUI_ALEMBIC") or None,
+                                    config_command)
         self.session.add_tunnel_listener(lambda _t, state: self.post_message(self.TunnelChanged(state)))
         self._update_header()
         self.load()
@@ -290,7 +293,8 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         else:
             banner.display = False
         self._update_header()
-        self._show_detail()
+        if self.keep_detail is None:  # a failure's detail stays until the selection moves
+            self._show_detail()
 
     @staticmethod
     def _state_label(rev: Any, snap: Any) -> str:
@@ -444,6 +448,9 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
             return None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.keep_detail is not None and self.selected() == self.keep_detail:
+            return
+        self.keep_detail = None
         self._show_detail()
 
     def _show_detail(self) -> None:
@@ -651,6 +658,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         self.load()
 
     def _show_failed(self, rev_id: str, result: Any) -> None:
+        self.keep_detail = self.selected()
         self.query_one("#mig-detail", Static).update(
             f"[b $error]failed revision {_esc(rev_id)}[/]\nexit code {result.returncode}\n"
             f"{_esc(result.error or '')}\n\n{_esc(result.error_output)}")

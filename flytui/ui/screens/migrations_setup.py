@@ -57,16 +57,20 @@ def prepare(start: Path | None) -> Setup:
     return setup
 
 
-def make_session(app: Any, setup: Setup, project: Any, command_override: str | None) -> Any:
-    """The MigrationSession for ``project`` with the settings applied. ``command_override`` ($FLYTUI_ALEMBIC or the
-    app config's alembic_command) wins over the settings' command for one run."""
+def make_session(app: Any, setup: Setup, project: Any, env_command: str | None,
+                 config_command: str | None = None) -> Any:
+    """The MigrationSession for ``project`` with the settings applied. The alembic command: ``env_command``
+    ($FLYTUI_ALEMBIC, for one run), else the project settings' ``command``, else ``config_command`` (the flytui
+    config's ``alembic_command``), else detected."""
     from flytui.db.migrations import MigrationSession
 
     s = setup.settings
-    if command_override:
-        command, source = shlex.split(command_override), "$FLYTUI_ALEMBIC / the flytui config"
+    if env_command:
+        command, source = shlex.split(env_command), "$FLYTUI_ALEMBIC"
     elif s is not None and s.command:
         command, source = list(s.command), str(s.source)
+    elif config_command:
+        command, source = shlex.split(config_command), "alembic_command in the flytui config"
     else:
         command, source = None, ""
     kwargs: dict[str, Any] = {}
