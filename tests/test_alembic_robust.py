@@ -98,3 +98,19 @@ async def test_cancelling_a_run_kills_alembic_and_releases_the_lock(tmp_path: Pa
     assert pid not in live_groups()
     assert _lock_holders(pg_database) == 0
     assert current_heads(pg_database) == ()
+
+
+async def test_alembic_runs_are_in_the_command_log_with_secrets_masked(tmp_path: Path, pg_database: str) -> None:
+    from flytui.fly.runner import FlyctlRunner
+
+    body = 'import os, sys\nsys.exit("secret is " + os.environ["APP_SECRET_KEY"])'
+    project = find_alembic_project(write_project(tmp_path, [RevSpec("c1", None, "leaky", upgrade=body)]))
+    processes = FlyctlRunner()
+    seen = []
+    processes.add_listener(seen.append)
+    runner = AlembicRunner(project, ALEMBIC, processes=processes, env={"APP_SECRET_KEY": "hunter2-value"})
+    result = await runner.run_to_end(["upgrade", "head"], pg_database)
+    assert not result.ok
+    ends = [i for i in seen if i.returncode is not None]
+    assert [i.kind for i in ends] == ["alembic"] and ends[0].argv[-2:] == ["upgrade", "head"]
+    assert "secret is" in ends[0].stderr_tail and "hunter2-value" not in ends[0].stderr_tail

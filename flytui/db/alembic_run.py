@@ -285,6 +285,19 @@ class AlembicRunner:
             env["FLYTUI_TARGET_URL"] = with_driver(url, self.driver)
         return [*prefix, str(SHIM), kind, value, *rest, *parts], env
 
+    def secrets(self, url: str | None, env_extra: Mapping[str, str] | None = None) -> list[str]:
+        """Values to mask in the command log: the URL's password, and env values whose names say secret."""
+        from urllib.parse import unquote
+
+        out: list[str] = []
+        m = re.match(r"^[^:]+://[^:/@]+:([^@]+)@", url or "")
+        if m:
+            out += [m.group(1), unquote(m.group(1))]
+        for name, value in {**self.env, **(env_extra or {})}.items():
+            if re.search(r"SECRET|PASSWORD|PASSWD|TOKEN|KEY|DSN|URL", name.upper()) and len(value) >= 4:
+                out.append(value)
+        return out
+
     def _env(self, url: str, env_extra: Mapping[str, str] | None) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.env)
@@ -343,7 +356,7 @@ class AlembicRunner:
         lines: list[str] = []
         steps: list[Progress] = []
         proc = self.processes.spawn_program(argv, env=env, cwd=str(self.cwd), max_line=self.max_line,
-                                            kind="alembic")
+                                            kind="alembic", secrets=self.secrets(url, env_extra))
         async with proc:
             yield RunStarted(argv=shown, pid=proc.pid, lock_pid=lock_pid)
             if note:
@@ -376,7 +389,8 @@ class AlembicRunner:
         argv, env = self._launch(args, x_args, url or "", env_extra) if url else (
             [*self.command, *self._parts(args, x_args)[0]], self._env_without_url(env_extra))
         done = await self.processes.run_program(argv, env=env, cwd=str(self.cwd),
-                                                timeout=timeout or self.preview_timeout, kind="alembic")
+                                                timeout=timeout or self.preview_timeout, kind="alembic",
+                                                secrets=self.secrets(url, env_extra))
         out = "\n".join(t for t in (done.stdout, done.stderr) if t)
         return done.returncode, redact(out, url) if url else out
 
@@ -399,7 +413,7 @@ class AlembicRunner:
         shown = self.argv(["current"], x_args)
         try:
             done = await self.processes.run_program(argv, env=env, cwd=str(self.cwd), timeout=self.probe_timeout,
-                                                    kind="alembic")
+                                                    kind="alembic", secrets=self.secrets(url, env_extra))
         except FlyctlTimeout:
             return TargetProbe(None, None, None, f"env.py did not connect within {self.probe_timeout:g} s "
                                "(is it waiting for a database or a prompt?)", shown, "")
@@ -436,7 +450,7 @@ class AlembicRunner:
         try:
             argv, env = self._launch([direction, rng, "--sql"], x_args, url, env_extra)
             done = await self.processes.run_program(argv, env=env, cwd=str(self.cwd), timeout=self.preview_timeout,
-                                                    kind="alembic")
+                                                    kind="alembic", secrets=self.secrets(url, env_extra))
         except FlyctlTimeout:
             return SqlPreview(ok=False, sql="", argv=shown, range=rng,
                               error=f"alembic did not finish within {self.preview_timeout:g} s and was stopped "

@@ -41,7 +41,8 @@ async def history_via_project(alembic: "AlembicRunner", env_extra: Mapping[str, 
     })
     try:
         done = await alembic.processes.run_program([*prefix, str(DUMP)], env=env, cwd=str(alembic.cwd),
-                                                   timeout=alembic.preview_timeout, kind="alembic")
+                                                   timeout=alembic.preview_timeout, kind="alembic",
+                                                   secrets=alembic.secrets(None, env_extra))
     except FlyctlError as exc:
         return replace(static, how=f"{static.how}; reading it with the project's Python failed too: {exc.message}")
     for line in done.stdout.splitlines():

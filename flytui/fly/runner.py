@@ -28,7 +28,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from flytui.fly.errors import (
     FlyctlError,
@@ -508,17 +508,19 @@ class FlyctlRunner:
         max_line: int = 4096,
         kind: str = "program",
         max_buffer: int = 10_000,
+        secrets: Sequence[str] = (),
     ) -> FlyProcess:
         """Like :meth:`spawn`, for a program other than flyctl (the project's alembic, its Python).
 
         ``argv`` is complete (``argv[0]`` is looked up on PATH); ``env`` is the child's **whole**
         environment (default: :meth:`child_env`). Same guarantees as flyctl children: own process group,
         the live-group registry, the bounded reader (lines of any length; longer than ``max_line``
-        characters they are cut with ``…``, and nothing after them is lost), the command log.
+        characters they are cut with ``…``, and nothing after them is lost), the command log. ``secrets``: values
+        masked in what the command log and errors show (e.g. a database password the child has in its env).
         """
         return FlyProcess(
             self, list(argv), stdin=None, keep_stdin_open=False, max_line=max_line, cwd=cwd, kind=kind,
-            max_buffer=max_buffer, env=dict(env) if env is not None else self.child_env(),
+            max_buffer=max_buffer, env=dict(env) if env is not None else self.child_env(), secrets=secrets,
         )
 
     async def run_program(
@@ -530,6 +532,7 @@ class FlyctlRunner:
         timeout: float | None = None,
         stdin: bytes | None = None,
         kind: str = "program",
+        secrets: Sequence[str] = (),
     ) -> CompletedRun:
         """Run a program other than flyctl to completion (never raises for its exit code).
 
@@ -537,15 +540,17 @@ class FlyctlRunner:
         :class:`FlyctlTimeout`; cancelling kills the group and re-raises CancelledError.
         """
         return await self._run(list(argv), stdin=stdin, timeout=timeout, check=False, cwd=cwd, kind=kind,
-                               env=dict(env) if env is not None else self.child_env(), full_argv=True)
+                               env=dict(env) if env is not None else self.child_env(), full_argv=True,
+                               extra_secrets=secrets)
 
     async def _run(
         self, args: list[str], *, stdin: bytes | None, timeout: float | None, check: bool,
         cwd: str | None, kind: str, env: Mapping[str, str] | None = None, full_argv: bool = False,
+        extra_secrets: Sequence[str] = (),
     ) -> CompletedRun:
         argv = list(args) if full_argv else [self.path, *args]
         shown = redact_argv(argv)
-        secrets = secrets_in_argv(argv)
+        secrets = secrets_in_argv(argv) + list(extra_secrets)
         if stdin:
             secrets += secrets_in_env_text(stdin.decode("utf-8", errors="replace"))
         limit = self.default_timeout if timeout is None else timeout
@@ -693,6 +698,7 @@ class FlyProcess:
     def __init__(
         self, runner: FlyctlRunner, argv: list[str], *, stdin: bytes | None, keep_stdin_open: bool,
         max_line: int, cwd: str | None, kind: str, max_buffer: int, env: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._runner = runner
         self._env = env
@@ -700,7 +706,7 @@ class FlyProcess:
         self.argv = redact_argv(argv)
         self._secrets = secrets_in_argv(argv) + (
             secrets_in_env_text(stdin.decode("utf-8", "replace")) if stdin else []
-        )
+        ) + list(secrets)
         self._stdin = stdin
         self._keep_stdin_open = keep_stdin_open
         self._max_line = max_line
