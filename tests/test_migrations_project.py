@@ -240,3 +240,27 @@ def test_driver_follows_the_projects_environment(tmp_path: Path) -> None:
     assert with_driver("postgresql+psycopg://u:p@127.0.0.1:5/db?sslmode=disable", "psycopg2") == \
         "postgresql+psycopg2://u:p@127.0.0.1:5/db?sslmode=disable"
     assert with_driver("sqlite:///x.db", "psycopg2") == "sqlite:///x.db"
+
+
+async def test_a_command_that_is_not_python_cannot_be_checked_and_says_so(tmp_path: Path, pg_database: str) -> None:
+    from flytui.db.alembic_run import AlembicSetupError
+    from flytui.db.alembic_service import current_heads
+    from flytui.db.migrations import MigrationAction, MigrationSession
+
+    root = write_project(tmp_path / "p", [RevSpec("n1", None, "one")])
+    wrapper = _exe(tmp_path / "alembic.sh", f'#!/bin/sh\nexec {sys.executable} -m alembic "$@"\n')
+    s = MigrationSession(project_at(root), alembic_command=[str(wrapper)])
+    s.set_url(pg_database)
+    await s.connect()
+    await s.load_history()
+    with pytest.raises(AlembicSetupError) as info:
+        [e async for e in s.run(MigrationAction("upgrade", "head"))]
+    assert "cannot run" in info.value.message and "check which database env.py reaches" in info.value.message
+    assert "verify_target = false" in info.value.hint
+    assert current_heads(pg_database) == ()
+    s = MigrationSession(project_at(root), alembic_command=[str(wrapper)], verify_target=False)
+    s.set_url(pg_database)
+    await s.connect()
+    await s.load_history()
+    events = [e async for e in s.run(MigrationAction("upgrade", "head"))]
+    assert events[-1].ok and current_heads(pg_database) == ("n1",)

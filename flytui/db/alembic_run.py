@@ -273,7 +273,8 @@ class AlembicRunner:
             raise AlembicSetupError(
                 f"cannot run {' '.join(self.command)!r} inside the project's Python (not a Python script), so "
                 f"flytui cannot {'check which database env.py reaches' if probe else 'pass the URL as ' + self.describe_url_via()}",
-                "set alembic_command to the venv's alembic (e.g. \".venv/bin/alembic\") or \"python -m alembic\"")
+                "set command to the venv's alembic (e.g. \".venv/bin/alembic\") or \"python -m alembic\" in "
+                "[tool.flytui.migrations]" + ("; or verify_target = false to run without the check" if probe else ""))
         prefix, (kind, value), rest = entry
         control: dict[str, object] = {"probe": probe}
         if self.url_kind == "x":
