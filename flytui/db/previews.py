@@ -72,6 +72,8 @@ async def render_each(alembic: "AlembicRunner", history: "History", revisions: S
 
     rendered: list[RevisionSql] = []
     unrendered: list[Unrendered] = []
+    if range_error and "did not finish within" in range_error:  # a hanging env.py: one wait is enough
+        return rendered, [Unrendered(r.id, range_error) for r in revisions]
     for i, rev in enumerate(revisions):
         if i >= MAX_EACH:
             unrendered += [Unrendered(r.id, f"not tried (only the first {MAX_EACH} revisions are rendered one by one)")
