@@ -161,3 +161,98 @@ async def test_read_only_static_fallback_and_multiple_heads(sandbox, tmp_path: P
             await pilot.pause(0.1)
             assert app.screen is screen, key  # refused: no dialog
         assert screen.session is not None and not screen.session.has_url
+
+
+async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_path: Path, pg_server,
+                                                                  monkeypatch) -> None:
+    from flytui.fly.runner import live_groups
+
+    proj = write_project(tmp_path / "p", table_chain(["w1", "w2"], sleep_at=("w2", 30.0)))
+    app = make_app(fly_db.runner, proj, fly_db.web)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_screen(app, pilot, monkeypatch)
+        await enter_url(pilot, screen, monkeypatch, fly_db.url)
+        await pilot.press("U")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm")
+        await pilot.press("y")
+        await until(pilot, lambda: "w1 → w2" in screen.progress_text, what="w2 running")
+        # Esc asks first; "no" (Esc on the dialog) leaves the run going
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question")
+        assert "Stop alembic upgrade head?" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, what="back on the pane")
+        assert screen.running and screen.last_summary is None
+        assert any("alembic" in cmd for cmd in live_groups().values())
+        # q asks too (stop and quit); "no" again leaves it running
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="quit question")
+        assert "and quit flytui?" in str(app.screen.query_one("#confirm-title").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, what="back on the pane after q")
+        assert screen.running and app.is_running
+        # a confirmed stop kills the group and the pane shows the database's real revision
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question again")
+        await pilot.press("y")
+        await until(pilot, lambda: screen.stop_text is not None, what="stopped")
+        assert "upgrade head stopped by you (alembic killed); the database is at base" in screen.stop_text
+        assert "the database is at base" in str(screen.query_one("#mig-progress").render())
+        assert not screen.running and not any("alembic" in cmd for cmd in live_groups().values())
+        assert fly_db.heads(pg_server) == ()
+        assert app.screen is screen  # still on the pane; Esc now leaves it
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, MigrationsScreen), what="close")
+
+
+async def test_several_projects_are_offered_and_settings_shown(sandbox, tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    write_project(root / "backend", [RevSpec("a1", None, "api one")])
+    write_project(root / "services" / "billing", [RevSpec("b1", None, "billing one")])
+    (root / "pyproject.toml").write_text('[tool.flytui]\napp = "web"\n\n[tool.flytui.migrations]\nx = ["tenant=acme"]\n'
+                                         'database_url = "env:APP_DB_URL"\n')
+    runner = FlyctlRunner(sandbox.flyctl, env=sandbox.env, grace=1.0)
+    app = make_app(runner, root, None)
+    monkeypatch.setenv("FLYTUI_ALEMBIC", " ".join(ALEMBIC))
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.action_open_migrations()
+        await until(pilot, lambda: isinstance(app.screen, MigrationsScreen), what="migrations screen")
+        screen: MigrationsScreen = app.screen  # type: ignore[assignment]
+        await until(pilot, lambda: screen.prompt_mode == "project", what="project choice")
+        detail = str(screen.query_one("#mig-detail").render())
+        assert "1. backend/alembic.ini" in detail and "2. services/billing/alembic.ini" in detail
+        await pilot.press("2", "enter")
+        await until(pilot, lambda: screen.snapshot is not None, what="history")
+        assert [str(k.value) for k in screen.query_one("#mig-table").rows] == ["b1"]
+        assert screen.app_name == "web" and screen.session.x_args == ["tenant=acme"]
+        header = str(screen.query_one("#mig-header").render())
+        assert "pyproject.toml [tool.flytui]" in header and "URL via env:APP_DB_URL" in header
+        assert "-x tenant=acme" in header and "alembic: " in header
+
+
+async def test_a_run_that_would_reach_another_database_is_refused_on_screen(fly_db, tmp_path: Path, pg_server,
+                                                                            monkeypatch) -> None:
+    from tests.test_alembic_target import INI_ENV_PY
+
+    other = f"other_{os.getpid()}"
+    pg_server.create_database(other)
+    try:
+        proj = write_project(tmp_path / "p", table_chain(["o1"]), env_py=INI_ENV_PY)
+        ini = (proj / "alembic.ini").read_text()
+        (proj / "alembic.ini").write_text(ini.replace(
+            "[alembic]\n", f"[alembic]\nsqlalchemy.url = {pg_server.url(other).replace('%', '%%')}\n", 1))
+        app = make_app(fly_db.runner, proj, fly_db.web)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await open_screen(app, pilot, monkeypatch)
+            await enter_url(pilot, screen, monkeypatch, fly_db.url)
+            await run_key(pilot, app, screen, "U")
+            progress = str(screen.query_one("#mig-progress").render())
+            assert "not started:" in progress and f"env.py would migrate database '{other}'" in progress
+            assert 'database_url = "ini"' in progress and "succeeded" not in progress
+        assert fly_db.heads(pg_server) == ()
+        from flytui.db.alembic_service import current_heads
+
+        assert current_heads(pg_server.url(other)) == ()
+    finally:
+        pg_server.drop_database(other)

@@ -18,16 +18,12 @@ import asyncio
 import configparser
 import os
 import re
-import shutil
-import signal
-import sys
-import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from flytui.db.lock import LOCK_KEY, MigrationLock, libpq_url
+from flytui.db.lock import libpq_url
 
 # --------------------------------------------------------------------------- project
 
@@ -42,6 +38,8 @@ class AlembicProject:
     version_locations: tuple[Path, ...]  # where revision files live (default: script_location/versions)
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
+    flask_migrate: bool = False          # Flask-Migrate layout: migrations/alembic.ini without script_location
+    prepend_sys_path: tuple[str, ...] = ()   # as written in the config (relative to where alembic runs)
 
     @property
     def uses_pyproject(self) -> bool:
@@ -86,12 +84,21 @@ def _project_from_ini(ini: Path) -> AlembicProject | None:
         parser.read(ini, encoding="utf-8")
     except configparser.Error:
         return None
-    if not parser.has_option("alembic", "script_location"):
-        return None
     here = ini.parent.resolve()
+    if not parser.has_section("alembic"):
+        return None
     section = parser["alembic"]
-    return _make_project(here, ini, section.get("script_location"), section.get("version_locations"),
-                         section.get("path_separator", section.get("version_path_separator")))
+    separator = section.get("path_separator", section.get("version_path_separator"))
+    prepend = tuple(_split_locations(section.get("prepend_sys_path", "").replace("%(here)s", str(here)),
+                                     separator if separator not in (None, "space") else "os")
+                    if section.get("prepend_sys_path") else ())
+    if not parser.has_option("alembic", "script_location"):
+        if (here / "env.py").is_file():  # Flask-Migrate: `flask db` passes the folder as script_location
+            project = _make_project(here.parent, ini, str(here), section.get("version_locations"), separator)
+            return replace(project, flask_migrate=True, prepend_sys_path=prepend)
+        return None
+    project = _make_project(here, ini, section.get("script_location"), section.get("version_locations"), separator)
+    return replace(project, prepend_sys_path=prepend)
 
 
 def _project_from_pyproject(pyproject: Path) -> AlembicProject | None:
@@ -108,7 +115,10 @@ def _project_from_pyproject(pyproject: Path) -> AlembicProject | None:
     locations = conf.get("version_locations")
     if isinstance(locations, list):
         locations = " ".join(str(v) for v in locations)
-    return _make_project(here, pyproject, str(conf["script_location"]), locations, None)
+    prepend = conf.get("prepend_sys_path", ())
+    prepend = tuple(str(p) for p in prepend) if isinstance(prepend, list) else tuple(_split_locations(str(prepend), None))
+    return replace(_make_project(here, pyproject, str(conf["script_location"]), locations, None),
+                   prepend_sys_path=prepend)
 
 
 def _make_project(here: Path, config_file: Path, script_location: str, version_locations: str | None,
@@ -181,6 +191,7 @@ class History:
     bases: tuple[str, ...]
     source: Literal["alembic", "static"]
     import_error: str | None = None
+    how: str = ""                            # which way it was read, and why (shown to the user)
     _by_id: dict[str, Revision] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -239,7 +250,9 @@ class History:
 
     def graph_rows(self) -> list[GraphRow]:
         """A git-log-style lane graph, newest first: ``* `` commit lines plus ``|/``/``|\\`` connectors."""
-        return _draw_graph(self.revisions)
+        from flytui.db.alembic_graph import draw_graph
+
+        return draw_graph(self.revisions)
 
     def graph_column(self) -> dict[str, str]:
         """Only the commit line of each revision (for a one-row-per-revision table)."""
@@ -288,7 +301,7 @@ def _topo_order(raw: Mapping[str, Revision]) -> list[str]:
 
 
 def _build_history(raw: Mapping[str, Revision], source: Literal["alembic", "static"],
-                   import_error: str | None = None) -> History:
+                   import_error: str | None = None, how: str = "") -> History:
     """Fill in head/base/branch/merge flags and order the revisions."""
     child_count = {rid: 0 for rid in raw}
     for rev in raw.values():
@@ -305,11 +318,22 @@ def _build_history(raw: Mapping[str, Revision], source: Literal["alembic", "stat
             is_branch_point=child_count[rid] > 1, is_merge=len(rev.down_revisions) > 1,
         ))
     return History(revisions=tuple(revisions), heads=tuple(r.id for r in revisions if r.is_head),
-                   bases=tuple(r.id for r in revisions if r.is_base), source=source, import_error=import_error)
+                   bases=tuple(r.id for r in revisions if r.is_base), source=source, import_error=import_error,
+                   how=how)
 
 
-def _load_with_alembic(project: AlembicProject) -> dict[str, Revision]:
-    """Revisions via ``ScriptDirectory`` (imports every revision module in-process)."""
+def sys_path_entries(project: AlembicProject, cwd: Path | None = None) -> list[str]:
+    """The config's ``prepend_sys_path`` entries as absolute paths (alembic resolves them against the folder it
+    runs in: ``cwd``, default the project root)."""
+    base = Path(cwd) if cwd else project.root
+    return [str((Path(p) if Path(p).is_absolute() else base / p).resolve()) for p in project.prepend_sys_path]
+
+
+def _load_with_alembic(project: AlembicProject, cwd: Path | None = None) -> dict[str, Revision]:
+    """Revisions via ``ScriptDirectory`` (imports every revision module in-process, with the config's
+    ``prepend_sys_path`` on ``sys.path`` for the duration, as alembic run from ``cwd`` would have it)."""
+    import sys
+
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -317,7 +341,16 @@ def _load_with_alembic(project: AlembicProject) -> dict[str, Revision]:
     cfg.set_main_option("script_location", str(project.script_location))
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in project.version_locations))
-    script = ScriptDirectory.from_config(cfg)
+    saved = list(sys.path)
+    sys.path[:0] = sys_path_entries(project, cwd)
+    try:
+        script = ScriptDirectory.from_config(cfg)
+        return _walk(script)
+    finally:
+        sys.path[:] = saved
+
+
+def _walk(script: object) -> dict[str, Revision]:
     raw: dict[str, Revision] = {}
     for sc in script.walk_revisions():
         raw[sc.revision] = Revision(
@@ -383,214 +416,45 @@ def _load_static(project: AlembicProject) -> dict[str, Revision]:
     return raw
 
 
-def load_history(project: AlembicProject, *, prefer_static: bool = False) -> History:
-    """Revision history: Alembic's ScriptDirectory if the modules import in-process, else a static
-    ``ast`` read (``History.source == "static"``, ``import_error`` says why)."""
+def load_history(project: AlembicProject, *, prefer_static: bool = False, cwd: Path | None = None) -> History:
+    """Revision history: Alembic's ScriptDirectory if the modules import in-process (``prepend_sys_path``
+    honoured, relative to ``cwd``), else a static ``ast`` read (``History.source == "static"``,
+    ``import_error`` says why)."""
     error: str | None = None
     if not prefer_static:
         try:
-            return _build_history(_load_with_alembic(project), "alembic")
+            extra = f" with prepend_sys_path {', '.join(project.prepend_sys_path)}" if project.prepend_sys_path else ""
+            return _build_history(_load_with_alembic(project, cwd), "alembic",
+                                  how=f"read with Alembic in flytui's Python{extra}")
         except Exception as exc:  # import errors of the user's modules, alembic CommandError, ...
             error = f"{type(exc).__name__}: {exc}"
-    return _build_history(_load_static(project), "static", error)
+    why = f"importing the revision modules failed: {error}" if error else "asked for"
+    return _build_history(_load_static(project), "static", error,
+                          how=f"static read of the revision files (nothing imported) because {why}")
 
 
-# --------------------------------------------------------------------------- graph drawing
-
-
-def _transition(old: list[str | None], new: list[str | None], moves: Mapping[int, list[int]]) -> str:
-    """A connector line: for each old lane, edges to the new lanes in ``moves``."""
-    width = 2 * max(len(old), len(new)) + 1
-    chars = [" "] * width
-    for src, dests in moves.items():
-        for dst in dests:
-            if dst == src:
-                chars[2 * src] = "|"
-            elif dst < src:
-                chars[2 * src - 1] = "/"
-            else:
-                chars[2 * dst - 1] = "\\"
-    return "".join(chars).rstrip() + " "
-
-
-def _draw_graph(revisions: Sequence[Revision]) -> list[GraphRow]:
-    """Lay out lanes over a topologically ordered (newest first) revision list."""
-    rows: list[GraphRow] = []
-    lanes: list[str | None] = []
-    for rev in revisions:
-        if rev.id in lanes:
-            col = lanes.index(rev.id)
-        elif None in lanes:
-            col = lanes.index(None)
-            lanes[col] = rev.id
-        else:
-            col = len(lanes)
-            lanes.append(rev.id)
-        # other lanes that were waiting for this revision collapse into it (branch point)
-        dupes = [i for i, lane in enumerate(lanes) if lane == rev.id and i != col]
-        if dupes:
-            old = list(lanes)
-            survivors = [i for i, lane in enumerate(old) if i not in dupes]
-            new_index = {i: n for n, i in enumerate(survivors)}
-            moves = {i: [new_index[i]] for i in survivors if old[i] is not None}
-            moves.update({i: [new_index[col]] for i in dupes})
-            lanes = [old[i] for i in survivors]
-            rows.append(GraphRow(None, _transition(old, lanes, moves)))
-            col = new_index[col]
-
-        parents = list(rev.down_revisions)
-        line = ["* " if i == col else ("| " if lane is not None else "  ") for i, lane in enumerate(lanes)]
-        if len(parents) > 2:
-            line[col] = "*" + "-." * (len(parents) - 2) + " "
-        rows.append(GraphRow(rev.id, "".join(line).rstrip() + " "))
-
-        # replace this revision by its parents
-        if not parents:
-            lanes[col] = None
-        else:
-            lanes[col] = parents[0]
-            extra = [p for p in parents[1:]]
-            if extra:
-                old = list(lanes)
-                new = old[: col + 1] + extra + old[col + 1:]
-                moves = {i: [i if i <= col else i + len(extra)] for i, lane in enumerate(old) if lane is not None}
-                moves[col] = [col, *range(col + 1, col + 1 + len(extra))]
-                lanes = new
-                rows.append(GraphRow(None, _transition(old, new, moves)))
-        while lanes and lanes[-1] is None:
-            lanes.pop()
-    return rows
-
-
-# --------------------------------------------------------------------------- static downgrade checks
-
-
-@dataclass(frozen=True)
-class DowngradeWarning:
-    """A problem in a revision's ``downgrade()`` found by reading its source."""
-
-    revision: str
-    line: int
-    message: str
-
-
-def _is_noop_body(body: Sequence[ast.stmt]) -> bool:
-    return all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
-               for s in body)
-
-
-def check_downgrade(rev: Revision) -> list[DowngradeWarning]:
-    """Warn when ``downgrade()`` does nothing (only ``pass``/docstring) or calls
-    ``op.drop_constraint(None, ...)`` (an unnamed constraint can't be dropped)."""
-    if rev.path is None or not rev.path.is_file():
-        return []
-    tree = ast.parse(rev.path.read_text(encoding="utf-8"))
-    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "downgrade"]
-    if not funcs:
-        return [DowngradeWarning(rev.id, 1, "no downgrade() function: this revision cannot be rolled back")]
-    func = funcs[0]
-    warnings: list[DowngradeWarning] = []
-    if _is_noop_body(func.body):
-        warnings.append(DowngradeWarning(rev.id, func.lineno,
-                                         "downgrade() is empty: rolling back only rewrites alembic_version"))
-    for node in ast.walk(func):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "drop_constraint" and node.args
-                and isinstance(node.args[0], ast.Constant) and node.args[0].value is None):
-            warnings.append(DowngradeWarning(rev.id, node.lineno,
-                                             "op.drop_constraint(None, ...): the constraint has no name and "
-                                             "the downgrade will fail"))
-    return warnings
-
-
-# --------------------------------------------------------------------------- plan
-
-
-Direction = Literal["upgrade", "downgrade"]
-
-
-def _resolve_ids(history: History, ids: Sequence[str]) -> list[str]:
-    return [history.get(i).id for i in ids]
-
-
-def plan(history: History, current: Sequence[str], target: str, direction: Direction) -> list[Revision]:
-    """Revisions that ``alembic <direction> <target>`` will run from ``current``, in run order.
-
-    Upgrade targets: ``head``, ``heads``, ``+N``, ``<rev>``, ``<branch>@head``. Downgrade targets:
-    ``base``, ``-N``, ``<rev>``. ValueError for what Alembic would refuse (multiple heads for ``head``,
-    an ambiguous walk, a downgrade target that is not applied).
-    """
-    current = _resolve_ids(history, current)
-    applied = history.ancestors(current) if current else set()
-    if direction == "upgrade":
-        return _plan_upgrade(history, current, applied, target)
-    return _plan_downgrade(history, current, applied, target)
-
-
-def _plan_upgrade(history: History, current: list[str], applied: set[str], target: str) -> list[Revision]:
-    pending = [r for r in reversed(history.revisions) if r.id not in applied]
-    if target == "heads":
-        return pending
-    if target == "head":
-        if len(history.heads) > 1:
-            raise ValueError("Multiple head revisions are present for given argument 'head'; please specify a "
-                             "specific target revision, '<branchname>@head' to narrow to a specific head, "
-                             "or 'heads' for all heads")
-        return pending
-    if target.endswith("@head"):
-        label = target[: -len("@head")]
-        heads = [h for h in history.heads
-                 if any(a == label or label in history.get(a).branch_labels for a in history.ancestors([h]))]
-        if len(heads) != 1:
-            raise ValueError(f"no single head for branch {label!r}")
-        wanted = history.ancestors(heads)
-        return [r for r in pending if r.id in wanted]
-    m = re.fullmatch(r"\+(\d+)", target)
-    if m:
-        steps: list[Revision] = []
-        tips = list(current)
-        done = set(applied)
-        for _ in range(int(m.group(1))):
-            nxt = [r for r in pending if r.id not in done and all(p in done for p in r.down_revisions)
-                   and (not tips or set(r.down_revisions) & set(tips) or not r.down_revisions)]
-            if not nxt:
-                raise ValueError(f"Relative revision {target} didn't produce {m.group(1)} migrations")
-            if len(nxt) > 1:
-                raise ValueError("Ambiguous walk")
-            steps.append(nxt[0])
-            done.add(nxt[0].id)
-            tips = [t for t in tips if t not in nxt[0].down_revisions] + [nxt[0].id]
-        return steps
-    wanted = history.ancestors([target])
-    return [r for r in pending if r.id in wanted]
-
-
-def _plan_downgrade(history: History, current: list[str], applied: set[str], target: str) -> list[Revision]:
-    applied_newest = [r for r in history.revisions if r.id in applied]
-    if target == "base":
-        return applied_newest
-    m = re.fullmatch(r"-(\d+)", target)
-    if m:
-        n = int(m.group(1))
-        if n > len(applied_newest):
-            raise ValueError(f"Relative revision {target} didn't produce {n} migrations")
-        if len(current) > 1:
-            raise ValueError("Ambiguous walk: several current heads; downgrade to a named revision")
-        return applied_newest[:n]
-    keep = history.ancestors([target])
-    if history.get(target).id not in applied:
-        raise ValueError(f"revision {target} is not applied; nothing to downgrade to")
-    return [r for r in applied_newest if r.id not in keep]
+def history_from_dump(items: Sequence[Mapping[str, object]], how: str) -> History:
+    """A History from ``history_dump.py``'s JSON (the project's own Python read it)."""
+    raw = {}
+    for item in items:
+        rid = str(item["id"])
+        raw[rid] = Revision(id=rid, down_revisions=_as_tuple(item.get("down")),
+                            message=_first_line(str(item.get("doc") or "")),
+                            path=Path(str(item["path"])) if item.get("path") else None,
+                            branch_labels=_as_tuple(item.get("branch_labels")),
+                            depends_on=_as_tuple(item.get("depends_on")))
+    return _build_history(raw, "alembic", how=how)
 
 
 # --------------------------------------------------------------------------- current heads (DB)
 
 
 def current_heads(url: str, version_table: str = "alembic_version", schema: str | None = None,
-                  *, connect_timeout: int = 10) -> tuple[str, ...]:
+                  *, connect_timeout: int = 10, statement_timeout_ms: int = 15_000) -> tuple[str, ...]:
     """The ``version_num`` rows of the version table, read with psycopg (no env.py).
 
-    ``()`` when the table does not exist or is empty.
+    ``()`` when the table does not exist or is empty. Bounded: ``connect_timeout`` seconds to connect and
+    ``statement_timeout_ms`` for the queries (a table locked by a running DDL cannot block it forever).
     """
     import psycopg
     from psycopg import sql
@@ -598,6 +462,7 @@ def current_heads(url: str, version_table: str = "alembic_version", schema: str 
     qualified = f"{schema}.{version_table}" if schema else version_table
     with psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=connect_timeout,
                          application_name="flytui") as conn:
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(int(statement_timeout_ms)),))
         exists = conn.execute("SELECT to_regclass(%s)", (qualified if schema else f'"{version_table}"',)).fetchone()
         if not exists or exists[0] is None:
             return ()
@@ -612,336 +477,23 @@ async def current_heads_async(url: str, version_table: str = "alembic_version",
     return await asyncio.to_thread(current_heads, url, version_table, schema)
 
 
-# --------------------------------------------------------------------------- command detection
-
-
-def detect_alembic_command(project_dir: Path, override: Sequence[str] | str | None = None) -> list[str]:
-    """argv prefix that runs the *project's* alembic.
-
-    ``override`` wins; then ``.venv/bin/alembic`` / ``venv/bin/alembic``; ``poetry run alembic`` with
-    poetry.lock and poetry on PATH; ``uv run alembic`` with uv.lock and uv on PATH; ``alembic`` on PATH;
-    else ``[sys.executable, "-m", "alembic"]``.
-    """
-    if override:
-        return override.split() if isinstance(override, str) else list(override)
-    project_dir = Path(project_dir)
-    for venv in (".venv", "venv"):
-        for rel in (("bin", "alembic"), ("Scripts", "alembic.exe")):
-            candidate = project_dir / venv / Path(*rel)
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                return [str(candidate)]
-    poetry = shutil.which("poetry")
-    if (project_dir / "poetry.lock").is_file() and poetry:
-        return [poetry, "run", "alembic"]
-    uv = shutil.which("uv")
-    if (project_dir / "uv.lock").is_file() and uv:
-        return [uv, "run", "alembic"]
-    alembic = shutil.which("alembic")
-    if alembic:
-        return [alembic]
-    return [sys.executable, "-m", "alembic"]
-
-
-# --------------------------------------------------------------------------- runner events
-
-
-@dataclass(frozen=True)
-class RunStarted:
-    """The subprocess started (the migration lock is held by ``lock_pid``'s backend)."""
-
-    argv: list[str]
-    pid: int
-    lock_pid: int | None
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One line of alembic's output (``stream`` is ``out`` or ``err``)."""
-
-    stream: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Progress:
-    """``Running upgrade A -> B, message``: step ``index`` (1-based) of ``total`` (None if unknown)."""
-
-    direction: str       # upgrade | downgrade | stamp
-    from_revisions: tuple[str, ...]
-    to_revisions: tuple[str, ...]
-    message: str
-    index: int
-    total: int | None
-
-    @property
-    def revision(self) -> str | None:
-        """The revision this step applies (upgrade) or removes (downgrade)."""
-        revs = self.to_revisions if self.direction != "downgrade" else self.from_revisions
-        return revs[0] if revs else None
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Outcome of one alembic run; ``returncode`` (the real exit code) decides ``ok``."""
-
-    argv: list[str]
-    returncode: int
-    ok: bool
-    steps: tuple[Progress, ...]
-    failed_revision: str | None
-    error: str | None            # last meaningful error line (e.g. ``sqlalchemy.exc.ProgrammingError: ...``)
-    error_output: str            # tail of the output on failure
-    output: str                  # whole output (merged)
-    duration: float
-    cancelled: bool = False
-
-
-@dataclass(frozen=True)
-class RunFinished:
-    """Last event of a run."""
-
-    result: RunResult
-
-
-AlembicEvent = RunStarted | LogLine | Progress | RunFinished
-
-_PROGRESS_RE = re.compile(r"Running (upgrade|downgrade|stamp_revision) (.*?) -> ([^,]*)(?:, (.*))?$")
-
-
-def parse_progress(line: str, index: int = 1, total: int | None = None) -> Progress | None:
-    """Parse alembic's ``Running upgrade A -> B, message`` log line (None if it is not one)."""
-    m = _PROGRESS_RE.search(line)
-    if not m:
-        return None
-    kind, src, dst, message = m.groups()
-    split = lambda s: tuple(p.strip() for p in s.split(",") if p.strip())  # noqa: E731
-    return Progress(direction="stamp" if kind == "stamp_revision" else kind, from_revisions=split(src),
-                    to_revisions=split(dst), message=(message or "").strip(), index=index, total=total)
-
-
-def redact(text: str, url: str) -> str:
-    """Mask the URL's password wherever it appears in ``text``."""
-    m = re.match(r"^[^:]+://[^:/@]+:([^@]+)@", url)
-    if m and m.group(1):
-        from urllib.parse import unquote
-
-        for secret in {m.group(1), unquote(m.group(1))}:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _error_line(lines: Sequence[str]) -> str | None:
-    """The most telling error line of a failed run (the exception line of the traceback)."""
-    for text in reversed(lines):
-        stripped = text.strip()
-        if re.match(r"^[\w.]+(Error|Exception|Exit|Warning)\b.*?:", stripped) or stripped.startswith("FAILED:"):
-            return stripped
-    for text in reversed(lines):
-        if text.strip():
-            return text.strip()
-    return None
-
-
-# --------------------------------------------------------------------------- runner
-
-
-@dataclass(frozen=True)
-class SqlPreview:
-    """Offline ``--sql`` output for a range, or the error text when alembic could not render it."""
-
-    ok: bool
-    sql: str
-    error: str | None
-    argv: list[str]
-    range: str
-
-
-class AlembicRunner:
-    """Runs the project's own alembic in a subprocess (argv list, cwd = project, own process group)."""
-
-    def __init__(self, project: AlembicProject, command: Sequence[str] | None = None, *,
-                 env: Mapping[str, str] | None = None, lock: bool = True, lock_key: int = LOCK_KEY,
-                 tail_lines: int = 40) -> None:
-        self.project = project
-        self.command = list(command) if command else detect_alembic_command(project.root)
-        self.env = dict(env or {})
-        self.lock = lock
-        self.lock_key = lock_key
-        self.tail_lines = tail_lines
-
-    # -- argv / env
-
-    def argv(self, args: Sequence[str], x_args: Sequence[str] = ()) -> list[str]:
-        """The full argv for ``alembic <args>`` (the URL is never in it)."""
-        argv = [*self.command]
-        if not self.project.uses_pyproject:
-            argv += ["-c", str(self.project.config_file)]
-        for x in x_args:
-            argv += ["-x", x]
-        return argv + list(args)
-
-    def _env(self, url: str, env_extra: Mapping[str, str] | None) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self.env)
-        env.update(env_extra or {})
-        env["DATABASE_URL"] = url
-        env["PYTHONUNBUFFERED"] = "1"
-        env.setdefault("NO_COLOR", "1")
-        return env
-
-    # -- running
-
-    async def run(self, args: Sequence[str], url: str, env_extra: Mapping[str, str] | None = None,
-                  x_args: Sequence[str] = (), *, total: int | None = None) -> AsyncIterator[AlembicEvent]:
-        """Run ``alembic <args>``; yields RunStarted, LogLine/Progress events, then RunFinished.
-
-        The migration lock is taken first (MigrationLocked raised before anything starts). Cancelling
-        the consumer kills the process group. ``total``: expected step count for progress (see plan()).
-        """
-        lock = MigrationLock(url, self.lock_key) if self.lock else None
-        if lock is not None:
-            await lock.acquire()
-        try:
-            async for event in self._run_process(args, url, env_extra, x_args, total,
-                                                 lock.backend_pid if lock else None):
-                yield event
-        finally:
-            if lock is not None:
-                await asyncio.shield(lock.release())
-
-    async def run_to_end(self, args: Sequence[str], url: str, env_extra: Mapping[str, str] | None = None,
-                         x_args: Sequence[str] = ()) -> RunResult:
-        """:meth:`run` without the events: just the result."""
-        result: RunResult | None = None
-        async for event in self.run(args, url, env_extra, x_args):
-            if isinstance(event, RunFinished):
-                result = event.result
-        assert result is not None
-        return result
-
-    async def _run_process(self, args: Sequence[str], url: str, env_extra: Mapping[str, str] | None,
-                           x_args: Sequence[str], total: int | None,
-                           lock_pid: int | None) -> AsyncIterator[AlembicEvent]:
-        argv = self.argv(args, x_args)
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=str(self.project.root), env=self._env(url, env_extra), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
-        )
-        queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
-        readers = [asyncio.create_task(_pump(proc.stdout, "out", queue)),
-                   asyncio.create_task(_pump(proc.stderr, "err", queue))]
-        lines: list[str] = []
-        steps: list[Progress] = []
-        finished = False
-        try:
-            yield RunStarted(argv=argv, pid=proc.pid, lock_pid=lock_pid)
-            open_pipes = 2
-            while open_pipes:
-                item = await queue.get()
-                if item is None:
-                    open_pipes -= 1
-                    continue
-                stream, text = item
-                text = redact(text, url)
-                lines.append(text)
-                yield LogLine(stream, text)
-                progress = parse_progress(text, len(steps) + 1, total)
-                if progress is not None:
-                    steps.append(progress)
-                    yield progress
-            returncode = await proc.wait()
-            finished = True
-            ok = returncode == 0
-            failed = steps[-1].revision if (steps and not ok) else None
-            tail = "\n".join(lines[-self.tail_lines:])
-            yield RunFinished(RunResult(
-                argv=argv, returncode=returncode, ok=ok, steps=tuple(steps), failed_revision=failed,
-                error=None if ok else _error_line(lines), error_output="" if ok else tail,
-                output="\n".join(lines), duration=time.monotonic() - started,
-            ))
-        finally:
-            if not finished:
-                await _kill_group(proc)
-            for task in readers:
-                task.cancel()
-
-    async def preview_sql(self, direction: Direction, target: str, url: str, *,
-                          history: History | None = None, current: Sequence[str] | None = None,
-                          env_extra: Mapping[str, str] | None = None,
-                          x_args: Sequence[str] = ()) -> SqlPreview:
-        """Offline SQL for ``upgrade cur:target`` / ``downgrade cur:target`` (never raises for alembic
-        errors: ``ok=False`` with the error text). ``cur`` comes from the DB's current heads; relative
-        downgrade targets (``-N``) are resolved with :func:`plan` because ``--sql`` needs explicit revisions."""
-        if current is None:
-            current = await current_heads_async(url, self.project.version_table, self.project.version_table_schema)
-        try:
-            rng = self._sql_range(direction, target, list(current), history)
-        except (ValueError, KeyError) as exc:
-            return SqlPreview(ok=False, sql="", error=str(exc), argv=[], range="")
-        argv = self.argv([direction, rng, "--sql"], x_args)
-        proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=str(self.project.root), env=self._env(url, env_extra), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
-        )
-        try:
-            out, err = await proc.communicate()
-        except BaseException:
-            await _kill_group(proc)
-            raise
-        stdout = redact(out.decode("utf-8", "replace"), url)
-        stderr = redact(err.decode("utf-8", "replace"), url)
-        if proc.returncode != 0:
-            return SqlPreview(ok=False, sql=stdout, error=_error_line(stderr.splitlines()) or stderr.strip(),
-                              argv=argv, range=rng)
-        return SqlPreview(ok=True, sql=stdout, error=None, argv=argv, range=rng)
-
-    def _sql_range(self, direction: Direction, target: str, current: list[str], history: History | None) -> str:
-        if len(current) > 1:
-            raise ValueError("several current heads: preview one branch at a time (upgrade <branch>@head)")
-        cur = current[0] if current else None
-        if direction == "upgrade":
-            if history is not None and re.fullmatch(r"\+\d+", target):
-                steps = plan(history, current, target, "upgrade")
-                target = steps[-1].id
-            return f"{cur}:{target}" if cur else target
-        if cur is None:
-            raise ValueError("nothing is applied: nothing to downgrade")
-        if re.fullmatch(r"-\d+", target):
-            if history is None:
-                raise ValueError("a relative downgrade preview needs the history")
-            steps = plan(history, current, target, "downgrade")
-            remaining = history.ancestors(current) - {s.id for s in steps}
-            parents = [p for p in steps[-1].down_revisions if p in remaining]
-            target = parents[0] if parents else "base"
-        return f"{cur}:{target}"
-
-
-async def _pump(stream: asyncio.StreamReader | None, name: str,
-                queue: asyncio.Queue[tuple[str, str] | None]) -> None:
-    """Forward decoded lines of one pipe to ``queue``; None at EOF."""
-    try:
-        if stream is not None:
-            while True:
-                raw = await stream.readline()
-                if not raw:
-                    break
-                await queue.put((name, raw.decode("utf-8", "replace").rstrip("\r\n")))
-    finally:
-        queue.put_nowait(None)
-
-
-async def _kill_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> None:
-    """SIGTERM the process group, SIGKILL after ``grace`` seconds, reap."""
-    if proc.returncode is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            await asyncio.wait_for(proc.wait(), wait)
-            return
-        except asyncio.TimeoutError:
-            continue
+# --------------------------------------------------------------------------- re-exported
+# The runner lives in flytui.db.alembic_run, the command detection in flytui.db.interpreter, plan and the
+# downgrade checks in flytui.db.alembic_plan; these names stay importable from here.
+from flytui.db.interpreter import detect_alembic_command  # noqa: E402
+from flytui.db.alembic_plan import Direction, DowngradeWarning, check_downgrade, plan  # noqa: E402
+from flytui.db.alembic_run import (  # noqa: E402
+    AlembicEvent,
+    AlembicRunner,
+    AlembicSetupError,
+    LogLine,
+    Progress,
+    RunFinished,
+    RunResult,
+    RunStarted,
+    SqlPreview,
+    TargetProbe,
+    _error_line,
+    parse_progress,
+    redact,
+)

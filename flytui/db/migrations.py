@@ -26,29 +26,29 @@ import importlib
 import os
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from flytui.db.alembic_service import (
     AlembicProject,
     AlembicRunner,
     DowngradeWarning,
     History,
-    LogLine,
-    Progress,
     Revision,
     RunFinished,
     RunResult,
-    RunStarted,
     SqlPreview,
     check_downgrade,
     current_heads_async,
-    detect_alembic_command,
     load_history,
     plan,
 )
 from flytui.db.lock import MigrationLock
+from flytui.db.migration_types import (  # re-exported
+    STAMP_WARNING, ActionKind, ActionPreview, MigrationAction, MigrationSessionError, RemoteUnavailable,
+    RevisionPreview, RunSummary, SessionEvent, Snapshot, UrlSource, _url_host, db_app_from_host, is_local_host,
+)
+
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.db.sqllint import Finding
@@ -59,153 +59,6 @@ __all__ = [
     "MigrationSession", "MigrationSessionError", "RemoteUnavailable", "db_app_from_host", "is_local_host",
     "STAMP_WARNING",
 ]
-
-ActionKind = Literal["upgrade", "downgrade", "stamp"]
-UrlSource = Literal["prompt", "env", "app"]
-
-STAMP_WARNING = ("stamp changes no schema: it only rewrites the alembic_version table, so the database must "
-                 "already match the target revision")
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-class MigrationSessionError(Exception):
-    """A problem the user can fix (no URL yet, unknown env var, unknown database app ...)."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-class RemoteUnavailable(MigrationSessionError):
-    """Remote mode was asked for but ``flytui.db.remote`` is not installed/built."""
-
-
-# --------------------------------------------------------------------------- URL helpers
-
-
-def db_app_from_host(host: str | None) -> str | None:
-    """The Fly app that serves ``host``: ``X.flycast``, ``X.internal``, ``<region|topN.nearest.of>.X.internal``.
-
-    None for anything else (the user must say which app to proxy to).
-    """
-    if not host:
-        return None
-    host = host.strip().lower().rstrip(".")
-    m = re.fullmatch(r"([a-z0-9][a-z0-9-]*)\.flycast", host)
-    if m:
-        return m.group(1)
-    m = re.fullmatch(r"top\d+\.nearest\.of\.([a-z0-9][a-z0-9-]*)\.internal", host)
-    if m:
-        return m.group(1)
-    m = re.fullmatch(r"(?:[a-z0-9-]+\.)?([a-z0-9][a-z0-9-]*)\.internal", host)
-    if m:
-        return m.group(1)
-    return None
-
-
-def is_local_host(host: str | None) -> bool:
-    """True for localhost / loopback / a Unix socket directory (no tunnel needed)."""
-    return not host or host in _LOCAL_HOSTS or host.startswith("/")
-
-
-def _url_host(url: str) -> tuple[str | None, int]:
-    """(host, port) of a database URL (``?host=`` socket directories count as the host)."""
-    from flytui.db.urls import parse_url
-
-    parsed = parse_url(url)
-    host = parsed.host or (parsed.query.get("host") if isinstance(parsed.query.get("host"), str) else None)
-    return host, int(parsed.port or 5432)
-
-
-# --------------------------------------------------------------------------- value types
-
-
-@dataclass(frozen=True)
-class MigrationAction:
-    """One alembic command: ``upgrade +1``, ``downgrade <rev>``, ``stamp head`` ..."""
-
-    kind: ActionKind
-    target: str
-
-    @property
-    def args(self) -> list[str]:
-        """The alembic arguments (no URL)."""
-        return [self.kind, self.target]
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.target}"
-
-    @property
-    def needs_confirmation(self) -> bool:
-        """Downgrade and stamp always need a confirmation."""
-        return self.kind in ("downgrade", "stamp")
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the status table shows: history + the database's current heads."""
-
-    history: History
-    current: tuple[str, ...] | None          # None: not connected (history only)
-    states: dict[str, str]                   # id -> applied | pending | current | head
-    pending: tuple[Revision, ...]
-    graph: dict[str, str]
-
-    @property
-    def multiple_heads(self) -> bool:
-        return len(self.history.heads) > 1
-
-
-@dataclass(frozen=True)
-class ActionPreview:
-    """Everything shown before an action runs."""
-
-    action: MigrationAction
-    revisions: tuple[Revision, ...]          # in run order
-    sql: SqlPreview | None
-    findings: tuple["Finding", ...]
-    downgrade_warnings: tuple[DowngradeWarning, ...]
-    warnings: tuple[str, ...]                # e.g. the stamp warning
-    error: str | None                        # plan error (multiple heads, ambiguous walk, nothing to do)
-    current: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass(frozen=True)
-class RevisionPreview:
-    """SQL of one revision in both directions (explicit ``parent:rev`` / ``rev:parent`` ranges)."""
-
-    revision: Revision
-    upgrade: SqlPreview
-    downgrade: SqlPreview
-    upgrade_findings: tuple["Finding", ...]
-    downgrade_warnings: tuple[DowngradeWarning, ...]
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """Last event of :meth:`MigrationSession.run`: the real exit code decides ``ok``."""
-
-    action: MigrationAction
-    result: RunResult
-    heads_before: tuple[str, ...]
-    heads_after: tuple[str, ...] | None      # None: could not be read (tunnel down)
-    tunnel_dropped: bool
-    remote: bool
-    exit_code_exact: bool
-    note: str                                # one sentence for the user
-
-    @property
-    def ok(self) -> bool:
-        return self.result.ok
-
-
-SessionEvent = RunStarted | LogLine | Progress | RunFinished | RunSummary
 
 
 # --------------------------------------------------------------------------- the session
@@ -222,12 +75,22 @@ class MigrationSession:
     def __init__(self, project: AlembicProject, *, runner: Any = None, client: Any = None,
                  tunnels: "TunnelManager | None" = None, alembic_command: Sequence[str] | None = None,
                  env_extra: Mapping[str, str] | None = None, x_args: Sequence[str] = (),
-                 lock: bool = True) -> None:
+                 lock: bool = True, url_via: str = "env:DATABASE_URL", cwd: Path | None = None,
+                 pass_config: bool | None = None, verify_target: bool = True,
+                 command_source: str = "the caller") -> None:
         self.project = project
         self.runner = runner
         self.client = client
         self._tunnels = tunnels
-        self.alembic = AlembicRunner(project, alembic_command or detect_alembic_command(project.root), lock=lock)
+        from flytui.db.interpreter import find_alembic_command
+
+        found = find_alembic_command(cwd or project.root, alembic_command, flask=project.flask_migrate,
+                                     override_source=command_source)
+        self.command_reason = found.reason
+        self.alembic = AlembicRunner(project, list(found.argv), lock=lock,
+                                     processes=runner if hasattr(runner, "spawn_program") else None,
+                                     url_via=url_via, cwd=cwd, pass_config=pass_config)
+        self.verify_target = verify_target
         self.env_extra: dict[str, str] = dict(env_extra or {})
         self.x_args: list[str] = list(x_args)
         self._url: str | None = None
@@ -401,7 +264,13 @@ class MigrationSession:
     # ---------------------------------------------------------------- reading
     async def load_history(self, *, prefer_static: bool = False) -> History:
         """History from ScriptDirectory, else the static fallback (in a thread)."""
-        self.history = await asyncio.to_thread(load_history, self.project, prefer_static=prefer_static)
+        history = await asyncio.to_thread(load_history, self.project, prefer_static=prefer_static,
+                                          cwd=self.alembic.cwd)
+        if history.source == "static" and not prefer_static:
+            from flytui.db.history_read import history_via_project
+
+            history = await history_via_project(self.alembic, self.env_extra, history)
+        self.history = history
         return self.history
 
     async def current_heads(self) -> tuple[str, ...]:
@@ -452,6 +321,15 @@ class MigrationSession:
                                                  x_args=self.x_args)
             if sql.ok:
                 findings = lint_sql(sql.sql)
+            else:  # name the revisions that cannot be rendered offline; lint the others one by one
+                from flytui.db.previews import render_each
+
+                rendered, unrendered = await render_each(self.alembic, history, revisions, action.kind,
+                                                         self.local_url or "", self.env_extra, self.x_args,
+                                                         range_error=sql.error)
+                findings = [f for r in rendered for f in r.findings]
+                return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
+                                     None, current, tuple(unrendered), tuple(r.revision for r in rendered))
         return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
                              None, current)
 
@@ -473,6 +351,14 @@ class MigrationSession:
                                                   current=[rev.id], env_extra=self.env_extra, x_args=self.x_args)
         findings = tuple(lint_sql(up.sql)) if up.ok else ()
         dwarn = tuple(await asyncio.to_thread(check_downgrade, rev))
+        if not up.ok:
+            from flytui.db.previews import reason
+
+            up = SqlPreview(False, up.sql, reason(up, rev, "upgrade"), up.argv, up.range)
+        if not down.ok and len(parents) <= 1:
+            from flytui.db.previews import reason
+
+            down = SqlPreview(False, down.sql, reason(down, rev, "downgrade"), down.argv, down.range)
         return RevisionPreview(rev, up, down, findings, dwarn)
 
     # ---------------------------------------------------------------- running
@@ -522,8 +408,9 @@ class MigrationSession:
     async def _events(self, action: MigrationAction, total: int | None) -> AsyncIterator[Any]:
         if not self.remote:
             assert self.local_url is not None
+            verify = self._verify if (self.verify_target and self.alembic.lock) else None
             async for event in self.alembic.run(action.args, self.local_url, self.env_extra, self.x_args,
-                                                total=total):
+                                                total=total, verify=verify):
                 yield event
             return
         remote = _remote_module().RemoteAlembic(self.client, self.remote_app, self.remote_machine,
@@ -539,6 +426,17 @@ class MigrationSession:
         finally:
             if lock is not None:
                 await asyncio.shield(lock.release())
+
+    def _verify(self, probe: Any) -> str:
+        """The target check (while the lock is held): a log line, or TargetMismatch (nothing is run)."""
+        from flytui.db.target import judge
+        from flytui.db.urls import parse_url
+
+        try:
+            shown = parse_url(self._url or "").database
+        except Exception:  # noqa: BLE001
+            shown = None
+        return judge(probe, shown, self.project, self.alembic)
 
     async def _dropped_since(self, drops: int, ok: bool) -> bool:
         """Did the tunnel drop during the run? After a failure, give the supervisor a moment to notice."""
@@ -572,6 +470,12 @@ class MigrationSession:
     def _summary(self, action: MigrationAction, result: RunResult, before: tuple[str, ...],
                  after: tuple[str, ...] | None, dropped: bool, exact: bool) -> RunSummary:
         at = (", ".join(after) or "base") if after is not None else "unknown (database not reachable)"
+        from flytui.db.target import not_as_planned
+
+        mismatch = not_as_planned(self.history, result, after) if not self.remote else None
+        if mismatch:
+            note = f"{action.label} FAILED: {mismatch}; the shown database is at {at}"
+            return RunSummary(action, result, before, after, dropped, self.remote, exact, note, mismatch)
         if result.ok:
             note = f"{action.label} succeeded (exit 0); the database is at {at}"
         else:
@@ -587,15 +491,8 @@ class MigrationSession:
 
     async def merge_heads(self, message: str = "merge heads") -> tuple[int, str]:
         """``alembic merge heads -m MESSAGE`` (writes a new revision file; no database). (exit code, output)."""
-        argv = self.alembic.argv(["merge", "heads", "-m", message], self.x_args)
-        env = dict(os.environ, **self.env_extra)
-        if self.local_url:
-            env["DATABASE_URL"] = self.local_url
-        proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=str(self.project.root), env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-        out, _ = await proc.communicate()
-        return int(proc.returncode or 0), out.decode("utf-8", "replace")
+        return await self.alembic.run_command(["merge", "heads", "-m", message], self.local_url, self.env_extra,
+                                              self.x_args)
 
 
 def _remote_module() -> Any:

@@ -28,7 +28,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from flytui.fly.child import Child, start_child
 from flytui.fly.errors import (
@@ -401,14 +401,15 @@ class FlyctlRunner:
         env.update(self.env)
         return env
 
-    async def _exec(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> Child:
+    async def _exec(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None,
+                    env: Mapping[str, str] | None = None) -> Child:
         """Start flyctl in its own session; a cancellation while starting still kills the group.
 
         The child exists before the start returns (its pipes are wrapped after the fork), so the start
         runs shielded: if we are cancelled meanwhile, we let it finish, kill the whole group, then
         re-raise CancelledError.
         """
-        start = asyncio.ensure_future(self._create(argv, stdin_pipe=stdin_pipe, cwd=cwd))
+        start = asyncio.ensure_future(self._create(argv, stdin_pipe=stdin_pipe, cwd=cwd, env=env))
         try:
             return await asyncio.shield(start)
         except asyncio.CancelledError:
@@ -420,14 +421,20 @@ class FlyctlRunner:
             await _cleanup_shielded(proc, self.grace)
             raise
 
-    async def _create(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None) -> Child:
+    async def _create(self, argv: list[str], *, stdin_pipe: bool, cwd: str | None,
+                      env: Mapping[str, str] | None = None) -> Child:
         def register(pid: int) -> None:  # before anything is awaited: the group is known from its first instant
             _LIVE_GROUPS[pid] = shlex.join(redact_argv(argv))
 
         try:
-            return await start_child(argv, stdin_pipe=stdin_pipe, env=self.child_env(), cwd=cwd or self.cwd,
-                                     on_started=register)
-        except (FileNotFoundError, PermissionError) as exc:
+            return await start_child(argv, stdin_pipe=stdin_pipe, env=env if env is not None else self.child_env(),
+                                     cwd=cwd or self.cwd, on_started=register)
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            if env is not None:  # a program other than flyctl (spawn_program / run_program)
+                raise FlyctlNotFound(
+                    f"cannot execute {argv[0]!r} ({exc.strerror or exc})", argv=redact_argv(argv),
+                    hint="check the command and the working directory",
+                ) from exc
             self._path = None
             raise FlyctlNotFound(
                 f"flyctl not found: cannot execute {argv[0]!r} ({exc.strerror or exc})", argv=redact_argv(argv)
@@ -487,13 +494,58 @@ class FlyctlRunner:
             max_line=max_line, cwd=cwd, kind=kind, max_buffer=max_buffer,
         )
 
+    def spawn_program(
+        self,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        max_line: int = 4096,
+        kind: str = "program",
+        max_buffer: int = 10_000,
+        secrets: Sequence[str] = (),
+    ) -> FlyProcess:
+        """Like :meth:`spawn`, for a program other than flyctl (the project's alembic, its Python).
+
+        ``argv`` is complete (``argv[0]`` is looked up on PATH); ``env`` is the child's **whole**
+        environment (default: :meth:`child_env`). Same guarantees as flyctl children: own process group,
+        the live-group registry, the bounded reader (lines of any length; longer than ``max_line``
+        characters they are cut with ``…``, and nothing after them is lost), the command log. ``secrets``: values
+        masked in what the command log and errors show (e.g. a database password the child has in its env).
+        """
+        return FlyProcess(
+            self, list(argv), stdin=None, keep_stdin_open=False, max_line=max_line, cwd=cwd, kind=kind,
+            max_buffer=max_buffer, env=dict(env) if env is not None else self.child_env(), secrets=secrets,
+        )
+
+    async def run_program(
+        self,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+        kind: str = "program",
+        secrets: Sequence[str] = (),
+    ) -> CompletedRun:
+        """Run a program other than flyctl to completion (never raises for its exit code).
+
+        ``env`` is the whole environment (default: :meth:`child_env`). A timeout kills the group and raises
+        :class:`FlyctlTimeout`; cancelling kills the group and re-raises CancelledError.
+        """
+        return await self._run(list(argv), stdin=stdin, timeout=timeout, check=False, cwd=cwd, kind=kind,
+                               env=dict(env) if env is not None else self.child_env(), full_argv=True,
+                               extra_secrets=secrets)
+
     async def _run(
         self, args: list[str], *, stdin: bytes | None, timeout: float | None, check: bool,
-        cwd: str | None, kind: str,
+        cwd: str | None, kind: str, env: Mapping[str, str] | None = None, full_argv: bool = False,
+        extra_secrets: Sequence[str] = (),
     ) -> CompletedRun:
-        argv = [self.path, *args]
+        argv = list(args) if full_argv else [self.path, *args]
         shown = redact_argv(argv)
-        secrets = secrets_in_argv(argv)
+        secrets = secrets_in_argv(argv) + list(extra_secrets)
         if stdin:
             secrets += secrets_in_env_text(stdin.decode("utf-8", errors="replace"))
         limit = self.default_timeout if timeout is None else timeout
@@ -504,7 +556,7 @@ class FlyctlRunner:
         out, err = bytearray(), bytearray()
         returncode: int | None = None
         try:
-            proc = await self._exec(argv, stdin_pipe=stdin is not None, cwd=cwd)
+            proc = await self._exec(argv, stdin_pipe=stdin is not None, cwd=cwd, env=env)
             try:
                 async with asyncio.timeout(limit):
                     returncode = await self._communicate(proc, stdin, out, err)
@@ -641,14 +693,16 @@ class FlyProcess:
 
     def __init__(
         self, runner: FlyctlRunner, argv: list[str], *, stdin: bytes | None, keep_stdin_open: bool,
-        max_line: int, cwd: str | None, kind: str, max_buffer: int,
+        max_line: int, cwd: str | None, kind: str, max_buffer: int, env: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._runner = runner
+        self._env = env
         self._argv_real = argv
         self.argv = redact_argv(argv)
         self._secrets = secrets_in_argv(argv) + (
             secrets_in_env_text(stdin.decode("utf-8", "replace")) if stdin else []
-        )
+        ) + list(secrets)
         self._stdin = stdin
         self._keep_stdin_open = keep_stdin_open
         self._max_line = max_line
@@ -691,7 +745,7 @@ class FlyProcess:
         log.debug("spawn [%s] %s", self._kind, shlex.join(self.argv))
         pipe = self._stdin is not None or self._keep_stdin_open
         try:
-            self._proc = await self._runner._exec(self._argv_real, stdin_pipe=pipe, cwd=self._cwd)
+            self._proc = await self._runner._exec(self._argv_real, stdin_pipe=pipe, cwd=self._cwd, env=self._env)
         except FlyctlError:
             duration = time.monotonic() - self._t0
             self._runner._emit(Invocation(self.argv, self._started_wall, duration, None, "", self._kind))

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,6 +25,7 @@ from textual.widgets import DataTable, Footer, Input, Log, Static
 
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.screens.migrations_stop import RunStopMixin
 from flytui.ui.widgets.plain import PlainDataTable
 
 HERE = Path(__file__).parent
@@ -52,12 +54,13 @@ class MigrationConfirmScreen(ConfirmScreen):
         await self.query_one("#confirm-box").mount(scroll, before="#confirm-buttons")
 
 
-class MigrationsScreen(Screen[None]):
+class MigrationsScreen(RunStopMixin, Screen[None]):
     """Status table + detail/preview + live log of one Alembic project. ``MigrationsScreen(app, project_dir)``."""
 
     CSS_PATH = str(HERE / "migrations.tcss")
     BINDINGS = [
         Binding("escape", "close", "Back"),
+        Binding("q", "quit_asking", "Quit", show=False),
         Binding("r", "reload", "Refresh"),
         *(replace(b, show=True) for b in commands.bindings([commands.MIGRATIONS])),
     ]
@@ -105,10 +108,16 @@ class MigrationsScreen(Screen[None]):
         self.app_name = app_name
         self.project_dir = Path(project_dir) if project_dir else None
         self.session: Any = None
+        self.setup: Any = None
         self.snapshot: Any = None
         self.prompt_mode: str | None = None
         self.pending_url: str | None = None
         self.running = False
+        self.running_label: str | None = None
+        self.running_argv: list[str] | None = None
+        self.run_worker_handle: Any = None
+        self.stop_text: str | None = None
+        self.keep_detail: str | None = None   # the row selected when a failure was shown in the detail panel
         self.last_summary: Any = None
         self.status_text = ""
         self.progress_text = ""
@@ -132,18 +141,34 @@ class MigrationsScreen(Screen[None]):
             table.add_column(label, key=key)
         self.query_one("#mig-banner").display = False
         self.query_one("#mig-input").display = False
-        from flytui.db.migrations import MigrationSession, find_project
+        from flytui.ui.screens.migrations_setup import choice_text, prepare
 
-        project = find_project(self.project_dir)
-        if project is None:
-            where = self.project_dir or Path.cwd()
-            self.status_text = f"No Alembic project (alembic.ini or [tool.alembic]) in {where} or its parents"
+        self.setup = setup = prepare(self.project_dir)
+        if setup.settings is not None and not self.app_name:
+            self.app_name = setup.settings.app
+        if setup.error:
+            self.status_text = f"project settings: {setup.error}"
             self._update_header()
             return
-        override = self._setting("alembic_command", "FLYTUI_ALEMBIC")  # e.g. "poetry run alembic"; else autodetected
-        self.session = MigrationSession(project, runner=self.app.runner, client=self.app.client,
-                                        tunnels=self._tunnel_manager(),
-                                        alembic_command=shlex.split(override) if override else None)
+        if not setup.projects:
+            self.status_text = (f"No Alembic project in {setup.start} or its parents, nor below the repository root "
+                                "(alembic.ini, [tool.alembic], backend/, migrations/, src/…)")
+            self._update_header()
+            return
+        if len(setup.projects) > 1:
+            self.query_one("#mig-detail", Static).update(Text(choice_text(setup)))
+            self._prompt("project", f"project number (1-{len(setup.projects)})")
+            return
+        self._start(setup.projects[0])
+
+    def _start(self, project: Any) -> None:
+        """Open the session for ``project`` (with the project settings), read its history, connect if told how."""
+        from flytui.ui.screens.migrations_setup import make_session
+
+        # $FLYTUI_ALEMBIC (one run) > the project settings' command > the flytui config's alembic_command > detected
+        config_command = getattr(getattr(self.app, "config", None), "alembic_command", None) or None
+        self.session = make_session(self.app, self.setup, project, os.environ.get("FLYTUI_ALEMBIC") or None,
+                                    config_command)
         self.session.add_tunnel_listener(lambda _t, state: self.post_message(self.TunnelChanged(state)))
         self._update_header()
         self.load()
@@ -151,7 +176,7 @@ class MigrationsScreen(Screen[None]):
         if env_name:
             self.use_url(f"${env_name}")
         else:
-            table.focus()
+            self.query_one("#mig-table", DataTable).focus()
 
     def _setting(self, field: str, env_var: str) -> str | None:
         """A migrations setting: ``$env_var`` when set (one run), else the config file's ``field``."""
@@ -168,6 +193,9 @@ class MigrationsScreen(Screen[None]):
     def action_close(self) -> None:
         if self.query_one("#mig-input").display:
             self._end_prompt()
+            return
+        if self.running:
+            self._ask_stop(then_quit=False)
             return
         self.dismiss()
 
@@ -195,7 +223,8 @@ class MigrationsScreen(Screen[None]):
                     parts.append("no database URL (c: enter one or $ENV_VAR, F: read the app's)")
             if self.snapshot is not None:
                 h = self.snapshot.history
-                src = ("history: alembic" if h.source == "alembic"
+                via = " (project's Python; e)" if "project's Python" in getattr(h, "how", "") else ""
+                src = (f"history: alembic{via}" if h.source == "alembic"
                        else "[reverse $warning] history: static read (revision modules did not import; e) [/]")
                 parts.append(src)
             mode = (f"[reverse $accent] REMOTE on {s.remote_app} [/]" if s.remote else "local alembic")
@@ -203,6 +232,10 @@ class MigrationsScreen(Screen[None]):
         if self.app.read_only:
             parts.append("[reverse $warning] READ-ONLY [/]")
         line = "  ·  ".join(parts)
+        if s is not None and self.setup is not None:
+            from flytui.ui.screens.migrations_setup import setup_header
+
+            line += "\n" + _esc(setup_header(s, self.setup))
         if self.status_text:
             line += "\n" + _esc(self.status_text)
         self.query_one("#mig-header", Static).update(line)
@@ -261,7 +294,8 @@ class MigrationsScreen(Screen[None]):
         else:
             banner.display = False
         self._update_header()
-        self._show_detail()
+        if self.keep_detail is None:  # a failure's detail stays until the selection moves
+            self._show_detail()
 
     @staticmethod
     def _state_label(rev: Any, snap: Any) -> str:
@@ -322,6 +356,17 @@ class MigrationsScreen(Screen[None]):
             self.use_url(url, db_app=value)
         elif mode == "remote":
             self._set_remote(value)
+        elif mode == "project":
+            self._choose_project(value)
+
+    def _choose_project(self, value: str) -> None:
+        projects = self.setup.projects
+        if not value.isdigit() or not 1 <= int(value) <= len(projects):
+            self.app.notify(f"Type a number from 1 to {len(projects)}", severity="warning")
+            self._prompt("project", f"project number (1-{len(projects)})")
+            return
+        self.query_one("#mig-detail", Static).update("Select a revision")
+        self._start(projects[int(value) - 1])
 
     def use_url(self, value: str, db_app: str | None = None) -> None:
         """A URL or ``$NAME``: remember it, then connect (asks for the database app when the host names none)."""
@@ -337,6 +382,10 @@ class MigrationsScreen(Screen[None]):
                     value = os.environ.get(value[1:], "")
                 self.session.set_url(value, source="prompt", db_app=db_app)
         except MigrationSessionError as exc:
+            settings = getattr(self.setup, "settings", None)
+            if "which Fly app" in exc.message and db_app is None and settings is not None and settings.database_app:
+                self.use_url(value, db_app=settings.database_app)  # [tool.flytui] database_app
+                return
             if "which Fly app" in exc.message:
                 self.pending_url = value if not value.startswith("$") else os.environ.get(value[1:], "")
                 self._prompt("db_app", f"{exc.message}: {exc.hint}")
@@ -400,6 +449,9 @@ class MigrationsScreen(Screen[None]):
             return None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.keep_detail is not None and self.selected() == self.keep_detail:
+            return
+        self.keep_detail = None
         self._show_detail()
 
     def _show_detail(self) -> None:
@@ -439,12 +491,14 @@ class MigrationsScreen(Screen[None]):
 
     def action_show_import_error(self) -> None:
         h = self.snapshot.history if self.snapshot else None
-        if h is None or h.source != "static":
-            self.app.notify("History was read with Alembic (the revision modules import)")
+        if h is None:
+            return
+        if h.source != "static":
+            self.app.notify(f"History: {h.how or 'read with Alembic'}", markup=False)
             return
         self.query_one("#mig-detail", Static).update(
-            "[b]History read statically[/b] (ast of versions/*.py) because importing the revision modules "
-            f"in flytui failed:\n\n{_esc(h.import_error or '?')}\n\nRunning still uses the project's own alembic.")
+            "[b]History read statically[/b] (ast of versions/*.py): " + _esc(h.how or "")
+            + f"\n\n{_esc(h.import_error or '?')}\n\nRunning still uses the project's own alembic.")
 
     # --- actions --------------------------------------------------------------------------------
     def action_migrate(self, what: str) -> None:
@@ -494,7 +548,8 @@ class MigrationsScreen(Screen[None]):
             confirm_label=action.kind.capitalize())
         ok = await self._confirm(request, _render_action_preview(pv))
         if ok:
-            self.run_action_worker(action, len(pv.revisions) or None)
+            self.running_argv = argv
+            self.run_worker_handle = self.run_action_worker(action, len(pv.revisions) or None)
 
     async def _confirm(self, request: ConfirmRequest, body: str) -> bool:
         import asyncio
@@ -513,7 +568,10 @@ class MigrationsScreen(Screen[None]):
         from flytui.db.alembic_service import LogLine, Progress, RunStarted
         from flytui.db.migrations import RunSummary
 
+        import asyncio
+
         self.running = True
+        self.running_label = action.label
         self.query_one("#mig-log", Log).write_line(f"$ alembic {action.label}")
         buf: list[str] = []
         last = time.monotonic()
@@ -537,12 +595,18 @@ class MigrationsScreen(Screen[None]):
                     if buf and (now - last >= LOG_FLUSH or len(buf) >= 200):
                         self.post_message(self.LogBatch(buf))
                         buf, last = [], now
-        except Exception as exc:  # noqa: BLE001 - MigrationLocked, tunnel errors ...
+        except asyncio.CancelledError:  # stopped by the user (Esc/q, confirmed): alembic's group is gone now
+            if buf:
+                self.post_message(self.LogBatch(buf))
+            self.post_message(RunStopMixin.RunStopped(action.label))
+            raise
+        except Exception as exc:  # noqa: BLE001 - MigrationLocked, TargetMismatch, tunnel errors ...
             if buf:
                 self.post_message(self.LogBatch(buf))
             self.post_message(self.RunDone(exc))
         finally:
             self.running = False
+            self.running_label = None
             if hasattr(self.app, "end_op"):
                 self.app.end_op(op)
 
@@ -572,7 +636,8 @@ class MigrationsScreen(Screen[None]):
             if isinstance(s, MigrationLocked):
                 text = f"{s.message}. {s.hint}"
             else:
-                text = f"{getattr(s, 'message', None) or s}"
+                hint = getattr(s, "hint", "")
+                text = f"{getattr(s, 'message', None) or s}" + (f" — {hint}" if hint else "")
             progress.update(f"[b $error]not started:[/] {_esc(text)}")
             log.write_line(f"[flytui] not started: {text}")
             self.app.report_error(s, "migration")
@@ -594,6 +659,7 @@ class MigrationsScreen(Screen[None]):
         self.load()
 
     def _show_failed(self, rev_id: str, result: Any) -> None:
+        self.keep_detail = self.selected()
         self.query_one("#mig-detail", Static).update(
             f"[b $error]failed revision {_esc(rev_id)}[/]\nexit code {result.returncode}\n"
             f"{_esc(result.error or '')}\n\n{_esc(result.error_output)}")
@@ -682,11 +748,15 @@ def _render_action_preview(pv: Any) -> str:
         lines.append(f"[b $warning]⚠ {_esc(w)}[/]")
     for w in pv.downgrade_warnings:
         lines.append(f"[b $warning]⚠ {_esc(w.revision)} line {w.line}: {_esc(w.message)}[/]")
+    unrendered = getattr(pv, "unrendered", ())
     if pv.findings:
         lines.append(f"[b]Lint: {len(pv.findings)} finding(s)[/b]")
         lines += _render_findings(pv.findings)
-    elif pv.sql is not None and pv.sql.ok:
+    elif pv.sql is not None and getattr(pv, "lint_checked", pv.sql.ok):
         lines.append("[$success]Lint: no findings[/]")
+    if unrendered:
+        lines.append(f"[b $warning]Lint: not checked for {len(unrendered)} revision(s) — no offline SQL:[/]")
+        lines += [f"  {_esc(u.revision)}: {_esc(u.reason)}" for u in unrendered]
     if pv.sql is not None:
         lines.append(f"[b]SQL ({_esc(pv.sql.range)}):[/b]")
         lines.append(_esc(pv.sql.sql.strip()) if pv.sql.ok else f"[$error]preview failed:[/] {_esc(pv.sql.error or '')}")
@@ -703,8 +773,10 @@ def _render_revision_preview(pv: Any) -> str:
     if pv.upgrade_findings:
         lines.append("[b]Lint (upgrade)[/b]")
         lines += _render_findings(pv.upgrade_findings)
-    else:
+    elif pv.upgrade.ok:
         lines.append("[$success]Lint (upgrade): no findings[/]")
+    else:
+        lines.append("[b $warning]Lint (upgrade): not checked — the SQL could not be rendered offline[/]")
     for w in pv.downgrade_warnings:
         lines.append(f"[b $warning]⚠ downgrade line {w.line}: {_esc(w.message)}[/]")
     return "\n".join(lines)
