@@ -73,6 +73,7 @@ class FlytuiApp(App):
         self.header_info: dict[str, str] = {}
         self.command_log = CommandLog()  # every flyctl call (redacted), for the command log pane
         self.command_log.attach(self.runner)
+        self.command_log.attach(getattr(client, "api", None))  # Machines API requests (redacted: no token)
         self._tunnels: Any = None
         #: set once the first pane load ended (see :meth:`data_shown`); the header facts wait for it
         self.first_data = asyncio.Event()
@@ -509,3 +510,6 @@ class FlytuiApp(App):
     async def on_unmount(self) -> None:
         await self.close_tunnels()
         self._kill_children()
+        api = getattr(self.client, "api", None)
+        if api is not None and hasattr(api, "aclose"):
+            await api.aclose()
