@@ -17,6 +17,7 @@ times=N)`` (key ``"api"`` only; ``"*"`` faults are flyctl's). Started by the dem
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -48,6 +49,7 @@ class SandboxApiServer:
         #: one dict per request: method, path, auth (scheme sent or None), auth_ok, status — never the token
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._cache: tuple[Any, dict[str, Any]] | None = None
 
     @property
     def url(self) -> str:
@@ -60,6 +62,7 @@ class SandboxApiServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like api.machines.dev
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args: Any) -> None:  # no stderr noise (and never the headers)
                 pass
@@ -73,7 +76,10 @@ class SandboxApiServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # socketserver's 5 drops SYNs when 8 clients connect at once (1 s retry)
+
+        self._server = Server((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="sandbox-machines-api", daemon=True)
@@ -124,39 +130,93 @@ class SandboxApiServer:
         match = _ROUTE.match(path.split("?", 1)[0])
         if not match:
             return 404, {"error": "not found"}
+        route = (unquote(match.group("app")), match.group("machines") is not None,
+                 unquote(match.group("mid")) if match.group("mid") else None)
+        # A read needs no write (and no exclusive lock held while serialising the state) unless reconciling
+        # dead machine processes or live checks changed something: then it is redone in a transaction,
+        # exactly like the sandbox flyctl's own `machine list` / `status` (which always write).
+        answer, changed = self._serve(self._snapshot(), route, authorization, entry, copy_app=True)
+        if changed:
+            with self.sandbox.transaction() as st:
+                answer, _ = self._serve(st, route, authorization, entry)
+        return answer
+
+    def _snapshot(self) -> dict[str, Any]:
+        """The state as last written (parsed again only when state.json was replaced; never mutated)."""
+        with self.sandbox._locked():
+            try:
+                st = self.sandbox.state_path.stat()
+                key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                key = None
+            with self._lock:
+                if key is not None and self._cache is not None and self._cache[0] == key:
+                    return self._cache[1]
+            state = self.sandbox._load()
+        with self._lock:
+            self._cache = (key, state)
+        return state
+
+    def _serve(self, st: dict[str, Any], route: tuple[str, bool, str | None], authorization: str | None,
+               entry: dict[str, Any], copy_app: bool = False) -> tuple[tuple[int, Any], bool]:
+        """((status, body), whether the state changed) for one request against the state ``st``."""
         from flytui.sandbox import procs
         from flytui.sandbox.commands import strip_private
         from flytui.sandbox.commands.basic import active_machines, refresh_checks
         from flytui.sandbox.state import find_machine, get_app, get_org
 
-        app_name, mid = unquote(match.group("app")), match.group("mid")
-        want_list = match.group("machines") is not None and mid is None
-        with self.sandbox.transaction() as st:
-            user = st.get("user")
-            if not user or not authorization or authorization.strip() not in expected_authorization(user["token"]):
-                return 401, {"error": "You must be authenticated to view this."}
-            entry["auth_ok"] = True
+        app_name, machines, mid = route
+        user = st.get("user")
+        if not user or not authorization or authorization.strip() not in expected_authorization(user["token"]):
+            return (401, {"error": "You must be authenticated to view this."}), False
+        entry["auth_ok"] = True
+        try:
+            app = get_app(st, app_name)
+        except SandboxError:
+            return (404, {"error": "app not found"}), False
+        if copy_app:  # the shared snapshot stays as read
+            app = copy.deepcopy(app)
+        before = json.dumps(app.get("machines", []), sort_keys=True)
+        procs.reconcile_app(self.sandbox, app)
+        if machines and mid is None:
+            refresh_checks(app)
+            answer: tuple[int, Any] = (200, [strip_private(m) for m in active_machines(app)])
+        elif mid is not None:
             try:
-                app = get_app(st, app_name)
+                m = find_machine(app, mid)
             except SandboxError:
-                return 404, {"error": "app not found"}
-            procs.reconcile_app(self.sandbox, app)
-            if want_list:
-                refresh_checks(app)
-                return 200, [strip_private(m) for m in active_machines(app)]
-            if mid is not None:
-                try:
-                    m = find_machine(app, unquote(mid))
-                except SandboxError:
-                    return 404, {"error": "machine not found"}
-                if m["state"] == "destroyed":
-                    return 404, {"error": "machine not found"}
-                return 200, strip_private(m)
+                m = None
+            answer = (200, strip_private(m)) if m and m["state"] != "destroyed" else \
+                (404, {"error": "machine not found"})
+        else:
             org = get_org(st, app["org"])
-            return 200, {
+            answer = (200, {
                 "id": app["name"], "name": app["name"], "internal_numeric_id": 0,
                 "network": app.get("network", "default"), "status": app["status"],
                 "machine_count": len(active_machines(app)), "volume_count": len(app.get("volumes", [])),
                 "organization": {"name": org["name"], "slug": org["slug"], "internal_numeric_id": 0},
                 "cname_target": "", "app_role": app.get("role", ""),
-            }
+            })
+        return answer, json.dumps(app.get("machines", []), sort_keys=True) != before
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m flytui.sandbox.api_server SANDBOX_DIR``: serve until stdin closes; prints the URL first."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m flytui.sandbox.api_server SANDBOX_DIR", file=sys.stderr)
+        return 2
+    server = SandboxApiServer(args[0]).start()
+    print(server.url, flush=True)
+    try:
+        sys.stdin.read()  # the parent closes our stdin (or dies) to stop us
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
