@@ -106,3 +106,27 @@ async def test_demo_serves_the_machines_api_to_the_product(monkeypatch):
     finally:
         cleanup()
         os.environ.pop("FLYTUI_DATABASE_URL", None)
+
+
+async def test_footer_rebuilt_once_per_refresh_shows_the_current_keys(sandbox):
+    """flytui/ui/widgets/footer.py joins bindings signals into one rebuild: the keys still follow the focus."""
+    from textual.widgets._footer import FooterKey
+
+    seed(sandbox)
+    client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env))
+    app = FlytuiApp(Config(refresh_interval=60), client, current_app="web")
+
+    def footer_actions() -> set[str]:
+        return {k.action for k in app.main.query(FooterKey)} - {"command_palette"}  # shown apart from bindings
+
+    def shown_actions() -> set[str]:
+        return {b.action for (_, b, _, _) in app.main.active_bindings.values() if b.show}
+
+    async with app.run_test(size=(200, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.main.pane.table.rows_data) == 2, what="the rows")
+        await wait_until(pilot, lambda: footer_actions() and footer_actions() == shown_actions(),
+                         what="the machines keys in the footer")
+        machines_keys = footer_actions()
+        app.show_view("apps")
+        await wait_until(pilot, lambda: app.main.pane.id == "apps" and footer_actions() == shown_actions()
+                         and footer_actions() != machines_keys, what="the apps keys in the footer")
