@@ -146,7 +146,11 @@ async def test_wrong_token_is_refused_then_flyctl_answers_and_token_is_read_agai
     assert sandbox_api.requests[-1]["status"] == 401
     failed = [e for e in log.entries() if e.kind == "api" and e.failed]
     assert failed and failed[0].status == "401" and "falling back to flyctl" in failed[0].stderr_tail
-    assert await client.warm_api()  # the token is looked up again (fly auth token)
+    assert await client.machines("web")  # flyctl again; meanwhile the token is looked up again in the background
+    deadline = time.monotonic() + 30
+    while not api.ready and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert api.ready, "the token was not looked up again after the 401"
     assert await api.machines("web") is not None and sandbox_api.requests[-1]["status"] == 200
     await api.aclose()
 

@@ -191,6 +191,23 @@ class MachinesAPI:
                 self._token, self._token_source = await self._find_token()
         return self.ready
 
+    def _rewarm(self) -> None:
+        """Warmed before but without a token now (refused with 401, or not logged in at start): look it up again
+        in the background once the cooldown is over (this read goes to flyctl; later ones may use the API)."""
+        now = time.monotonic()
+        if (not self.enabled or self._token is not None or "httpx" not in sys.modules or self._warm_lock is None
+                or now < self._down_until or self._warm_lock.locked()):
+            return
+        self._down_until = now + self.cooldown  # at most one lookup per cooldown
+
+        async def again() -> None:
+            await self.warm()
+            if self._token is not None:
+                self._down_until = 0.0
+
+        task = asyncio.ensure_future(again())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
     async def _find_token(self) -> tuple[str | None, str]:
         env = self._environ
         for name in ("FLY_ACCESS_TOKEN", "FLY_API_TOKEN"):
@@ -284,6 +301,7 @@ class MachinesAPI:
         from .errors import FlyctlOutputError
 
         if not self.ready:
+            self._rewarm()
             return None
         try:
             return await fn()

@@ -508,6 +508,8 @@ class FlytuiApp(App):
             pass
 
     async def on_unmount(self) -> None:
+        for task in self._prefetched.values():  # a launch-time read nobody took (the user moved on)
+            task.cancel()
         await self.close_tunnels()
         self._kill_children()
         api = getattr(self.client, "api", None)
