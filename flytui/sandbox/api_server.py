@@ -46,10 +46,14 @@ class SandboxApiServer:
         self.host, self.port = host, port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        #: one dict per request: method, path, auth (scheme sent or None), auth_ok, status — never the token
+        #: one dict per request: method, path, peer (client port: one per connection), auth (scheme sent or None),
+        #: auth_ok, status — never the token
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._cache: tuple[Any, dict[str, Any]] | None = None
+        #: requests being answered now, and the most at once so far
+        self.in_flight = 0
+        self.peak_in_flight = 0
 
     @property
     def url(self) -> str:
@@ -68,7 +72,8 @@ class SandboxApiServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                status, body = owner._handle(self.path, self.headers.get("Authorization"))
+                status, body = owner._handle(self.path, self.headers.get("Authorization"),
+                                             peer=self.client_address[1])
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -107,14 +112,20 @@ class SandboxApiServer:
             return None
         return self.sandbox.take_fault("api")
 
-    def _handle(self, path: str, authorization: str | None) -> tuple[int, Any]:
-        entry: dict[str, Any] = {"method": "GET", "path": path.split("?", 1)[0],
+    def _handle(self, path: str, authorization: str | None, peer: int = 0) -> tuple[int, Any]:
+        entry: dict[str, Any] = {"method": "GET", "path": path.split("?", 1)[0], "peer": peer,
                                  "auth": authorization.split(" ", 1)[0] if authorization else None,
                                  "auth_ok": False, "status": 0}
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             status, body = self._route(path, authorization, entry)
         except Exception as exc:  # noqa: BLE001 - a sandbox bug is a 500, never a dead server
             status, body = 500, {"error": f"sandbox: {type(exc).__name__}: {exc}"}
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         entry["status"] = status
         with self._lock:
             self.requests.append(entry)
