@@ -108,6 +108,13 @@ def token_from_config_file(environ: Mapping[str, str]) -> str | None:
     return value.strip() or None
 
 
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def _without_compat_checks(machine: Any) -> Any:
     if isinstance(machine, dict) and isinstance(machine.get("checks"), list):
         machine = dict(machine)
@@ -233,7 +240,10 @@ class MachinesAPI:
                 base_url=self.base_url, http2=False,
                 timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
                 limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
-                headers={"User-Agent": "flytui"}, follow_redirects=False, trust_env=False)
+                headers={"User-Agent": "flytui"}, follow_redirects=False,
+                # proxies / SSL_CERT_FILE from the environment like flyctl (Go's ProxyFromEnvironment), except for
+                # a loopback URL (the sandbox), which Go never proxies either
+                trust_env=not _is_loopback(self.base_url))
             self._sem = asyncio.Semaphore(self.concurrency)
         return self._http
 
