@@ -83,12 +83,17 @@ def _run_doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _make_client(flyctl: str | None, env: dict[str, str] | None, cwd: Path | None = None) -> Any:
+def _make_client(flyctl: str | None, env: dict[str, str] | None, cwd: Path | None = None,
+                 config: Any = None) -> Any:
     from flytui.fly.client import FlyClient
+    from flytui.fly.machines_api import MachinesAPI
     from flytui.fly.runner import FlyctlRunner
 
     runner = FlyctlRunner(flyctl, env=env, cwd=str(cwd) if cwd else None)
-    return FlyClient(runner)
+    api = None
+    if config is None or getattr(config, "machines_api", True):
+        api = MachinesAPI(getattr(config, "machines_api_url", None), runner=runner, environ=env)
+    return FlyClient(runner, api=api)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,8 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             lifecycle.register_cleanup(cleanup)
             project_dir = demo_dir or project_dir
             env = {**os.environ, **env}
+            for name in ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN"):  # a real token never goes to the sandbox's API
+                env.pop(name, None)
         config = config.with_overrides(read_only=args.read_only, flyctl=flyctl)
-        client = _make_client(flyctl, env, project_dir)
+        if args.demo and env is not None:  # the demo reads the sandbox's Machines API, whatever the config says
+            config = config.with_overrides(machines_api_url=env.get("FLY_FLAPS_BASE_URL"))
+        client = _make_client(flyctl, env, project_dir, config)
         current = args.app or (app_from_fly_toml(project_dir) if project_dir else None)
         from flytui.ui.app import FlytuiApp
 

@@ -199,10 +199,17 @@ _SSH_NOTICE = re.compile(r"Connecting to |No machine specified, using \S+ in reg
 class FlyClient(MpgCommands, OpsCommands):
     """Typed flyctl commands over a :class:`~flytui.fly.runner.FlyctlRunner` (or anything like it)."""
 
-    def __init__(self, runner: RunnerLike, rate_gate: RateGate | None = None) -> None:
+    def __init__(self, runner: RunnerLike, rate_gate: RateGate | None = None, api: Any = None) -> None:
         self.runner = runner
         #: shared back-off of read calls on RateLimited (flytui/fly/retry.py); mutating calls never retry
         self.rate_gate = rate_gate if rate_gate is not None else RateGate()
+        #: the Machines API fast path for machines/machine/status (flytui/fly/machines_api.py), or None;
+        #: flyctl answers whenever it is not warm yet or a request fails
+        self.api = api
+
+    async def warm_api(self) -> bool:
+        """Ready the Machines API fast path (httpx import, token); False when there is none or it is off."""
+        return bool(self.api is not None and await self.api.warm())
 
     async def _read_json(self, *args: str) -> Any:
         """``run_json`` for a read-only command: waits out a rate-limit back-off, retries RateLimited."""
@@ -237,7 +244,10 @@ class FlyClient(MpgCommands, OpsCommands):
 
     async def status(self, app: str) -> AppStatus:
         """``fly status -a APP --json``."""
-        return AppStatus.from_json(await self._read_json("status", "-a", _arg(app, "app name"), "--json"))
+        _arg(app, "app name")
+        if self.api is not None and (fast := await self.api.status(app)) is not None:
+            return fast
+        return AppStatus.from_json(await self._read_json("status", "-a", app, "--json"))
 
     async def create_app(self, name: str, org: str) -> App:
         """``fly apps create NAME --org ORG --json`` (name validated first, ``ValueError`` if invalid)."""
@@ -271,7 +281,10 @@ class FlyClient(MpgCommands, OpsCommands):
 
     async def machines(self, app: str) -> list[Machine]:
         """``fly machine list -a APP --json`` (all machines; filter with ``Machine.is_user_visible``)."""
-        return parse_machines(await self._read_json("machine", "list", "-a", _arg(app, "app name"), "--json"))
+        _arg(app, "app name")
+        if self.api is not None and (fast := await self.api.machines(app)) is not None:
+            return fast
+        return parse_machines(await self._read_json("machine", "list", "-a", app, "--json"))
 
     async def machine(self, app: str, machine_id: str) -> Machine:
         """One machine, from ``fly machine list -a APP --json`` (``machine status`` has no JSON output).
@@ -279,6 +292,8 @@ class FlyClient(MpgCommands, OpsCommands):
         Raises :class:`FlyctlError` when the machine does not exist.
         """
         _arg(machine_id, "machine id")
+        if self.api is not None and (fast := await self.api.machine(_arg(app, "app name"), machine_id)) is not None:
+            return fast
         for m in await self.machines(app):
             if m.id == machine_id:
                 return m

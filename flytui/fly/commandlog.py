@@ -53,14 +53,22 @@ class LoggedCommand:
 
     @property
     def failed(self) -> bool:
-        """Finished with a non-zero exit code, or ended without one (could not start, killed)."""
+        """Finished with a non-zero exit code, or ended without one (could not start, killed).
+
+        A Machines API request (``kind == "api"``, ``returncode`` = HTTP status) failed without a response or
+        with a status >= 400."""
+        if self.kind == "api":
+            return not self.running and (self.returncode is None or self.returncode >= 400)
         return not self.running and self.returncode != 0
 
     @property
     def status(self) -> str:
-        """``running``, ``ok``, ``exit N`` (negative: killed by signal N) or ``not started``."""
+        """``running``, ``ok``, ``exit N`` (negative: killed by signal N) or ``not started``; an API request:
+        its HTTP status (``200``) or ``no response``."""
         if self.running:
             return "running"
+        if self.kind == "api":
+            return "no response" if self.returncode is None else str(self.returncode)
         if self.returncode is None:
             return "not started"
         return "ok" if self.returncode == 0 else f"exit {self.returncode}"

@@ -86,6 +86,13 @@ class JsonStreamDecoder:
         """True while an object has started but not closed yet."""
         return bool(self._tail)
 
+    def take_partial(self) -> str:
+        """Hand back the unterminated last line of :meth:`feed` (when no object is open), e.g. to another decoder."""
+        if self._tail:
+            return ""
+        text, self._partial = self._partial, ""
+        return text
+
     def feed(self, chunk: str) -> list[Any]:
         """Feed raw text (any split, ``\\n`` separated). Returns the objects completed by it."""
         if not chunk:
@@ -548,7 +555,9 @@ class LogTail:
         self.on_status = on_status
         self.backoff = tuple(backoff) or (1,)
         self._sleep = sleep
-        self.decoder = JsonStreamDecoder()
+        from .logs_fast import RecordStreamDecoder  # (imports this module)
+
+        self.decoder = RecordStreamDecoder()  # msgspec fast path, JsonStreamDecoder fallback (logs_fast.py)
         self.attempts = 0
         self.connections = 0
         self.status = TailStatus("stopped")
@@ -573,7 +582,7 @@ class LogTail:
         """One connection: returns (returncode, stderr lines, got_data)."""
         errs: deque[str] = deque(maxlen=40)
         got = False
-        self.decoder = JsonStreamDecoder()
+        self.decoder = type(self.decoder)()
         proc = await self._open()
         async with proc:
             self.process = proc
@@ -606,10 +615,10 @@ class LogTail:
         step = self.slice_chars
         t0 = time.perf_counter()
         for i in range(0, len(text), step):
-            objs = feed(text[i:i + step])
-            if objs:
+            records = feed(text[i:i + step])
+            if records:
                 got = True
-                on_records(records_from_objects(objs))
+                on_records(records)
             if time.perf_counter() - t0 > budget:
                 await asyncio.sleep(0)
                 t0 = time.perf_counter()

@@ -88,6 +88,8 @@ class Demo:
         #: the region has MPG): ``fly mpg create`` + ``fly mpg attach`` instead of ``fly postgres create/attach``
         self.mpg = mpg
         self.cluster_id: str | None = None
+        #: the sandbox's Machines API (flytui/sandbox/api_server.py), what FLY_FLAPS_BASE_URL points at
+        self.api_server = None
         self._closed = False
 
     def _fly(self, *args: str, cwd: Path | None = None) -> str:
@@ -112,11 +114,20 @@ class Demo:
             self.sandbox.set_postgres_server(self.pg.host, self.pg.port, self.pg.user)
             copy_demo_project(self.project_dir, self.app)
             self.flyctl = sandbox_flyctl_path(self.workspace)
+            from flytui.sandbox.api_server import SandboxApiServer
+
+            self.api_server = SandboxApiServer(sandbox_dir).start()
             self.env = {
                 **os.environ,
                 "FLYTUI_SANDBOX_DIR": str(sandbox_dir),
                 "FLYTUI_SANDBOX_SPEED": str(self.speed),
+                # flyctl's own variables: the Machines API base URL, and a config dir without the user's real
+                # ~/.fly/config.yml (flytui then asks the sandbox `fly auth token` for the demo user's token)
+                "FLY_FLAPS_BASE_URL": self.api_server.url,
+                "FLY_CONFIG_DIR": str(sandbox_dir),
             }
+            for name in ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN"):  # never send a real token to the sandbox
+                self.env.pop(name, None)
             self._fly("apps", "create", self.app, "--org", "personal")
             if self.mpg:
                 out = self._attach_mpg()
@@ -155,6 +166,11 @@ class Demo:
         if self._closed:
             return
         self._closed = True
+        if self.api_server is not None:
+            try:
+                self.api_server.stop()
+            except Exception:  # noqa: BLE001 - best effort, keep cleaning
+                pass
         if self.sandbox is not None:
             try:
                 self.sandbox.teardown()
@@ -187,6 +203,7 @@ def start_demo(workspace: Path | None = None, speed: float = 1.0, mpg: bool = Fa
     print("flytui demo: starting PostgreSQL and the flyctl sandbox…", file=sys.stderr, flush=True)
     demo = Demo(workspace, speed=speed, mpg=mpg).start()
     atexit.register(demo.close)
-    env = {k: v for k, v in demo.env.items() if k.startswith("FLYTUI_SANDBOX")}
+    env = {k: v for k, v in demo.env.items()
+           if k.startswith("FLYTUI_SANDBOX") or k in ("FLY_FLAPS_BASE_URL", "FLY_CONFIG_DIR")}
     os.environ["FLYTUI_DATABASE_URL"] = demo.database_url or ""
     return demo.flyctl, env, demo.project_dir, demo.close

@@ -24,6 +24,10 @@ from flytui.ui.screens.main import MainScreen
 from flytui.ui.widgets.fields import pick
 
 APP_PANES = ("machines", "secrets", "volumes")
+#: seconds the header facts wait at most for the first pane load before starting anyway
+FIRST_DATA_BOUND = 1.5
+#: seconds the first frame may wait for the launch-time read, so a prompt answer is painted in the first frame
+FIRST_FRAME_WAIT = 0.1
 
 
 class RegistryProvider(Provider):
@@ -73,7 +77,11 @@ class FlytuiApp(App):
         self.header_info: dict[str, str] = {}
         self.command_log = CommandLog()  # every flyctl call (redacted), for the command log pane
         self.command_log.attach(self.runner)
+        self.command_log.attach(getattr(client, "api", None))  # Machines API requests (redacted: no token)
         self._tunnels: Any = None
+        #: set once the first pane load ended (see :meth:`data_shown`); the header facts wait for it
+        self.first_data = asyncio.Event()
+        self._prefetched: dict[tuple[str, Any], asyncio.Future[Any]] = {}
         #: the DATABASE_URL flytui knows (set by the DATABASE_URL fix): memory only, never on disk, shown masked;
         #: the doctor checks it and the migrations screen offers it
         self.database_url: str | None = None
@@ -89,18 +97,58 @@ class FlytuiApp(App):
     def read_only(self) -> bool:
         return self.config.read_only
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.config.keymap:
             self.set_keymap({f"{cmd.group}.{cmd.id}": key for cmd in commands.COMMANDS
                              for cid, key in self.config.keymap.items() if cid == cmd.id})
-        self.push_screen(MainScreen())
-        self.current_app = self._initial_app
-        self.call_after_refresh(self._start)
+        self._prefetch_first()  # its flyctl call runs while the main screen is composed and painted
+        self.current_app = self._initial_app  # before compose: it picks the initial pane
+        await self.push_screen(MainScreen())  # composed and mounted, not painted yet
+        early = next(iter(self._prefetched.values()), None)
+        if early is not None:  # data that arrives within the bound is in the very first frame
+            await asyncio.wait([early], timeout=FIRST_FRAME_WAIT)
+        self._start()
 
     def _start(self) -> None:
+        """First data first: the current pane's load starts now, so its flyctl call runs while the first frame
+        is painted; the header facts (``version``, ``auth whoami``) and the Machines API warm-up wait for it
+        (:meth:`load_header`), so nothing competes with it for the CPU."""
         if not any(p.active or p.activate_on_mount for p in self.main.query(".pane")):  # user already switched
             self.show_view("machines" if self.current_app else "apps", remember=False)
         self.load_header()
+
+    def _prefetch_first(self) -> None:
+        """Start the first pane's read (``machine list`` of the current app, else ``apps list``) at once."""
+        if self.client is None:
+            return
+        if self._initial_app:
+            key, fetch = ("machines", self._initial_app), partial(self.client.machines, self._initial_app)
+        else:
+            org = self.org_filter
+            key, fetch = ("apps", org), (partial(self.client.apps, org=org) if org else self.client.apps)
+        try:
+            task = asyncio.ensure_future(fetch())
+        except Exception:  # noqa: BLE001 - a test double without that method: the pane loads it itself
+            return
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved here: never "never retrieved"
+        self._prefetched[key] = task
+
+    def take_prefetch(self, kind: str, token: Any) -> "asyncio.Future[Any] | None":
+        """The launch-time read for (``kind``, ``token``), once; None when there is none (or it is taken)."""
+        return self._prefetched.pop((kind, token), None)
+
+    def ready_prefetch(self, kind: str, token: Any) -> Any:
+        """The launch-time read's result when it already succeeded (taken), else None (left for the load)."""
+        task = self._prefetched.get((kind, token))
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        del self._prefetched[(kind, token)]
+        return task.result()
+
+    def data_shown(self) -> None:
+        """Called by a pane when a load ended (rows on screen, or its error reported): releases the header."""
+        if not self.first_data.is_set():
+            self.call_after_refresh(self.first_data.set)
 
     @property
     def main(self) -> MainScreen:
@@ -160,6 +208,13 @@ class FlytuiApp(App):
             except Exception as exc:  # noqa: BLE001
                 return exc
 
+        try:  # never competing with the first screen of data (bounded: a slow first load does not hide them)
+            await asyncio.wait_for(self.first_data.wait(), FIRST_DATA_BOUND)
+        except asyncio.TimeoutError:
+            pass
+        warm = getattr(self.client, "warm_api", None)
+        if warm is not None:  # the Machines API fast path (httpx import, token) is readied off the first load
+            self.run_worker(warm, group="api-warm", exit_on_error=False)
         version, who = await asyncio.gather(safe(self.client.version), safe(self.client.whoami))
         if isinstance(version, BaseException):
             self.report_error(version, "flyctl version")
@@ -475,5 +530,10 @@ class FlytuiApp(App):
             pass
 
     async def on_unmount(self) -> None:
+        for task in self._prefetched.values():  # a launch-time read nobody took (the user moved on)
+            task.cancel()
         await self.close_tunnels()
         self._kill_children()
+        api = getattr(self.client, "api", None)
+        if api is not None and hasattr(api, "aclose"):
+            await api.aclose()

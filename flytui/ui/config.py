@@ -10,6 +10,8 @@ Example file::
     read_only = false
     alembic_command = "poetry run alembic"   # the project's alembic (default: autodetected)
     migrations_url_env = "DATABASE_URL"      # env var holding the migrations database URL (read at start)
+    machines_api = true                      # hot reads via the Machines API (flyctl is the fallback)
+    machines_api_url = "https://api.machines.dev"   # default: $FLY_FLAPS_BASE_URL, else this
     [aliases]
     pg = "machines"
     [keymap]
@@ -46,6 +48,8 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)
     alembic_command: str | None = None  # e.g. "poetry run alembic" (shell-like words, no shell); None: autodetect
     migrations_url_env: str | None = None  # name of the env var with the migrations DATABASE_URL
+    machines_api: bool = True  # machine list/detail and app status via the Machines API, flyctl as fallback
+    machines_api_url: str | None = None  # base URL; None: $FLY_FLAPS_BASE_URL, else https://api.machines.dev
 
     def with_overrides(self, **changes: Any) -> "Config":
         """A copy with the non-None ``changes`` applied (CLI flags win over the file)."""
@@ -70,6 +74,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "keymap": (dict,),
     "alembic_command": (str,),
     "migrations_url_env": (str,),
+    "machines_api": (bool,),
+    "machines_api_url": (str,),
 }
 
 
@@ -100,6 +106,8 @@ def parse_config(text: str, source: str = "config.toml") -> Config:
             raise ConfigError(f"{source}: 'migrations_url_env' must be an environment variable name, got {value!r}")
         if key == "alembic_command" and not value.strip():
             raise ConfigError(f"{source}: 'alembic_command' must not be empty")
+        if key == "machines_api_url" and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ConfigError(f"{source}: 'machines_api_url' must be an http(s) URL, got {value!r}")
         if key == "log_buffer_lines" and value < 100:
             raise ConfigError(f"{source}: 'log_buffer_lines' must be at least 100")
         values[key] = value

@@ -78,7 +78,11 @@ class AppsPane(AppOpsMixin, Pane):
         return f"Apps — org {org}" if org else "Apps — all orgs"
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        apps = await self.app.client.apps(org=token) if token else await self.app.client.apps()
+        early = getattr(self.app, "take_prefetch", lambda *_: None)("apps", token)  # started at launch
+        if early is not None:
+            apps = await early
+        else:
+            apps = await self.app.client.apps(org=token) if token else await self.app.client.apps()
         by_name = {pick(a, "name"): a for a in apps}
         statuses = await gather_statuses(self.app.client, list(by_name))
         rows = {}

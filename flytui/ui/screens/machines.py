@@ -99,7 +99,14 @@ class MachinesPane(MachineOpsMixin, Pane):
         self.lease_error: str | None = None
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        machines = await self.app.client.machines(token)
+        early = getattr(self.app, "take_prefetch", lambda *_: None)("machines", token)  # started at launch
+        return self.rows_for(await (early if early is not None else self.app.client.machines(token)))
+
+    def prefilled(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any] | None:
+        machines = getattr(self.app, "ready_prefetch", lambda *_: None)("machines", token)
+        return None if machines is None else self.rows_for(machines)
+
+    def rows_for(self, machines: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         by_id = {pick(m, "id"): m for m in machines}
         rows = {mid: machine_row(m) for mid, m in by_id.items()}
         for mid in self.following & set(rows):  # keep showing the transition while we follow it

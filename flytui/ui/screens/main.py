@@ -4,12 +4,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.suggester import Suggester
-from textual.widgets import ContentSwitcher, Footer, Input, Static
+from textual.widgets import ContentSwitcher, Input, Static
 
 import importlib
 
 from flytui.ui import commands
 from flytui.ui.screens.pane import Pane
+from flytui.ui.widgets.footer import Footer
 from flytui.ui.widgets.status import OperationsStatus
 
 

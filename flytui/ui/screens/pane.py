@@ -169,7 +169,16 @@ class Pane(Vertical):
         if self.NEEDS_APP and not self.token():
             self.query_one(".pane-title", Label).update(f"{self.TITLE} — no app selected (press A or 1)")
             return
-        self._load_worker(self.token())
+        token = self.token()
+        ready = self.prefilled(token)
+        if ready is not None:  # the launch-time read already answered: its rows go into this very frame
+            self.on_pane_loaded(self.Loaded(self, token, *ready))
+            return
+        self._load_worker(token)
+
+    def prefilled(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any] | None:
+        """(rows, extra) from a read that already finished (the app's launch-time read), else None."""
+        return None
 
     def _load_worker(self, token: Any) -> Worker:
         # A callable, not ``self._load(token)``: an exclusive worker replaced (or cancelled at exit) before it
@@ -203,6 +212,12 @@ class Pane(Vertical):
         self.after_load(message.extra)
         self.update_empty()
         self._arm_poll()
+        self._data_shown()
+
+    def _data_shown(self) -> None:
+        shown = getattr(self.app, "data_shown", None)  # FlytuiApp: the header facts wait for the first data
+        if shown is not None:
+            shown()
 
     def after_load(self, extra: Any) -> None:
         """Hook for subclasses (e.g. start per-row follow-ups)."""
@@ -224,6 +239,7 @@ class Pane(Vertical):
                 self.app.report_error(event.worker.error, f"refresh {self.GROUP}", repeat_key=self.GROUP)
                 self.show_failure()
                 self._arm_poll()  # keep polling after a transient failure
+                self._data_shown()
             else:
                 self.app.report_error(event.worker.error, event.worker.name.replace("-", " "))
 
