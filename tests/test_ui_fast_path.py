@@ -94,9 +94,8 @@ async def test_demo_serves_the_machines_api_to_the_product(monkeypatch):
     try:
         url = env["FLY_FLAPS_BASE_URL"]
         assert url.startswith("http://127.0.0.1:") and env["FLY_CONFIG_DIR"]
-        full = {**os.environ, **env}
-        for name in ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN"):
-            full.pop(name, None)
+        full = {**os.environ, **env}  # exactly what cli.main hands the runner (the exported token is still there)
+        assert full["FLY_API_TOKEN"] == "fo1_developers-real-token" and full["FLY_ACCESS_TOKEN"] == ""
         config = Config().with_overrides(machines_api_url=url)
         client = cli._make_client(flyctl, full, project_dir, config)
         assert await client.warm_api() and client.api.token_source == "fly auth token"

@@ -217,9 +217,14 @@ class MachinesAPI:
 
     async def _find_token(self) -> tuple[str | None, str]:
         env = self._environ
+        # flyctl: env.First(FLY_ACCESS_TOKEN, FLY_API_TOKEN) -- the first that is *set* wins, even when empty, and
+        # an empty one means "use the login in config.yml" (internal/config/config.go applyEnv, internal/env/env.go
+        # First @ ad0172f)
         for name in ("FLY_ACCESS_TOKEN", "FLY_API_TOKEN"):
-            if env.get(name, "").strip():
-                return env[name].strip(), name
+            if name in env:
+                if env[name].strip():
+                    return env[name].strip(), name
+                break
         token = token_from_config_file(env)
         if token:
             return token, "config file"

@@ -126,8 +126,11 @@ class Demo:
                 "FLY_FLAPS_BASE_URL": self.api_server.url,
                 "FLY_CONFIG_DIR": str(sandbox_dir),
             }
-            for name in ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN"):  # never send a real token to the sandbox
-                self.env.pop(name, None)
+            # never send the developer's real token to the sandbox: flyctl (and flytui) take the first of
+            # FLY_ACCESS_TOKEN / FLY_API_TOKEN that is set, even empty (= the login), and the product's
+            # environment is os.environ plus this, so setting it empty is what keeps an exported one out
+            self.env.pop("FLY_API_TOKEN", None)
+            self.env["FLY_ACCESS_TOKEN"] = ""
             self._fly("apps", "create", self.app, "--org", "personal")
             if self.mpg:
                 out = self._attach_mpg()
@@ -204,6 +207,6 @@ def start_demo(workspace: Path | None = None, speed: float = 1.0, mpg: bool = Fa
     demo = Demo(workspace, speed=speed, mpg=mpg).start()
     atexit.register(demo.close)
     env = {k: v for k, v in demo.env.items()
-           if k.startswith("FLYTUI_SANDBOX") or k in ("FLY_FLAPS_BASE_URL", "FLY_CONFIG_DIR")}
+           if k.startswith("FLYTUI_SANDBOX") or k in ("FLY_FLAPS_BASE_URL", "FLY_CONFIG_DIR", "FLY_ACCESS_TOKEN")}
     os.environ["FLYTUI_DATABASE_URL"] = demo.database_url or ""
     return demo.flyctl, env, demo.project_dir, demo.close
