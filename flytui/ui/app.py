@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from textual.reactive import reactive
 
 from flytui.fly.commandlog import CommandLog
 from flytui.fly.errors import FlyError
-from flytui.ui import commands
+from flytui.ui import commands, navigation
 from flytui.ui.config import Config
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.main import MainScreen
@@ -52,6 +53,9 @@ class FlytuiApp(App):
     CSS_PATH = str(Path(__file__).with_name("flytui.tcss"))
     TITLE = "flytui"
     COMMANDS = {RegistryProvider}
+    #: the "Everywhere" and "Views" keys on every screen (hidden here: the main screen's footer shows them);
+    #: a screen's own binding of the same key wins (flytui/ui/navigation.py)
+    BINDINGS = [replace(b, show=False) for b in commands.bindings([commands.GLOBAL, commands.VIEW])]
     ENABLE_COMMAND_PALETTE = True
 
     current_app: reactive[str | None] = reactive(None)
@@ -231,6 +235,11 @@ class FlytuiApp(App):
     async def action_command(self, command_id: str, args: list[str] | None = None) -> bool:
         """Run a registry command: the single place where read-only mode refuses mutating commands."""
         cmd = commands.get(command_id)
+        if cmd.group in (commands.GLOBAL, commands.VIEW):
+            if not navigation.prepare(self, cmd):
+                return False
+            if navigation.on_screen(self, cmd):
+                return True
         if cmd.mutating and not self.guard_mutation(cmd.title):
             return False
         if cmd.group in commands.PANE_GROUPS:
@@ -438,6 +447,19 @@ class FlytuiApp(App):
         return None
 
     async def action_quit(self) -> None:
+        busy = navigation.busy_screens(self)
+        if busy:  # asked in a worker: a key handler must never wait for a dialog
+            self.run_worker(self._confirm_quit(busy), group="quit", exclusive=True, exit_on_error=False)
+            return
+        await self._quit_now()
+
+    async def _confirm_quit(self, busy: list[str]) -> None:
+        req = ConfirmRequest("Quit flytui? " + "; ".join(busy) + ".", ["flytui"], danger=True,
+                             confirm_label="Quit anyway", cancel_label="Stay")
+        if await self.confirm(req):
+            await self._quit_now()
+
+    async def _quit_now(self) -> None:
         await self.close_tunnels()
         self._kill_children()
         self.exit()

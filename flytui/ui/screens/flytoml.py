@@ -181,6 +181,10 @@ class FlyTomlScreen(Screen[bool]):
         area.focus()
         self._update_title()
 
+    def busy_reason(self) -> str | None:
+        """Why this screen must not be closed now (the app's global keys ask; flytui/ui/navigation.py)."""
+        return f"{FLY_TOML} has unsaved changes (ctrl+s saves, esc twice discards)" if self.dirty else None
+
     def action_close(self) -> None:
         if self.editing:  # first escape leaves edit mode, the buffer stays
             self.editing = False
