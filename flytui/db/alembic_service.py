@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from flytui.db.lock import LOCK_KEY, MigrationLock, libpq_url
+from flytui.fly.lifeline import die_with_parent
 
 # --------------------------------------------------------------------------- project
 
@@ -827,6 +828,7 @@ class AlembicRunner:
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=str(self.project.root), env=self._env(url, env_extra), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
         readers = [asyncio.create_task(_pump(proc.stdout, "out", queue)),
@@ -883,6 +885,7 @@ class AlembicRunner:
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=str(self.project.root), env=self._env(url, env_extra), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         try:
             out, err = await proc.communicate()

@@ -48,6 +48,7 @@ from flytui.db.alembic_service import (
     plan,
 )
 from flytui.db.lock import MigrationLock
+from flytui.fly.lifeline import die_with_parent
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.db.sqllint import Finding
@@ -575,7 +576,8 @@ class MigrationSession:
             env["DATABASE_URL"] = self.local_url
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=str(self.project.root), env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent())
         out, _ = await proc.communicate()
         return int(proc.returncode or 0), out.decode("utf-8", "replace")
 

@@ -38,6 +38,7 @@ from flytui.fly.errors import (
     classify,
     error_summary,
 )
+from flytui.fly.lifeline import die_with_parent
 from flytui.fly.redact import redact_argv, redact_text, secrets_in_argv, secrets_in_env_text
 
 log = logging.getLogger("flytui.fly.runner")
@@ -98,7 +99,7 @@ def _run_attached(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
     """Run ``argv`` on the terminal's own stdio and wait: the only child that is not put in its own group."""
     import subprocess
 
-    return subprocess.run(argv, env=env, cwd=cwd, check=False).returncode
+    return subprocess.run(argv, env=env, cwd=cwd, check=False, preexec_fn=die_with_parent()).returncode
 
 
 def _signal_group(pgid: int, sig: int) -> bool:
@@ -429,6 +430,7 @@ class FlyctlRunner:
                 env=self.child_env(),
                 cwd=cwd or self.cwd,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # ends with flytui even on kill -9 (flytui/fly/lifeline.py)
             )
         except (FileNotFoundError, PermissionError) as exc:
             self._path = None
