@@ -92,6 +92,7 @@ async def test_stop_running_deploy_both_answers_then_keys_still_work(sandbox: An
         assert dialog.request.confirm_label == "Stop the deploy" and dialog.request.cancel_label == "Keep deploying"
         keys = str(dialog.query_one("#dialog-keys").render())
         assert "y Stop the deploy" in keys and "n/esc Keep deploying" in keys, keys
+        assert keys.endswith("enter Keep deploying"), keys  # what enter does now: the focused button
         assert dialog.focused is dialog.query_one("#confirm-no")  # danger: enter = the safe button
         await pilot.press("n")
         await until(pilot, lambda: app.screen is dep, "dialog closed after 'keep deploying'")
@@ -208,7 +209,7 @@ async def test_confirm_enter_presses_the_focused_button_and_keys_are_shown(sandb
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen is not before, "dialog")
             label = "Restart" if expected else "Cancel"
             hint = app.screen.query_one("#dialog-keys")
-            await until(pilot, lambda: f"enter press '{label}'" in str(hint.render()), f"enter hint {label}")
+            await until(pilot, lambda: str(hint.render()).endswith(f"enter {label}"), f"enter hint {label}")
             assert "y Restart" in str(hint.render()) and app.screen.focused.label.plain == label
             await pilot.press("enter")
             answers.append(await fut.wait())

@@ -34,6 +34,7 @@ class Dialog(ModalScreen[ResultT]):
     DEFAULT_CSS = """
     Dialog { align: center middle; }
     Dialog > #confirm-box { max-width: 100%; max-height: 100%; overflow-y: auto; }
+    Dialog #confirm-box > Label { width: 100%; }
     Dialog #dialog-keys { height: auto; color: $foreground-muted; margin-top: 1; }
     """
     #: what enter does when the focus is not on a button (e.g. "submit"); None: no enter hint there
@@ -46,7 +47,7 @@ class Dialog(ModalScreen[ResultT]):
     def enter_hint(self) -> str | None:
         focused = self.focused
         if isinstance(focused, Button):
-            return f"press {str(focused.label)!r}"
+            return str(focused.label)
         return self.ENTER_HINT
 
     def key_hints(self) -> Static:

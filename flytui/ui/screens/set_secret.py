@@ -61,7 +61,6 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
         Binding("enter", "name_done", "Next field", show=False, priority=True),
         Binding("equals_sign", "name_done", "Next field", show=False, priority=True),
     ]
-    ENTER_HINT = "next field / set"
 
     def __init__(self, app_name: str, name: str = "", value: str = "") -> None:
         super().__init__()
@@ -83,6 +82,12 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
 
     def hints(self) -> list[tuple[str, str]]:
         return [("tab", "next field"), ("ctrl+r", "reveal/mask"), ("esc", "cancel")]
+
+    def enter_hint(self) -> str | None:
+        focused = self.focused
+        if isinstance(focused, Input):
+            return "next field" if focused.id == "secret-name" else "set the secret"
+        return super().enter_hint()
 
     def on_mount(self) -> None:
         self.query_one("#secret-value" if self._name else "#secret-name", Input).focus()
