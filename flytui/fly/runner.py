@@ -239,6 +239,9 @@ class CompletedRun:
     duration: float
 
 
+#: exit codes of a process ended by our SIGTERM/SIGKILL (negative from asyncio, 128+N from a shell wrapper)
+_STOP_CODES = frozenset({-signal.SIGTERM, -signal.SIGKILL, 128 + signal.SIGTERM, 128 + signal.SIGKILL})
+
 @dataclass(frozen=True)
 class Invocation:
     """One entry of the command log, emitted at start (duration/returncode None) and at end."""
@@ -249,6 +252,7 @@ class Invocation:
     returncode: int | None
     stderr_tail: str  # redacted
     kind: str  # run | json | stream | long
+    stopped: bool = False  # flytui ended it (closed a stream, cancelled): its signal exit code is no failure
 
 
 @dataclass(frozen=True)
@@ -869,7 +873,8 @@ class FlyProcess:
                 fut.set_exception(self._exit_error(rx, rc))
         err_tail = redact_text(_tail_text("\n".join(l.text for l in self._tail if l.stream == "err")), self._secrets)
         duration = time.monotonic() - self._t0
-        self._runner._emit(Invocation(self.argv, self._started_wall, duration, rc, err_tail, self._kind))
+        stopped = self._closing and rc in _STOP_CODES
+        self._runner._emit(Invocation(self.argv, self._started_wall, duration, rc, err_tail, self._kind, stopped))
         log.debug("end [%s] %s -> %s in %.2fs", self._kind, shlex.join(self.argv), rc, duration)
 
     def _exit_error(self, rx: re.Pattern[str], rc: int | None) -> FlyctlError:

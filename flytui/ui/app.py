@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -14,7 +15,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.reactive import reactive
 
 from flytui.fly.commandlog import CommandLog
-from flytui.fly.errors import FlyError
+from flytui.fly.errors import FlyctlNotFound, FlyError
 from flytui.ui import commands, navigation
 from flytui.ui.config import Config
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
@@ -22,6 +23,8 @@ from flytui.ui.screens.main import MainScreen
 from flytui.ui.widgets.fields import pick
 
 APP_PANES = ("machines", "secrets", "volumes")
+#: seconds during which the same error (type and text) is not notified again
+ERROR_REPEAT_WINDOW = 3.0
 
 
 class RegistryProvider(Provider):
@@ -74,6 +77,7 @@ class FlytuiApp(App):
         self.command_log = CommandLog()  # every flyctl call (redacted), for the command log pane
         self.command_log.attach(self.runner)
         self._tunnels: Any = None
+        self._recent_errors: dict[tuple[str, str], float] = {}
         #: the DATABASE_URL flytui knows (set by the DATABASE_URL fix): memory only, never on disk, shown masked;
         #: the doctor checks it and the migrations screen offers it
         self.database_url: str | None = None
@@ -203,7 +207,16 @@ class FlytuiApp(App):
             return
         if isinstance(exc, FlyError):
             body = exc.message + (f"\n{exc.hint}" if exc.hint else "")
-            self.notify(body, title=f"{action} failed", severity="error", timeout=10)
+            # the same failure from calls made together (e.g. no flyctl: version, whoami and the first view
+            # all fail at once) is one notification, not a stack of identical ones
+            now, key = time.monotonic(), (type(exc).__name__, body)
+            self._recent_errors = {k: t for k, t in self._recent_errors.items() if now - t < ERROR_REPEAT_WINDOW}
+            if key in self._recent_errors:
+                self.log.error(f"{action}: {exc!r} (shown already)")
+                return
+            self._recent_errors[key] = now
+            title = "flyctl not found" if isinstance(exc, FlyctlNotFound) else f"{action} failed"
+            self.notify(body, title=title, severity="error", timeout=10)
         else:
             first = (str(exc).splitlines() or [""])[0][:200]
             self.notify(f"{type(exc).__name__}: {first}" if first else type(exc).__name__,
