@@ -224,3 +224,20 @@ async def test_confirm_enter_presses_the_focused_button_and_keys_are_shown(sandb
             assert region.height > 0 and region.bottom <= 24 and region.right <= 80, (button, region)
         await pilot.press(*"alpha", "enter")
         assert await fut.wait() is True
+
+
+# --- `:` mode: Tab completes (README) ---------------------------------------------------------------------
+async def test_tab_completes_the_command_and_the_app_name(sandbox: Any) -> None:
+    sandbox.create_app("alpha-shop")
+    app = make(sandbox)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: "alpha-shop" in app.known_apps(), "apps loaded")
+        await pilot.press("colon", *"sec")
+        line = app.main.query_one("#command")
+        await until(pilot, lambda: line._suggestion == "secrets", "suggestion")
+        await pilot.press("tab")
+        assert line.value == "secrets" and line.has_focus  # completed, the focus stayed
+        await pilot.press(*" alp")
+        await until(pilot, lambda: line._suggestion == "secrets alpha-shop", "app suggestion")
+        await pilot.press("tab", "enter")
+        await until(pilot, lambda: app.main.pane.id == "secrets" and app.current_app == "alpha-shop", ":secrets APP")
