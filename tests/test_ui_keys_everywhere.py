@@ -21,6 +21,7 @@ from flytui.ui import commands, navigation
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from flytui.ui.screens.command_line import CommandLineScreen
+from flytui.ui.screens.confirm import ConfirmScreen
 from flytui.ui.screens.help import HelpScreen
 from flytui.ui.screens.picker import PickerScreen
 
@@ -204,5 +205,11 @@ async def test_view_key_says_why_not_while_a_deploy_runs(sandbox: Any, project: 
         assert dep.running and dep in app.screen_stack
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is dep, "back to the deploy")
+        await pilot.press("q")  # quitting would kill the deploy: asked first, "Stay" keeps everything
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "quit asks")
+        assert "a deploy is running" in app.screen.request.title and not app._exit
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen is dep, "stayed")
+        assert dep.running and not app._exit
         dep.cancel_now()
         await until(pilot, lambda: not dep.running, "deploy stopped")
