@@ -33,10 +33,14 @@ def ensure_venv(extras: str) -> None:
     want = _fingerprint(extras)
     if STAMP.exists() and STAMP.read_text() == want:
         return
-    print(f"installing flytui[{extras}] into {VENV} ...", flush=True)
+    print(f"installing flytui[{extras}] into {VENV} (a minute or two on the first run) ...", flush=True)
+    print("  [1/2] upgrading pip ...", flush=True)
     subprocess.run([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=False)
+    print("  [2/2] installing flytui and its dependencies (Textual, SQLAlchemy, psycopg, Alembic, "
+          "embedded PostgreSQL ...) ...", flush=True)
     subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[{extras}]"], check=True)
     STAMP.write_text(want)
+    print("  done.", flush=True)
 
 
 def main(argv: list[str]) -> int:

@@ -12,8 +12,19 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 
+def _version() -> str:
+    """flytui's installed version (package metadata), or "unknown" when run from a bare source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("flytui")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="flytui", description="Keyboard-first console for Fly.io apps (drives flyctl).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--app", "-a", help="app to select (default: the app in ./fly.toml)")
     p.add_argument("--read-only", action="store_true", default=None, help="disable every command that changes things")
     p.add_argument("--flyctl", help="path to flyctl (default: $FLYTUI_FLYCTL, then fly/flyctl on PATH)")

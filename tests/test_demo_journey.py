@@ -127,7 +127,7 @@ async def test_demo_journey_end_to_end(monkeypatch: Any) -> None:
             await pilot.press("d")
             await until(pilot, lambda: screen_name(app) == "DeployScreen", "deploy screen")
             dep = app.screen
-            await pilot.press("ctrl+d")
+            await pilot.press("d")  # d again starts it
             await until(pilot, lambda: dep.probe_results, "deploy + probe", timeout=60)
             tracker = dep.tracker
             assert tracker is not None and tracker.failure is None and tracker.url

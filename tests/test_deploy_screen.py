@@ -101,7 +101,7 @@ async def test_deploy_success_probe_and_migrations(tmp_path: Path, http_app: str
     async with app.run_test(size=(140, 50)) as pilot:
         scr = app.screen
         assert isinstance(scr, DeployScreen)
-        await pilot.press("ctrl+d")
+        await pilot.press("d")  # deploy-start (d again on the deploy form)
         await wait_until(pilot, lambda: scr.probe_results != [], timeout=20)
         tr = scr.tracker
         assert tr is not None and tr.succeeded and tr.url == http_app
@@ -133,7 +133,7 @@ async def test_deploy_failures(tmp_path: Path, name: str, kind: str, stage: str,
     app, _ = make(tmp_path, name, FAKE_RC="1")
     async with app.run_test(size=(140, 50)) as pilot:
         scr = app.screen
-        await pilot.press("ctrl+d")
+        await pilot.press("d")
         await wait_until(pilot, lambda: scr.tracker is not None and scr.tracker.finished and not scr.running)
         f = scr.tracker.failure
         assert f is not None and f.kind == kind and f.stage == stage
@@ -159,7 +159,7 @@ async def test_cancel_kills_flyctl_and_states_what_is_deployed(tmp_path: Path) -
     app.client.runner.env["FAKE_TRANSCRIPT"] = str(tmp_path / "cut.txt")
     async with app.run_test(size=(140, 50)) as pilot:
         scr = app.screen
-        await pilot.press("ctrl+d")
+        await pilot.press("d")
         await wait_until(pilot, lambda: scr.tracker is not None and "9080524f610e38" in scr.tracker.machines)
         pid = int((tmp_path / "deploy.pid").read_text())
         assert alive(pid)

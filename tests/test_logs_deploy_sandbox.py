@@ -123,7 +123,7 @@ async def test_deploy_success_real_machine_probe_and_release_history(sandbox: An
     async with app.run_test(size=(140, 50)) as pilot:
         scr = app.screen
         assert isinstance(scr, DeployScreen)
-        await pilot.press("ctrl+d")
+        await pilot.press("d")
         await until(pilot, lambda: scr.probe_results != [], timeout=60)
         tr = scr.tracker
         assert tr is not None and tr.succeeded, scr.query_one("#deploy-transcript").lines[-20:]
@@ -155,7 +155,7 @@ async def test_deploy_failure_from_sandbox_fault(sandbox: Any, project: Path, st
     app = ScreenApp(client_for(sandbox), DeployScreen("web-app", project))
     async with app.run_test(size=(140, 50)) as pilot:
         scr = app.screen
-        await pilot.press("ctrl+d")
+        await pilot.press("d")
         await until(pilot, lambda: scr.tracker is not None and scr.tracker.finished and not scr.running, 60)
         f = scr.tracker.failure
         assert f is not None and f.kind == kind, (f, scr.query_one("#deploy-transcript").lines[-15:])
@@ -172,7 +172,7 @@ async def test_deploy_release_command_failure_shows_its_output(sandbox: Any, pro
     app = ScreenApp(client_for(sandbox), DeployScreen("web-app", project))
     async with app.run_test(size=(140, 50)) as pilot:
         scr = app.screen
-        await pilot.press("ctrl+d")
+        await pilot.press("d")
         await until(pilot, lambda: scr.tracker is not None and scr.tracker.finished and not scr.running, 60)
         f = scr.tracker.failure
         assert f is not None and f.kind == "release_command" and f.stage == "release"
@@ -185,7 +185,7 @@ async def test_deploy_cancel_kills_group_and_leaves_no_orphan(sandbox: Any, proj
     app = ScreenApp(client, DeployScreen("web-app", project))
     async with app.run_test(size=(140, 50)) as pilot:
         scr = app.screen
-        await pilot.press("ctrl+d")
+        await pilot.press("d")
         await until(pilot, lambda: scr.tracker is not None and scr.tracker.reached("build"))
         pid = scr.process.pid
         assert pid_alive(pid)

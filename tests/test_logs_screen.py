@@ -76,6 +76,7 @@ def alive(pid: int) -> bool:
 
 async def test_ingest_filter_pause_search_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     app = LogsApp(make_client(tmp_path, FAKE_LOGS="50"))
     async with app.run_test(size=(140, 30)) as pilot:
         scr = screen_of(app)
@@ -127,10 +128,12 @@ async def test_ingest_filter_pause_search_save(tmp_path: Path, monkeypatch: pyte
         await pilot.press("1")  # errors off
         await pilot.press("s")
         inp = scr.query_one("#logs-input")
-        assert inp.value.startswith("./flytui-logs-shop-api-") and inp.value.endswith(".log")
+        # a full path in $XDG_STATE_HOME/flytui/logs (never the current folder, which may be the project)
+        saved_dir = tmp_path / "state" / "flytui" / "logs"
+        assert inp.value.startswith(f"{saved_dir}/flytui-logs-shop-api-") and inp.value.endswith(".log")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: list(tmp_path.glob("flytui-logs-shop-api-*.log")))
-        saved = next(tmp_path.glob("flytui-logs-shop-api-*.log")).read_text().splitlines()
+        await wait_until(pilot, lambda: list(saved_dir.glob("flytui-logs-shop-api-*.log")))
+        saved = next(saved_dir.glob("flytui-logs-shop-api-*.log")).read_text().splitlines()
         assert len(saved) == 80 and all("[error]" not in ln for ln in saved)
         # wrap / timestamps toggles
         await pilot.press("t")

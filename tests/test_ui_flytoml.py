@@ -185,7 +185,8 @@ async def test_proposed_change_opens_on_the_diff(project: Path) -> None:
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
         app.push_screen(FlyTomlScreen(project, proposed=proposed, reason="Run migrations on deploy"), results.append)
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DiffConfirmScreen))
+        assert await wait_until(pilot, lambda: isinstance(app.screen, DiffConfirmScreen)
+                                and bool(app.screen.query("#flytoml-diff")))  # composed, not just pushed
         assert "Run migrations on deploy" in plain(app.screen.query_one("#flytoml-confirm-reason"))
         assert "+[deploy]" in plain(app.screen.query_one("#flytoml-diff"))
         await pilot.click("#flytoml-save")

@@ -65,10 +65,12 @@ class Child:
 
 
 async def start_child(argv: Sequence[str], *, stdin_pipe: bool, env: Mapping[str, str], cwd: str | None,
-                      on_started: Callable[[int], None]) -> Child:
+                      on_started: Callable[[int], None],
+                      preexec_fn: Callable[[], None] | None = None) -> Child:
     """Start ``argv`` in a new session (its own process group); see the module docstring.
 
-    ``on_started(pid)`` runs as soon as the child exists. Raises what ``create_subprocess_exec`` raises
+    ``on_started(pid)`` runs as soon as the child exists; ``preexec_fn`` runs in the child before exec
+    (flytui.fly.lifeline.die_with_parent). Raises what ``create_subprocess_exec`` raises
     (e.g. FileNotFoundError) with every descriptor closed.
     """
     loop = asyncio.get_running_loop()
@@ -80,7 +82,7 @@ async def start_child(argv: Sequence[str], *, stdin_pipe: bool, env: Mapping[str
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv, stdin=in_r if in_r is not None else asyncio.subprocess.DEVNULL, stdout=out_w,
-                stderr=err_w, env=dict(env), cwd=cwd, start_new_session=True,
+                stderr=err_w, env=dict(env), cwd=cwd, start_new_session=True, preexec_fn=preexec_fn,
             )
         finally:  # the child's ends: it has its own copies now (or it never started)
             for fd in (out_w, err_w, in_r):

@@ -46,6 +46,7 @@ class LoggedCommand:
     duration: float | None = None   # None while running
     returncode: int | None = None   # None while running, or when the process never started / was killed
     stderr_tail: str = ""           # last stderr lines (redacted), kept only when the call failed
+    stopped: bool = False           # flytui ended it (a stream closed, a call cancelled): not a failure
 
     @property
     def running(self) -> bool:
@@ -53,22 +54,25 @@ class LoggedCommand:
 
     @property
     def failed(self) -> bool:
-        """Finished with a non-zero exit code, or ended without one (could not start, killed).
+        """Finished with a non-zero exit code, or ended without one (could not start, killed by someone else);
+        a stream flytui stopped itself is not a failure.
 
         A Machines API request (``kind == "api"``, ``returncode`` = HTTP status) failed without a response or
         with a status >= 400."""
         if self.kind == "api":
             return not self.running and (self.returncode is None or self.returncode >= 400)
-        return not self.running and self.returncode != 0
+        return not self.running and not self.stopped and self.returncode != 0
 
     @property
     def status(self) -> str:
-        """``running``, ``ok``, ``exit N`` (negative: killed by signal N) or ``not started``; an API request:
-        its HTTP status (``200``) or ``no response``."""
+        """``running``, ``ok``, ``stopped`` (by flytui), ``exit N`` (negative: killed by signal N) or ``not started``;
+        an API request: its HTTP status (``200``) or ``no response``."""
         if self.running:
             return "running"
         if self.kind == "api":
             return "no response" if self.returncode is None else str(self.returncode)
+        if self.stopped:
+            return "stopped"
         if self.returncode is None:
             return "not started"
         return "ok" if self.returncode == 0 else f"exit {self.returncode}"
@@ -110,22 +114,23 @@ class CommandLog:
     def on_invocation(self, inv: "Invocation") -> None:
         """Runner listener: a start event creates an entry, the matching end event completes it."""
         self.record(inv.argv, kind=inv.kind, started=inv.started, duration=inv.duration,
-                    returncode=inv.returncode, stderr_tail=inv.stderr_tail)
+                    returncode=inv.returncode, stderr_tail=inv.stderr_tail, stopped=getattr(inv, "stopped", False))
 
     def record(self, argv: Sequence[str], *, kind: str, started: float, duration: float | None = None,
-               returncode: int | None = None, stderr_tail: str = "") -> LoggedCommand:
+               returncode: int | None = None, stderr_tail: str = "", stopped: bool = False) -> LoggedCommand:
         """Add or complete one entry (also used for calls made outside the runner, e.g. ``ssh console``).
 
         ``argv`` must already be redacted.
         """
         key = (started, tuple(argv), kind)
-        tail = stderr_tail if (duration is not None and returncode != 0) else ""
+        tail = stderr_tail if (duration is not None and returncode != 0 and not stopped) else ""
         entry_id = self._open.get(key)
         if entry_id is not None and entry_id in self._entries:
-            entry = replace(self._entries[entry_id], duration=duration, returncode=returncode, stderr_tail=tail)
+            entry = replace(self._entries[entry_id], duration=duration, returncode=returncode, stderr_tail=tail,
+                            stopped=stopped)
             self._entries[entry_id] = entry
         else:
-            entry = LoggedCommand(next(self._ids), tuple(argv), kind, started, duration, returncode, tail)
+            entry = LoggedCommand(next(self._ids), tuple(argv), kind, started, duration, returncode, tail, stopped)
             self._entries[entry.id] = entry
             while len(self._entries) > self.maxlen:
                 old_id, old = self._entries.popitem(last=False)

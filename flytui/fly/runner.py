@@ -39,6 +39,7 @@ from flytui.fly.errors import (
     classify,
     error_summary,
 )
+from flytui.fly.lifeline import die_with_parent
 from flytui.fly.redact import redact_argv, redact_text, secrets_in_argv, secrets_in_env_text
 
 log = logging.getLogger("flytui.fly.runner")
@@ -99,7 +100,7 @@ def _run_attached(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
     """Run ``argv`` on the terminal's own stdio and wait: the only child that is not put in its own group."""
     import subprocess
 
-    return subprocess.run(argv, env=env, cwd=cwd, check=False).returncode
+    return subprocess.run(argv, env=env, cwd=cwd, check=False, preexec_fn=die_with_parent()).returncode
 
 
 def _signal_group(pgid: int, sig: int) -> bool:
@@ -239,6 +240,9 @@ class CompletedRun:
     duration: float
 
 
+#: exit codes of a process ended by our SIGTERM/SIGKILL (negative from asyncio, 128+N from a shell wrapper)
+_STOP_CODES = frozenset({-signal.SIGTERM, -signal.SIGKILL, 128 + signal.SIGTERM, 128 + signal.SIGKILL})
+
 @dataclass(frozen=True)
 class Invocation:
     """One entry of the command log, emitted at start (duration/returncode None) and at end."""
@@ -249,6 +253,7 @@ class Invocation:
     returncode: int | None
     stderr_tail: str  # redacted
     kind: str  # run | json | stream | long
+    stopped: bool = False  # flytui ended it (closed a stream, cancelled): its signal exit code is no failure
 
 
 @dataclass(frozen=True)
@@ -428,7 +433,8 @@ class FlyctlRunner:
 
         try:
             return await start_child(argv, stdin_pipe=stdin_pipe, env=env if env is not None else self.child_env(),
-                                     cwd=cwd or self.cwd, on_started=register)
+                                     cwd=cwd or self.cwd, on_started=register,
+                                     preexec_fn=die_with_parent())  # ends with flytui even on kill -9
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             if env is not None:  # a program other than flyctl (spawn_program / run_program)
                 raise FlyctlNotFound(
@@ -918,7 +924,8 @@ class FlyProcess:
                 fut.set_exception(self._exit_error(rx, rc))
         err_tail = redact_text(_tail_text("\n".join(l.text for l in self._tail if l.stream == "err")), self._secrets)
         duration = time.monotonic() - self._t0
-        self._runner._emit(Invocation(self.argv, self._started_wall, duration, rc, err_tail, self._kind))
+        stopped = self._closing and rc in _STOP_CODES
+        self._runner._emit(Invocation(self.argv, self._started_wall, duration, rc, err_tail, self._kind, stopped))
         log.debug("end [%s] %s -> %s in %.2fs", self._kind, shlex.join(self.argv), rc, duration)
 
     def _exit_error(self, rx: re.Pattern[str], rc: int | None) -> FlyctlError:

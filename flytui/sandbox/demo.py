@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 TEMPLATE_DIR = Path(__file__).with_name("demo_project")
 APP_NAME_PLACEHOLDER = "__APP_NAME__"
@@ -91,6 +92,7 @@ class Demo:
         #: the sandbox's Machines API (flytui/sandbox/api_server.py), what FLY_FLAPS_BASE_URL points at
         self.api_server = None
         self._closed = False
+        self._watchdog: Any = None
 
     def _fly(self, *args: str, cwd: Path | None = None) -> str:
         import subprocess
@@ -104,12 +106,15 @@ class Demo:
     def start(self) -> "Demo":
         import os
 
+        from flytui.fly.lifeline import owner_token
         from flytui.sandbox.postgres import EmbeddedPostgres
+        from flytui.sandbox.procs import OWNER_ENV
         from flytui.sandbox.state import Sandbox
 
+        sandbox_dir = self.workspace / "sandbox"
         try:
+            self._start_watchdog(sandbox_dir)
             self.pg = EmbeddedPostgres().start()
-            sandbox_dir = self.workspace / "sandbox"
             self.sandbox = Sandbox.init(sandbox_dir, user_email="you@example.com", org="personal")
             self.sandbox.set_postgres_server(self.pg.host, self.pg.port, self.pg.user)
             copy_demo_project(self.project_dir, self.app)
@@ -125,6 +130,7 @@ class Demo:
                 # ~/.fly/config.yml (flytui then asks the sandbox `fly auth token` for the demo user's token)
                 "FLY_FLAPS_BASE_URL": self.api_server.url,
                 "FLY_CONFIG_DIR": str(sandbox_dir),
+                OWNER_ENV: owner_token(),  # machine processes end themselves once this process is gone
             }
             # never send the developer's real token to the sandbox: flyctl (and flytui) take the first of
             # FLY_ACCESS_TOKEN / FLY_API_TOKEN that is set, even empty (= the login), and the product's
@@ -164,6 +170,27 @@ class Demo:
         self.cluster_id = m.group(1)
         return self._fly("mpg", "attach", self.cluster_id, "-a", self.app)
 
+    def _start_watchdog(self, sandbox_dir: Path) -> None:
+        """A detached child that cleans up if this process dies without :meth:`close` (flytui/sandbox/watchdog.py)."""
+        import os
+        import subprocess
+        import sys
+
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-m", "flytui.sandbox.watchdog", str(os.getpid()), str(sandbox_dir), str(self.workspace)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True)
+
+    def _stop_watchdog(self) -> None:
+        dog, self._watchdog = self._watchdog, None
+        if dog is not None and dog.poll() is None:
+            dog.terminate()
+            try:
+                dog.wait(5)
+            except Exception:  # noqa: BLE001 - it cleans up the same things: kill it and go on
+                dog.kill()
+                dog.wait()
+
     def close(self) -> None:
         """Stop every machine process, proxy and Postgres; remove the workspace. Idempotent."""
         if self._closed:
@@ -174,6 +201,7 @@ class Demo:
                 self.api_server.stop()
             except Exception:  # noqa: BLE001 - best effort, keep cleaning
                 pass
+        self._stop_watchdog()
         if self.sandbox is not None:
             try:
                 self.sandbox.teardown()

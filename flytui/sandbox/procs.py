@@ -36,6 +36,7 @@ import os
 import random
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +44,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from flytui.fly.lifeline import die_with_parent, watch_owner
 from flytui.sandbox.state import ENV_DIR, Sandbox, SandboxError, now_ms, now_rfc3339, pid_alive, stop_group
+
+#: ``PID:STARTTIME`` of the process that owns this sandbox (``flytui --demo``; flytui.fly.lifeline.owner_token).
+#: Machine processes and forwarders are started by short-lived flyctl processes, so they cannot die with their
+#: parent: they watch the owner and end themselves once it is gone (however it died, ``kill -9`` included).
+OWNER_ENV = "FLYTUI_SANDBOX_OWNER"
 
 
 # ---- logs -----------------------------------------------------------------------------------
@@ -516,7 +523,7 @@ def _run_once(path: Path, instance: str, region: str, argv: list[str]) -> int:
     """Run the main command once, streaming its output into the log; its exit code."""
     try:
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT)
+                                 stderr=subprocess.STDOUT, preexec_fn=die_with_parent(signal.SIGKILL))
     except OSError as exc:
         append_log(path, instance, region, f"Error: failed to spawn command: {argv[0]}: {exc}",
                    provider="runner", level="error")
@@ -594,6 +601,14 @@ async def _flycast(fd: int, target: str) -> None:
         await server.serve_forever()
 
 
+def _end_machine() -> None:
+    """SIGKILL this machine: its process group when we lead one (detached pump/forwarder), else ourselves
+    (the command then gets its parent-death signal)."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _usage() -> int:
     print("usage: python -m flytui.sandbox.procs pump LOG INSTANCE REGION [--status F] [--restarts N] -- CMD...\n"
           "       python -m flytui.sandbox.procs flycast FD TARGET", file=sys.stderr)
@@ -602,9 +617,10 @@ def _usage() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    import signal
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(143)))
+    # the owner (flytui) is gone: end the whole machine (the pump and its command)
+    watch_owner(os.environ.get(OWNER_ENV), _end_machine)
     if len(args) == 3 and args[0] == "flycast":
         import asyncio
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from flytui.fly.lifeline import die_with_parent
 from flytui.sandbox import procs
 from flytui.sandbox.state import Sandbox, get_app
 
@@ -182,7 +183,7 @@ class Hallpass:
         try:
             child = await asyncio.create_subprocess_exec(
                 *argv, cwd=app.get("source_dir") or os.getcwd(), env=env, stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent())
         except OSError:
             process.stderr.write(f'exec: "{argv[0]}": executable file not found in $PATH\n'.encode())
             process.exit(127)

@@ -24,6 +24,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from flytui.fly.lifeline import die_with_parent
 from flytui.sandbox import generations, procs
 from flytui.sandbox.commands import Ctx
 from flytui.sandbox.state import (FLYCTL_VERSION, SandboxError, add_event, add_release, get_app, new_machine,
@@ -340,7 +341,7 @@ def run_in_app(app: dict[str, Any], server: dict[str, Any] | None, cmd: str,
     try:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE if capture else None,
-                                stderr=subprocess.STDOUT if capture else None)
+                                stderr=subprocess.STDOUT if capture else None, preexec_fn=die_with_parent())
     except OSError as exc:
         raise SandboxError(f'ssh shell: exec: "{argv[0]}": executable file not found in $PATH ({exc.strerror})')
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,8 @@ from textual.markup import escape
 from textual.reactive import reactive
 
 from flytui.fly.commandlog import CommandLog
-from flytui.fly.errors import FlyError
-from flytui.ui import commands
+from flytui.fly.errors import FlyctlNotFound, FlyError
+from flytui.ui import commands, navigation
 from flytui.ui.config import Config
 from flytui.ui.failures import FailureLog
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
@@ -28,6 +30,8 @@ APP_PANES = ("machines", "secrets", "volumes")
 FIRST_DATA_BOUND = 1.5
 #: seconds the first frame may wait for the launch-time read, so a prompt answer is painted in the first frame
 FIRST_FRAME_WAIT = 0.1
+#: seconds during which the same error (type and text) is not notified again
+ERROR_REPEAT_WINDOW = 3.0
 
 
 class RegistryProvider(Provider):
@@ -60,6 +64,9 @@ class FlytuiApp(App):
     CSS_PATH = str(Path(__file__).with_name("flytui.tcss"))
     TITLE = "flytui"
     COMMANDS = {RegistryProvider}
+    #: the "Everywhere" and "Views" keys on every screen (hidden here: the main screen's footer shows them);
+    #: a screen's own binding of the same key wins (flytui/ui/navigation.py)
+    BINDINGS = [replace(b, show=False) for b in commands.bindings([commands.GLOBAL, commands.VIEW])]
     ENABLE_COMMAND_PALETTE = True
 
     current_app: reactive[str | None] = reactive(None)
@@ -82,6 +89,7 @@ class FlytuiApp(App):
         #: set once the first pane load ended (see :meth:`data_shown`); the header facts wait for it
         self.first_data = asyncio.Event()
         self._prefetched: dict[tuple[str, Any], asyncio.Future[Any]] = {}
+        self._recent_errors: dict[tuple[str, str], float] = {}
         #: the DATABASE_URL flytui knows (set by the DATABASE_URL fix): memory only, never on disk, shown masked;
         #: the doctor checks it and the migrations screen offers it
         self.database_url: str | None = None
@@ -275,7 +283,16 @@ class FlytuiApp(App):
             return False
         if isinstance(exc, FlyError):
             body = exc.message + (f"\n{exc.hint}" if exc.hint else "")
-            self.notify(body, title=f"{action} failed", severity="error", timeout=10)
+            # the same failure from calls made together (e.g. no flyctl: version, whoami and the first view
+            # all fail at once) is one notification, not a stack of identical ones
+            now, key = time.monotonic(), (type(exc).__name__, body)
+            self._recent_errors = {k: t for k, t in self._recent_errors.items() if now - t < ERROR_REPEAT_WINDOW}
+            if key in self._recent_errors:
+                self.log.error(f"{action}: {exc!r} (shown already)")
+                return False
+            self._recent_errors[key] = now
+            title = "flyctl not found" if isinstance(exc, FlyctlNotFound) else f"{action} failed"
+            self.notify(body, title=title, severity="error", timeout=10)
         else:
             first = (str(exc).splitlines() or [""])[0][:200]
             self.notify(f"{type(exc).__name__}: {first}" if first else type(exc).__name__,
@@ -308,6 +325,11 @@ class FlytuiApp(App):
     async def action_command(self, command_id: str, args: list[str] | None = None) -> bool:
         """Run a registry command: the single place where read-only mode refuses mutating commands."""
         cmd = commands.get(command_id)
+        if cmd.group in (commands.GLOBAL, commands.VIEW):
+            if not navigation.prepare(self, cmd):
+                return False
+            if navigation.on_screen(self, cmd):
+                return True
         if cmd.mutating and not self.guard_mutation(cmd.title):
             return False
         if cmd.group in commands.PANE_GROUPS:
@@ -515,6 +537,19 @@ class FlytuiApp(App):
         return None
 
     async def action_quit(self) -> None:
+        busy = navigation.busy_screens(self)
+        if busy:  # asked in a worker: a key handler must never wait for a dialog
+            self.run_worker(self._confirm_quit(busy), group="quit", exclusive=True, exit_on_error=False)
+            return
+        await self._quit_now()
+
+    async def _confirm_quit(self, busy: list[str]) -> None:
+        req = ConfirmRequest("Quit flytui? " + "; ".join(busy) + ".", ["flytui"], danger=True,
+                             confirm_label="Quit anyway", cancel_label="Stay")
+        if await self.confirm(req):
+            await self._quit_now()
+
+    async def _quit_now(self) -> None:
         await self.close_tunnels()
         self._kill_children()
         self.exit()

@@ -7,7 +7,9 @@ Once the app is up it opens, through the product's own services, a ``fly logs`` 
 a ``fly proxy`` tunnel to the demo database (the app's TunnelManager), runs ``fly machine start`` of the
 Postgres machine (a machine process of the sandbox), then writes ``RUN_DIR/ready`` (with the pids seen).
 The test then ends the run by the quit key, a signal or closing the terminal. ``MODE=worker-exception``
-instead raises inside a worker started with ``exit_on_error=True`` right after ``ready``.
+instead raises inside a worker started with ``exit_on_error=True`` right after ``ready``. ``MODE=deployed``
+first fixes the demo's DATABASE_URL and deploys the demo app, so its machines run (uvicorn under a pump) when
+``ready`` is written (tests/test_reliability_kill9.py).
 """
 from __future__ import annotations
 
@@ -39,10 +41,29 @@ def main() -> int:
             tunnel = await self.tunnels.acquire(db_app, 5432)
             machines = await client.machines(db_app)
             await client.machine_action(db_app, machines[0].id, "start")
+            if mode == "deployed":
+                await self._deploy(app)
             info = {"logs": logs.pid, "tunnel": tunnel.pid, "port": tunnel.local_port}
             (run_dir / "ready").write_text(json.dumps(info))
             if mode == "worker-exception":
                 self.run_worker(self._explode(), group="driver-boom", exit_on_error=True)
+
+        async def _deploy(self, app: str) -> None:
+            """``fly deploy`` of the demo project (after the DATABASE_URL fix its release command needs)."""
+            import os
+
+            from flytui.db.urls import fix_url
+            from flytui.fly.deploy import options_from_fly_toml
+
+            self.client.runner.env["FLYTUI_SANDBOX_SPEED"] = "20"
+            await self.client.set_secrets(app, {"DATABASE_URL": fix_url(os.environ["FLYTUI_DATABASE_URL"])},
+                                          stage=True)
+            async with self.client.deploy(app, options_from_fly_toml(self.project_dir)) as proc:
+                async for _batch in proc.batches():
+                    pass
+                code = await proc.wait()
+            if code != 0:
+                raise RuntimeError(f"reliability driver: deploy failed ({code}): {proc.tail()}")
 
         async def _explode(self) -> None:
             raise RuntimeError("reliability driver: unhandled exception in a worker")

@@ -8,9 +8,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from flytui.ui.screens.dialog import Dialog
 from flytui.ui.widgets.fields import fmt_time, pick, text
 
 
@@ -41,7 +41,7 @@ def render_detail(name: str, app: Any, status: Any, releases: Any, ips: Any) -> 
     return "\n".join(lines)
 
 
-class AppDetailScreen(ModalScreen[None]):
+class AppDetailScreen(Dialog[None]):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
@@ -54,6 +54,10 @@ class AppDetailScreen(ModalScreen[None]):
         with VerticalScroll(id="confirm-box"):
             yield Label(f"{self.app_name}", id="confirm-title", markup=False)
             yield Static("loading…", id="detail-body", markup=False)
+            yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("↑/↓", "scroll"), ("esc/q", "close")]
 
     def on_mount(self) -> None:
         self.load()

@@ -33,7 +33,8 @@ def entry_row(entry: Any, now: float | None = None) -> dict[str, Any]:
     """One table row for a :class:`~flytui.fly.commandlog.LoggedCommand`."""
     now = time.time() if now is None else now
     status = entry.status
-    style = "cyan" if entry.running else ("bold red" if entry.failed else "green")
+    style = ("cyan" if entry.running else "dim" if status == "stopped" else "bold red" if entry.failed
+             else "green")
     duration = "…" if entry.duration is None else f"{entry.duration:.2f}s"
     tail = (entry.stderr_tail.splitlines() or [""])[-1] if entry.failed else ""
     return {

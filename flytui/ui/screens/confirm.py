@@ -1,4 +1,9 @@
-"""The one confirmation dialog: names its target(s), shows the exact flyctl argv, typed-name mode for destroy."""
+"""The one confirmation dialog: names its target(s), shows the exact flyctl argv, typed-name mode for destroy.
+
+One rule for keys: ``y`` confirms, ``n``/``esc`` cancels, enter presses the focused button (the hint line says
+which). The default focus is the action for ordinary confirms and the safe button for ``danger`` ones;
+destructive ones with ``typed_name`` need the typed name (enter in the field confirms once it matches).
+"""
 from __future__ import annotations
 
 import shlex
@@ -8,8 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+from flytui.ui.screens.dialog import Dialog
 
 
 @dataclass(frozen=True)
@@ -25,13 +31,16 @@ class ConfirmRequest:
     typed_name: str | None = None
     danger: bool = False
     confirm_label: str = "Confirm"
+    #: the safe button's label: what happens instead (e.g. "Keep deploying")
+    cancel_label: str = "Cancel"
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """Returns True only on an explicit confirm (and a matching typed name)."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm_key", "Yes", show=False)]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm_key", "Yes", show=False),
+                Binding("n", "cancel", "No", show=False)]
 
     def __init__(self, request: ConfirmRequest) -> None:
         super().__init__()
@@ -46,20 +55,34 @@ class ConfirmScreen(ModalScreen[bool]):
             cmds = "\n".join("$ " + shlex.join(a) for a in r.argvs[:8])
             if len(r.argvs) > 8:
                 cmds += f"\n… {len(r.argvs) - 8} more"
-            yield Static(cmds, id="confirm-argv", markup=False)
+            if r.argvs:
+                yield Static(cmds, id="confirm-argv", markup=False)
             if r.typed_name:
                 yield Label(f"Type {r.typed_name!r} to confirm:", markup=False)
                 yield Input(placeholder=r.typed_name, id="confirm-input")
             with Horizontal(id="confirm-buttons"):
                 yield Button(r.confirm_label, id="confirm-yes", variant="error" if r.danger else "primary",
                              disabled=bool(r.typed_name))
-                yield Button("Cancel", id="confirm-no")
+                yield Button(r.cancel_label, id="confirm-no")
+            yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        r = self.request
+        if r.typed_name:
+            return [("type", repr(r.typed_name)), ("esc", r.cancel_label)]
+        return [("y", r.confirm_label), ("n/esc", r.cancel_label), ("tab", "switch")]
+
+    def enter_hint(self) -> str | None:
+        if isinstance(self.focused, Input):
+            return f"{self.request.confirm_label} (once the name matches)"
+        return super().enter_hint()
 
     def on_mount(self) -> None:
-        if self.request.typed_name:
+        r = self.request
+        if r.typed_name:
             self.query_one("#confirm-input", Input).focus()
-        else:
-            self.query_one("#confirm-no", Button).focus()
+        else:  # enter = the focused button: the action, unless the action is dangerous
+            self.query_one("#confirm-no" if r.danger else "#confirm-yes", Button).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one("#confirm-yes", Button).disabled = event.value != self.request.typed_name

@@ -6,14 +6,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
+from flytui.ui.screens.dialog import Dialog
 from flytui.ui.commands import validate_app_name
 from flytui.ui.widgets.fields import pick
 
 
-class CreateAppScreen(ModalScreen[tuple[str, str | None] | None]):
+class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -31,6 +31,12 @@ class CreateAppScreen(ModalScreen[tuple[str, str | None] | None]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Create", id="confirm-yes", variant="primary")
                 yield Button("Cancel", id="confirm-no")
+            yield self.key_hints()
+
+    ENTER_HINT = "create"
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("tab", "next field"), ("esc", "cancel")]
 
     def on_mount(self) -> None:
         self.query_one("#create-name", Input).focus()

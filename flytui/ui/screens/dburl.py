@@ -14,8 +14,8 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
+from flytui.ui.screens.dialog import Dialog
 
 
 def diagnose(url: str) -> tuple[list[str], str | None]:
@@ -35,7 +35,7 @@ def masked_diff(old: str, new: str) -> str:
     return f"- {mask_url(old)}\n+ {mask_url(new)}"
 
 
-class DatabaseUrlScreen(ModalScreen[str | None]):
+class DatabaseUrlScreen(Dialog[str | None]):
     """Check a DATABASE_URL and set the fixed value; dismisses with the fixed URL once it was set, else None."""
 
     CSS_PATH = "confirm.tcss"
@@ -62,6 +62,12 @@ class DatabaseUrlScreen(ModalScreen[str | None]):
                 yield Button("Check", id="dburl-check")
                 yield Button("Fix", id="dburl-fix", variant="warning", disabled=True)
                 yield Button("Close", id="dburl-close")
+            yield self.key_hints()
+
+    ENTER_HINT = "check the URL"
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("tab", "next field/button"), ("esc", "close")]
 
     def on_mount(self) -> None:
         inp = self.query_one("#dburl-input", Input)

@@ -69,7 +69,7 @@ class DeployScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "close", "Back"),
         *(replace(b, show=True) for b in commands.bindings([commands.DEPLOY])),
-        Binding("ctrl+c", "cancel_deploy", "Cancel deploy", show=False, priority=True),
+        Binding("ctrl+c", "cancel_deploy", "Stop deploy", show=False, priority=True),
     ]
 
     class Progress(Message):
@@ -106,6 +106,7 @@ class DeployScreen(Screen[None]):
         self.running = False
         self.probe_results: list[str] = []
         self._tick = 0
+        self._asking_cancel = False
 
     # -- compose ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -127,7 +128,7 @@ class DeployScreen(Screen[None]):
                 yield Label("Build args")
                 yield Input(value=" ".join(f"{k}={v}" for k, v in d.build_args.items()),
                             placeholder="NAME=VALUE …", id="deploy-build-args")
-                yield Button("Deploy", id="deploy-go", variant="primary")
+                yield Button("Deploy (d)", id="deploy-go", variant="primary")
         yield Static("", id="deploy-summary", markup=False)
         yield PlainDataTable(id="deploy-stages", cursor_type="row")
         with Horizontal(id="deploy-push-row"):
@@ -151,6 +152,7 @@ class DeployScreen(Screen[None]):
         machines.add_column("Step", key="step", width=70)
         self.query_one("#deploy-transcript").display = False
         self.query_one("#deploy-push-row").display = False
+        self.query_one("#deploy-go", Button).focus()  # enter (or d) starts the deploy
         if self.auto_start and self.image:
             self.start_with(redeploy_options(self.image, self.project_dir))
 
@@ -168,6 +170,10 @@ class DeployScreen(Screen[None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "deploy-go":
+            self.action_start()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id in ("deploy-image", "deploy-build-args"):
             self.action_start()
 
     def action_start(self) -> None:
@@ -195,6 +201,7 @@ class DeployScreen(Screen[None]):
         self.query_one("#deploy-machines", DataTable).clear()
         self.query_one("#deploy-form").display = False
         self.query_one("#deploy-push-row").display = True
+        self.query_one("#deploy-stages", DataTable).focus()  # never leave the focus in a hidden form field
         self.running = True
         self._render_stages()
         self.set_interval(0.25, self._spin, name="deploy-spinner")
@@ -305,19 +312,33 @@ class DeployScreen(Screen[None]):
         log = self.query_one("#deploy-transcript", Log)
         log.display = not log.display
 
-    async def action_cancel_deploy(self) -> None:
-        if not self.running:
+    def action_cancel_deploy(self) -> None:
+        """Ask, then stop flyctl. The question is awaited in a worker: a key handler that waited for the dialog
+        would block the message loop the dialog itself needs (the app froze)."""
+        if not self.running or self._asking_cancel:
             return
-        confirm = getattr(self.app, "confirm", None)
-        if confirm is not None:
-            from flytui.ui.screens.confirm import ConfirmRequest
+        self._asking_cancel = True
+        self.confirm_cancel()
 
-            ok = await confirm(ConfirmRequest(
-                title="Cancel the running deploy?", targets=[self.app_name],
-                argvs=[["fly", *(self.options or self.form_options()).argv(self.app_name)]], danger=True,
-                confirm_label="Stop flyctl"))
-            if not ok:
-                return
+    @work(exclusive=False, group="deploy-confirm", exit_on_error=False)
+    async def confirm_cancel(self) -> None:
+        try:
+            confirm = getattr(self.app, "confirm", None)
+            if confirm is not None:
+                from flytui.ui.screens.confirm import ConfirmRequest
+
+                ok = await confirm(ConfirmRequest(
+                    title="Stop the running deploy? (flyctl is killed; what is already released stays)",
+                    targets=[self.app_name],
+                    argvs=[["fly", *(self.options or self.form_options()).argv(self.app_name)]], danger=True,
+                    confirm_label="Stop the deploy", cancel_label="Keep deploying"))
+                if not ok:
+                    return
+        finally:
+            self._asking_cancel = False
+        if not self.running:
+            self.notify("The deploy finished before the answer: nothing was stopped", severity="warning")
+            return
         self.cancel_now()
 
     @work(exclusive=True, group="deploy-cancel", exit_on_error=False)
@@ -344,6 +365,10 @@ class DeployScreen(Screen[None]):
             self.notify("A deploy is running: wait for it or cancel it first (x)", severity="warning")
             return
         self.app.run_command_id("releases", [self.app_name])
+
+    def busy_reason(self) -> str | None:
+        """Why this screen must not be closed now (the app's global keys ask; flytui/ui/navigation.py)."""
+        return "a deploy is running (x stops it)" if self.running else None
 
     def action_close(self) -> None:
         if self.running:

@@ -294,6 +294,10 @@ class DoctorScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_fix()
 
+    def busy_reason(self) -> str | None:
+        """Running checks may be left at any time (the app's global keys ask; flytui/ui/navigation.py)."""
+        return None
+
     def action_close(self) -> None:
         self.app.pop_screen()
 

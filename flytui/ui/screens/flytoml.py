@@ -15,9 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Static, TextArea
 
+from flytui.ui.screens.dialog import Dialog
 from flytui.fly.flytoml import FLY_TOML, FlyTomlIssue, unified_diff, validate_text, write_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,11 +60,12 @@ def errors_of(issues: list[FlyTomlIssue]) -> list[FlyTomlIssue]:
     return [i for i in issues if i.severity == "error"]
 
 
-class DiffConfirmScreen(ModalScreen[bool]):
+class DiffConfirmScreen(Dialog[bool]):
     """Confirm a save: names the file and shows the unified diff against the file on disk."""
 
     CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm", "Save", show=False)]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm", "Save", show=False),
+                Binding("n", "cancel", "Cancel", show=False)]
 
     def __init__(self, path: Path, diff: str, reason: str | None = None) -> None:
         super().__init__()
@@ -80,9 +82,13 @@ class DiffConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="flytoml-confirm-buttons"):
                 yield Button("Save", id="flytoml-save", variant="primary")
                 yield Button("Cancel", id="flytoml-cancel")
+            yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("y", "save"), ("n/esc", "cancel"), ("tab", "switch")]
 
     def on_mount(self) -> None:
-        self.query_one("#flytoml-cancel", Button).focus()
+        self.query_one("#flytoml-save", Button).focus()  # enter = the focused button (the diff is above)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "flytoml-save")
@@ -180,6 +186,10 @@ class FlyTomlScreen(Screen[bool]):
         area.read_only = False
         area.focus()
         self._update_title()
+
+    def busy_reason(self) -> str | None:
+        """Why this screen must not be closed now (the app's global keys ask; flytui/ui/navigation.py)."""
+        return f"{FLY_TOML} has unsaved changes (ctrl+s saves, esc twice discards)" if self.dirty else None
 
     def action_close(self) -> None:
         if self.editing:  # first escape leaves edit mode, the buffer stays

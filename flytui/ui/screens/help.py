@@ -3,21 +3,28 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen
 from textual.widgets import DataTable
 
 from flytui.ui import commands
+from flytui.ui.screens.dialog import Dialog
 from flytui.ui.widgets.plain import PlainDataTable
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "dismiss_help", "Close"), Binding("q", "dismiss_help", "Close", show=False),
                 Binding("question_mark", "dismiss_help", "Close", show=False)]
-    DEFAULT_CSS = "HelpScreen DataTable { width: 95%; height: 90%; border: thick $primary; }"
+    DEFAULT_CSS = """
+    HelpScreen DataTable { width: 95%; height: 1fr; max-height: 90%; border: thick $primary; }
+    HelpScreen #dialog-keys { width: 95%; margin: 0; background: $surface; padding: 0 1; }
+    """
 
     def compose(self) -> ComposeResult:
         yield PlainDataTable(id="help-table", cursor_type="row")
+        yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("↑/↓", "scroll"), ("esc/q/?", "close")]
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

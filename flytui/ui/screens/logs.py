@@ -8,6 +8,7 @@ and the :class:`LogView` (a line-API scroll view that renders only the visible l
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from collections import deque
 from dataclasses import replace
@@ -32,6 +33,33 @@ from flytui.fly.logs import LEVELS, LogBuffer, LogFilter, LogRecord, LogTail, Ta
 #: registry keys shown in the footer (the others are listed by ``?``)
 _SHOWN = {"f", "p", "r", "m", "slash", "ctrl+f", "w", "t", "s", "c"}
 _LEVEL_LABEL = {"error": "ERROR", "warn": "WARN ", "info": "INFO ", "debug": "DEBUG", "trace": "TRACE"}
+
+
+def saved_message(n: int, path: Path) -> str:
+    """``Saved 1 line to /full/path`` (the full path: the user must find the file)."""
+    return f"Saved {n} line{'' if n == 1 else 's'} to {path.resolve()}"
+
+
+def logs_dir() -> Path:
+    """Where saved logs go: ``$XDG_STATE_HOME/flytui/logs`` (``~/.local/state/flytui/logs``) when it can be
+    created, else the system temp folder (never the current folder: it may be the project)."""
+    import tempfile
+
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if not state:
+        try:
+            state = str(Path.home() / ".local" / "state")
+        except RuntimeError:  # no home directory
+            state = ""
+    if state:
+        folder = Path(state) / "flytui" / "logs"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            pass
+    return Path(tempfile.gettempdir())
 
 
 class LogView(ScrollView, can_focus=True):
@@ -436,7 +464,8 @@ class LogsScreen(Screen[None]):
 
     # -- prompt (filter / search / save) ---------------------------------------------------
     def default_save_path(self) -> Path:
-        return Path.cwd() / f"flytui-logs-{self.app_name}-{now_stamp()}.log"
+        """``$XDG_STATE_HOME/flytui/logs/`` (default ``~/.local/state``), else the system temp folder."""
+        return logs_dir() / f"flytui-logs-{self.app_name}-{now_stamp()}.log"
 
     def action_prompt(self, mode: str) -> None:
         inp = self.query_one("#logs-input", Input)
@@ -449,7 +478,7 @@ class LogsScreen(Screen[None]):
             inp.value = self.search_rx.pattern if self.search_rx else ""
         else:
             inp.placeholder = "save visible lines to"
-            inp.value = f"./{self.default_save_path().name}"
+            inp.value = str(self.default_save_path())
         inp.display = True
         inp.focus()
 
@@ -493,4 +522,4 @@ class LogsScreen(Screen[None]):
         except OSError as exc:
             self.app.call_from_thread(self.app.report_error, exc, "save logs")
             return
-        self.app.call_from_thread(self.notify, f"Saved {len(lines)} lines to {path}", title="logs")
+        self.app.call_from_thread(self.notify, saved_message(len(lines), path), title="logs", markup=False)

@@ -9,9 +9,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from flytui.ui.screens.dialog import Dialog
 from flytui.ui.widgets.fields import fmt_time, pick, text
 
 
@@ -40,7 +40,7 @@ def render_machine(m: Any) -> str:
     return "\n".join(out)
 
 
-class MachineDetailScreen(ModalScreen[None]):
+class MachineDetailScreen(Dialog[None]):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
@@ -53,6 +53,10 @@ class MachineDetailScreen(ModalScreen[None]):
             yield Label(f"Machine {self.machine_id} ({self.app_name})", id="confirm-title", markup=False)
             yield Static(render_machine(self.machine) if self.machine is not None else "loading…",
                          id="detail-body", markup=False)
+            yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("↑/↓", "scroll"), ("esc/q", "close")]
 
     def on_mount(self) -> None:
         self.load()

@@ -10,18 +10,9 @@ import importlib
 
 from flytui.ui import commands
 from flytui.ui.screens.pane import Pane
+from flytui.ui.widgets.command_input import CommandInput, CommandSuggester
 from flytui.ui.widgets.footer import Footer
 from flytui.ui.widgets.status import OperationsStatus
-
-
-class CommandSuggester(Suggester):
-    """Prefix completion of command names for ``:`` mode."""
-
-    def __init__(self) -> None:
-        super().__init__(use_cache=False, case_sensitive=False)
-
-    async def get_suggestion(self, value: str) -> str | None:
-        return commands.complete(value)
 
 
 #: Every pane by id -> "module:Class". Only the first visible pane is imported and built at start; the others
@@ -52,9 +43,13 @@ class MainScreen(Screen):
         with ContentSwitcher(initial=initial, id="panes"):
             yield pane_class(initial)(id=initial)
         yield Input(placeholder="filter: text  /regex/  !invert  field:value", id="filter", classes="bar")
-        yield Input(placeholder=":command  (apps, machines APP, secrets, logs, deploy, -)", id="command",
-                    classes="bar", suggester=CommandSuggester())
+        yield CommandInput(placeholder=":command  (apps, machines APP, secrets, logs, deploy, -; tab completes)",
+                           id="command", classes="bar", suggester=CommandSuggester(self._known_apps))
         yield Footer()
+
+    def _known_apps(self) -> list[str]:
+        known = getattr(self.app, "known_apps", None)
+        return known() if known is not None else []
 
     @property
     def pane(self) -> Pane:

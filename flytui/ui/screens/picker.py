@@ -4,12 +4,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
+from flytui.ui.screens.dialog import Dialog
 
 
-class PickerScreen(ModalScreen[str | None]):
+class PickerScreen(Dialog[str | None]):
     """Type to narrow, enter to choose; returns the chosen value (or None)."""
 
     CSS_PATH = "confirm.tcss"
@@ -25,6 +25,12 @@ class PickerScreen(ModalScreen[str | None]):
             yield Label(self.title_text, id="confirm-title", markup=False)
             yield Input(placeholder="type to filter", id="picker-filter")
             yield OptionList(*[Option(label, id=value) for label, value in self.options], id="picker-list", markup=False)
+            yield self.key_hints()
+
+    ENTER_HINT = "choose"
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("type", "filter"), ("tab", "the list"), ("esc", "cancel")]
 
     def on_input_changed(self, event: Input.Changed) -> None:
         q = event.value.lower()

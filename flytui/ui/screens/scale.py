@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
+from flytui.ui.screens.dialog import Dialog
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
 
@@ -68,7 +68,7 @@ def scale_plan(app: str, current: ScaleState, counts: dict[str, int], size: str 
     return plan
 
 
-class ScaleScreen(ModalScreen[bool]):
+class ScaleScreen(Dialog[bool]):
     """Dismisses True when at least one change was applied."""
 
     CSS_PATH = "confirm.tcss"
@@ -90,6 +90,12 @@ class ScaleScreen(ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Apply", id="confirm-yes", variant="primary", disabled=True)
                 yield Button("Cancel", id="confirm-no")
+            yield self.key_hints()
+
+    ENTER_HINT = "apply (asks first)"
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("tab", "next field"), ("esc", "cancel")]
 
     def on_mount(self) -> None:
         self.load_current()

@@ -1,22 +1,66 @@
-"""Modal to set secrets: masked value input with a reveal toggle, stage-only vs deploy now."""
+"""Modal to set secrets: masked value input with a reveal toggle, stage-only vs deploy now.
+
+Typing fast (or auto-typing ``NAME<Tab>value``) must never leave part of the value in the name field, where it
+would show unmasked. Textual hands each key to the widget that has the focus *when the app reads the key*, and
+a plain Tab only moves the focus after the name field has handled the keys queued before it. So the keys that
+leave the name field (tab, enter, ``=``) are priority bindings of this screen: the app runs them itself, moves
+the focus at once, and every later key goes to the value field. A paste of ``NAME=value`` or ``NAME<Tab>value``
+into the name field is split the same way.
+"""
 from __future__ import annotations
 
 import re
 
+from textual import events
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label
 
+from flytui.ui.screens.dialog import Dialog
+
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SPLIT = re.compile(r"[=\t]")
 
 
-class SetSecretScreen(ModalScreen[tuple[dict[str, str], bool] | None]):
+class SecretNameInput(Input):
+    """The name field: a paste of ``NAME=value`` / ``NAME<tab>value`` puts the value in the value field."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # "=" ends the name: leave it to the screen's priority binding (Textual drops bindings of keys the
+        # focused input would consume)
+        return character != "=" and super().check_consume_key(key, character)
+
+    def _on_paste(self, event: events.Paste) -> None:
+        text = (event.text or "").strip("\r\n")
+        sep, newline = _SPLIT.search(text), text.find("\n")
+        if sep is not None and (newline < 0 or sep.start() < newline):
+            name, value = text[:sep.start()], text[sep.end():]
+        elif newline >= 0:
+            name, value = text[:newline], text[newline + 1:]
+        else:
+            super()._on_paste(event)
+            return
+        event.stop()
+        self.value = name.strip()
+        screen = self.screen
+        if isinstance(screen, SetSecretScreen):
+            screen.take_value(value.splitlines()[0] if value else "")
+
+
+class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
     """Returns ``({NAME: value}, stage)`` or None. The value never leaves this process except on stdin."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+r", "reveal", "Reveal/mask")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"), Binding("ctrl+r", "reveal", "Reveal/mask"),
+        # priority: run by the app as it reads the key, before the keys typed after it (see the module doc)
+        Binding("tab", "next_field", "Next field", show=False, priority=True),
+        Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
+        Binding("enter", "name_done", "Next field", show=False, priority=True),
+        Binding("equals_sign", "name_done", "Next field", show=False, priority=True),
+    ]
 
     def __init__(self, app_name: str, name: str = "", value: str = "") -> None:
         super().__init__()
@@ -26,16 +70,46 @@ class SetSecretScreen(ModalScreen[tuple[dict[str, str], bool] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(f"Set secret on {self.app_name}", id="confirm-title", markup=False)
-            yield Input(self._name, placeholder="NAME", id="secret-name")
+            yield SecretNameInput(self._name, placeholder="NAME", id="secret-name",
+                                  restrict=r"[A-Za-z0-9_]*")
             yield Input(self._value, placeholder="value (masked; ctrl+r reveals)", password=True, id="secret-value")
             yield Checkbox("Stage only (apply on next deploy)", False, id="secret-stage")
             yield Label("", id="secret-error")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Set", id="confirm-yes", variant="primary")
                 yield Button("Cancel", id="confirm-no")
+            yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("tab", "next field"), ("ctrl+r", "reveal/mask"), ("esc", "cancel")]
+
+    def enter_hint(self) -> str | None:
+        focused = self.focused
+        if isinstance(focused, Input):
+            return "next field" if focused.id == "secret-name" else "set the secret"
+        return super().enter_hint()
 
     def on_mount(self) -> None:
         self.query_one("#secret-value" if self._name else "#secret-name", Input).focus()
+
+    def take_value(self, value: str) -> None:
+        """Put ``value`` in the (masked) value field and focus it (a split paste)."""
+        box = self.query_one("#secret-value", Input)
+        box.value = value
+        box.cursor_position = len(value)
+        self.set_focus(box)
+
+    def action_next_field(self) -> None:
+        self.focus_next()  # synchronous: the next key already goes to the new field
+
+    def action_previous_field(self) -> None:
+        self.focus_previous()
+
+    def action_name_done(self) -> None:
+        name = self.query_one("#secret-name", Input)
+        if self.focused is not name:
+            raise SkipAction()  # enter / "=" elsewhere: the focused widget's own meaning
+        self.set_focus(self.query_one("#secret-value", Input))
 
     def action_reveal(self) -> None:
         box = self.query_one("#secret-value", Input)

@@ -20,6 +20,10 @@ def ssh_console_args(app: str, machine: str | None = None) -> list[str]:
 def open_shell(app: Any, machine: str | None) -> int | None:
     """Suspend ``app`` (a FlytuiApp), run ``fly ssh console`` on the terminal through the runner, resume and
     refresh. Returns the exit code (None when the terminal cannot be handed over: the command is shown)."""
+    if getattr(app, "read_only", False):  # the registry marks the shell mutating; this is the last line of defence
+        app.notify("Shell: disabled in read-only mode (a shell on a machine can change anything)",
+                   title="read-only", severity="warning")
+        return None
     name = app.current_app
     if not name:
         app.notify("Select an app first (A or :machines APP)", severity="warning")

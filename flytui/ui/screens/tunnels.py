@@ -11,9 +11,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from flytui.ui.screens.dialog import Dialog
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
@@ -67,7 +67,7 @@ def tunnel_row(info: Any) -> dict[str, Any]:
     }
 
 
-class OpenTunnelScreen(ModalScreen[tuple[str, int, str | None] | None]):
+class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
     """Ask for app, remote port and optional host; returns ``(app, port, host)`` or None."""
 
     CSS_PATH = "confirm.tcss"
@@ -88,6 +88,12 @@ class OpenTunnelScreen(ModalScreen[tuple[str, int, str | None] | None]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Open", id="confirm-yes", variant="primary")
                 yield Button("Cancel", id="confirm-no")
+            yield self.key_hints()
+
+    ENTER_HINT = "open the tunnel"
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("tab", "next field"), ("esc", "cancel")]
 
     def on_mount(self) -> None:
         self.query_one("#tunnel-port" if self._app_name else "#tunnel-app", Input).focus()
