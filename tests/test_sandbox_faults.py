@@ -78,6 +78,10 @@ def test_hang_until_killed_and_sigint_127(sandbox, inherited):
         assert proc.wait(timeout=10) == 127
     except subprocess.TimeoutExpired:
         raise AssertionError(f"the hanging flyctl ignored SIGINT for 10 s: {describe(proc.pid)}") from None
+    finally:
+        if proc.poll() is None:  # never leave the hanging flyctl behind
+            proc.kill()
+            proc.wait()
 
 
 def test_argv_log_records_every_invocation(sandbox):

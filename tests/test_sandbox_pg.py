@@ -68,6 +68,10 @@ def test_proxy_port_in_use_and_sigint(sandbox_pg):
         assert proc.wait(timeout=10) == 127
     except subprocess.TimeoutExpired:
         raise AssertionError(f"fly proxy ignored SIGINT for 10 s: {describe(proc.pid)}") from None
+    finally:
+        if proc.poll() is None:  # never leave the proxy behind
+            proc.kill()
+            proc.wait()
 
 
 def test_teardown_kills_proxies(sandbox_pg):
