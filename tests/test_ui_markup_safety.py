@@ -282,7 +282,7 @@ async def test_deploy_screen_shows_flyctl_lines_verbatim(tmp_path: Path) -> None
     app, _ = make_deploy(tmp_path, "", text=text, FAKE_RC="1")
     async with app.run_test(size=(200, 50)) as pilot:
         scr = app.screen
-        await pilot.press("ctrl+d")
+        await pilot.press("d")  # d (or enter on the form) starts the deploy
         await wait_for(pilot, lambda: scr.tracker is not None and scr.tracker.finished and not scr.running,
                        what="deploy finished")
         assert f"NotNullViolation {SLICE} {CLOSE} {BOLD}" in result_text(app)

@@ -42,9 +42,9 @@ async def test_missing_flyctl_is_one_notification(tmp_path: Path) -> None:
     reported: list[str] = []
     orig = app.report_error
 
-    def report_error(exc: Any, action: str) -> None:
+    def report_error(exc: Any, action: str, **kw: Any) -> bool:
         reported.append(action)
-        orig(exc, action)
+        return orig(exc, action, **kw)
 
     app.report_error = report_error  # type: ignore[method-assign]
     async with app.run_test(size=(120, 36)) as pilot:
