@@ -17,8 +17,10 @@ def _busy_workers(app: Any) -> list[str]:
 
 
 async def settle(pilot: Any, ready: Callable[[], bool] = lambda: True, *, timeout: float = 30.0,
-                 what: str = "the screen") -> None:
+                 what: str = "the screen", workers_idle: bool = True) -> None:
     """Wait until ``ready()`` holds, no worker runs and the screen renders the same twice in a row.
+
+    ``workers_idle=False``: a dialog's own worker may be running (it awaits the user's answer).
 
     Raises AssertionError (naming what was still pending) after ``timeout`` seconds: a snapshot of an
     unsettled screen would differ from run to run.
@@ -36,7 +38,7 @@ async def settle(pilot: Any, ready: Callable[[], bool] = lambda: True, *, timeou
         if not ok:
             last, pending = None, pending if pending.startswith("the condition (") else "the condition"
             continue
-        busy = _busy_workers(app)
+        busy = _busy_workers(app) if workers_idle else []
         if busy:
             last, pending = None, f"workers {busy}"
             continue
