@@ -20,17 +20,9 @@ from flytui.sandbox.demo import Demo
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from flytui.ui.screens.confirm import ConfirmScreen
+from tests.helpers.wait import until
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-async def until(pilot: Any, cond: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            notes = [n.message for n in pilot.app._notifications]
-            raise AssertionError(f"timed out waiting for {what}; screen={pilot.app.screen!r}; notes={notes}")
-        await pilot.pause(0.05)
 
 
 def screen_name(app: FlytuiApp) -> str:

@@ -19,6 +19,7 @@ from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
+from tests.helpers.wait import until
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
 
@@ -26,14 +27,6 @@ PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
 def make(sandbox: Any, **kw: Any) -> FlytuiApp:
     client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env, grace=1.0))
     return FlytuiApp(Config(refresh_interval=60), client, **kw)
-
-
-async def until(pilot: Any, cond: Any, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 async def open_releases(pilot: Any) -> Any:

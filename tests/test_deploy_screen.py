@@ -18,6 +18,7 @@ from flytui.fly.client import FlyClient
 from flytui.fly.deploy import FAILED, OK
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.screens.deploy import DeployScreen
+from tests.helpers.wait import until as wait_until
 
 HERE = Path(__file__).parent / "fixtures" / "transcripts"
 FAKE = HERE / "fake_flyctl.py"
@@ -64,14 +65,6 @@ def make(tmp_path: Path, transcript: str, text: str | None = None, **env: str) -
     wrapper.chmod(0o755)
     runner = FlyctlRunner(str(wrapper), env={"FAKE_DIR": str(tmp_path), "FAKE_TRANSCRIPT": str(src), **env})
     return DeployApp(FlyClient(runner), project), project
-
-
-async def wait_until(pilot: Any, cond, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 def result_text(app: App) -> str:

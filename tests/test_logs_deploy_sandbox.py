@@ -22,6 +22,7 @@ from flytui.sandbox.state import pid_alive
 from flytui.ui.screens.deploy import DeployScreen
 from flytui.ui.screens.logs import LogsScreen, LogView
 from tests.registry_app import RegistryDispatch
+from tests.helpers.wait import until
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
 
@@ -58,14 +59,6 @@ class ScreenApp(RegistryDispatch, App[None]):
 
 def client_for(sandbox: Any, **env: str) -> FlyClient:
     return FlyClient(FlyctlRunner(sandbox.flyctl, env={**sandbox.env, **env}, grace=1.0))
-
-
-async def until(pilot: Any, cond: Any, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.registry_app import RegistryDispatch
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.screens.logs import LogsScreen, LogView
+from tests.helpers.wait import until as wait_until
 
 FAKE = Path(__file__).parent / "fixtures" / "transcripts" / "fake_flyctl.py"
 
@@ -50,14 +51,6 @@ def make_client(tmp_path: Path, **env: str) -> FlyClient:
     wrapper.chmod(0o755)
     runner = FlyctlRunner(str(wrapper), env={"FAKE_DIR": str(tmp_path), **env})
     return FlyClient(runner)
-
-
-async def wait_until(pilot: Any, cond, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 def screen_of(app: App) -> LogsScreen:

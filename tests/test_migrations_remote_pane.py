@@ -21,16 +21,9 @@ from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from flytui.ui.screens.migrations import MigrationConfirmScreen, MigrationsScreen
+from tests.helpers.wait import until
 
 ALEMBIC = f"{sys.executable} -m alembic"
-
-
-async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 40.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await pilot.pause(0.05)
 
 
 def direct_url(url: str, server: dict) -> str:

@@ -17,14 +17,7 @@ from flytui.ui.screens.migrations import MigrationConfirmScreen, MigrationsScree
 from tests.helpers.revgen import RevSpec, table_chain, write_project
 from tests.test_migrations_support import ALEMBIC, FAST_TUNNEL
 from tests.test_migrations_support import demo_dir, fly_db  # noqa: F401 - fixtures
-
-
-async def until(pilot: Any, cond: Callable[[], Any], timeout: float = 40.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await pilot.pause(0.1)
+from tests.helpers.wait import until
 
 
 def make_app(runner: FlyctlRunner, project: Path, app_name: str | None, read_only: bool = False) -> FlytuiApp:

@@ -12,20 +12,12 @@ from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from flytui.ui.screens.clusters import ClusterDetailScreen
 from flytui.ui.screens.confirm import ConfirmScreen
+from tests.helpers.wait import until as wait_until
 
 
 def make(sandbox, read_only: bool = False, **kw) -> FlytuiApp:
     client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env))
     return FlytuiApp(Config(refresh_interval=60, read_only=read_only), client, **kw)
-
-
-async def wait_until(pilot, cond, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        await pilot.pause(0.05)
-    return cond()
 
 
 async def pane_of(app, pilot, name: str):

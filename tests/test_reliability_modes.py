@@ -12,6 +12,7 @@ from flytui.ui import commands
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from tests.test_ui_panes import seed_volume
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.reliability
 
@@ -44,15 +45,6 @@ def seed(sandbox) -> dict:  # type: ignore[no-untyped-def]
 
     add_cluster(sandbox, "alpha-db")  # a Managed Postgres cluster for the MPG clusters pane
     return sandbox.add_machine("alpha", state="stopped", region="nrt")
-
-
-async def until(pilot, cond, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        await pilot.pause(0.05)
-    return cond()
 
 
 def test_registry_has_the_mutating_and_destroy_commands() -> None:

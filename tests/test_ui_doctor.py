@@ -16,6 +16,7 @@ from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from flytui.ui.screens.doctor import DoctorScreen, detail_markup
+from tests.helpers.wait import until as wait_until
 
 APP = "doctor-ui"
 PASSWORD = "cQv0vvfasf7FMzz"
@@ -30,15 +31,6 @@ def project(tmp_path: Path) -> Path:
 def make(sandbox: Any, project: Path, **config: Any) -> FlytuiApp:
     client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env))
     return FlytuiApp(Config(refresh_interval=600, **config), client, current_app=APP, project_dir=project)
-
-
-async def wait_until(pilot: Any, cond: Any, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        await pilot.pause(0.05)
-    return bool(cond())
 
 
 def notes(app: FlytuiApp) -> list[str]:
@@ -60,8 +52,7 @@ async def open_doctor(pilot: Any, app: FlytuiApp) -> DoctorScreen:
 
 
 async def rerun_done(pilot: Any, screen: DoctorScreen, run: int) -> None:
-    ok = await wait_until(pilot, lambda: screen._run > run and not screen.running)
-    assert ok, f"doctor did not re-run; screen={screen.app.screen!r}; notifications={notes(screen.app)}"
+    await wait_until(pilot, lambda: screen._run > run and not screen.running, what="the doctor to re-run")
 
 
 def status(screen: DoctorScreen, check_id: str) -> str:

@@ -11,15 +11,7 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.sandbox.api_server import SandboxApiServer
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-
-
-async def wait_until(pilot, cond, timeout: float = 20.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        await pilot.pause()
-        if cond():
-            return
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.helpers.wait import until as wait_until
 
 
 def seed(sandbox) -> list[str]:

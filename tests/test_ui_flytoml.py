@@ -13,6 +13,7 @@ from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from flytui.ui.screens.flytoml import DiffConfirmScreen, FlyTomlScreen, diff_markup
+from tests.helpers.wait import until as wait_until
 
 APP = "toml-demo"
 
@@ -40,15 +41,6 @@ def project(tmp_path: Path) -> Path:
 
 def make(project: Path | None, **config: Any) -> FlytuiApp:
     return FlytuiApp(Config(refresh_interval=600, **config), QuietClient(), project_dir=project)
-
-
-async def wait_until(pilot: Any, cond: Any, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        await pilot.pause(0.05)
-    return bool(cond())
 
 
 def notes(app: FlytuiApp) -> list[str]:

@@ -25,6 +25,7 @@ from flytui.ui.config import Config
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.deploy import DeployScreen
 from flytui.ui.screens.set_secret import SetSecretScreen
+from tests.helpers.wait import until
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
 
@@ -32,14 +33,6 @@ PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
 def make(sandbox: Any, config: Config | None = None, **kw: Any) -> FlytuiApp:
     client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env, grace=1.0))
     return FlytuiApp(config or Config(refresh_interval=60), client, **kw)
-
-
-async def until(pilot: Any, cond: Any, what: str, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"not reached in {timeout}s: {what}")
-        await pilot.pause(0.05)
 
 
 def record_notes(app: FlytuiApp) -> list[str]:

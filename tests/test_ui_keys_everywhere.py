@@ -24,6 +24,7 @@ from flytui.ui.screens.command_line import CommandLineScreen
 from flytui.ui.screens.confirm import ConfirmScreen
 from flytui.ui.screens.help import HelpScreen
 from flytui.ui.screens.picker import PickerScreen
+from tests.helpers.wait import until
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
 #: screen -> the view key that opens it from the main screen (registry: group "view")
@@ -34,14 +35,6 @@ SCREENS = {"main": None, "LogsScreen": "l", "DeployScreen": "d", "MigrationsScre
 def make(sandbox: Any, project: Path) -> FlytuiApp:
     client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env, grace=1.0))
     return FlytuiApp(Config(refresh_interval=60), client, current_app="web-app", project_dir=project)
-
-
-async def until(pilot: Any, cond: Any, what: str, timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"not reached in {timeout}s: {what}")
-        await pilot.pause(0.05)
 
 
 def record_notes(app: FlytuiApp) -> list[str]:

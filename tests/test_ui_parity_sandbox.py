@@ -13,19 +13,11 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.sandbox.commands.parity import hold_lease, seed_members
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
+from tests.helpers.wait import until
 
 
 def make(sandbox, **kw) -> FlytuiApp:  # type: ignore[no-untyped-def]
     return FlytuiApp(Config(refresh_interval=600), FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env)), **kw)
-
-
-async def until(pilot, cond, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        await pilot.pause(0.05)
-    return cond()
 
 
 def record_notes(app: FlytuiApp) -> list[str]:

@@ -18,14 +18,7 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from flytui.ui.screens.logs import LogsScreen, logs_dir, saved_message
-
-
-async def until(pilot: Any, cond: Any, what: str, timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"not reached in {timeout}s: {what}")
-        await pilot.pause(0.05)
+from tests.helpers.wait import until
 
 
 def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:

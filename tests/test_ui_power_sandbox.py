@@ -11,20 +11,12 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.ui import commands
 from flytui.ui.app import FlytuiApp, RegistryProvider
 from flytui.ui.config import Config, parse_config
+from tests.helpers.wait import until as wait_until
 
 
 def make(sandbox, config: Config | None = None, **kw) -> FlytuiApp:
     client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env))
     return FlytuiApp(config or Config(refresh_interval=60), client, **kw)
-
-
-async def wait_until(pilot, cond, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        await pilot.pause(0.05)
-    return cond()
 
 
 def record_notes(app: FlytuiApp) -> list[str]:

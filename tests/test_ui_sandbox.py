@@ -10,6 +10,7 @@ from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
+from tests.helpers.wait import until as wait_until
 
 SECRET = "sup3r-s3cret-value-XYZ"
 
@@ -17,15 +18,6 @@ SECRET = "sup3r-s3cret-value-XYZ"
 def make(sandbox, **kw) -> FlytuiApp:
     client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env))
     return FlytuiApp(Config(refresh_interval=60), client, **kw)
-
-
-async def wait_until(pilot, cond, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        await pilot.pause(0.05)
-    return cond()
 
 
 def scan_cmdlines(stop: threading.Event, hits: list[str], needle: str) -> None:
