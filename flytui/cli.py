@@ -76,7 +76,13 @@ def _start_demo(mpg: bool = False) -> tuple[str, dict[str, str], Path | None, Ca
         from flytui.sandbox.demo import start_demo  # type: ignore[attr-defined]
     except ImportError:
         raise SystemExit("flytui --demo: the sandbox demo is not available in this build") from None
-    flyctl, env, project_dir, cleanup = start_demo(mpg=True) if mpg else start_demo()
+    from flytui.sandbox.demo import DemoError
+    from flytui.sandbox.postgres import PostgresStartError
+
+    try:
+        flyctl, env, project_dir, cleanup = start_demo(mpg=True) if mpg else start_demo()
+    except (DemoError, PostgresStartError) as exc:  # what failed and what to do, never a traceback
+        raise SystemExit(f"flytui --demo could not start: {exc}") from None
     return flyctl, dict(env), (Path(project_dir) if project_dir else None), cleanup
 
 

