@@ -136,7 +136,8 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#mig-table", DataTable)
-        for key, label in (("graph", "graph"), ("id", "revision"), ("message", "message"), ("state", "state"),
+        # by priority, left to right: a narrow terminal cuts the message and file, never the state
+        for key, label in (("graph", "graph"), ("id", "revision"), ("state", "state"), ("message", "message"),
                            ("file", "file")):
             table.add_column(label, key=key)
         self.query_one("#mig-banner").display = False
@@ -273,7 +274,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         for rev in snap.history.revisions:
             state = self._state_label(rev, snap)
             path = str(rev.path.relative_to(root)) if rev.path and rev.path.is_relative_to(root) else str(rev.path)
-            rows[rev.id] = (snap.graph.get(rev.id, "*"), rev.id, rev.message, state, path)
+            rows[rev.id] = (snap.graph.get(rev.id, "*"), rev.id, state, rev.message, path)
         if existing != wanted:
             cursor = table.cursor_row
             table.clear()
@@ -283,7 +284,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
                 table.move_cursor(row=min(cursor, len(wanted) - 1))
         else:
             for rid in wanted:
-                for col, value in zip(("graph", "id", "message", "state", "file"), rows[rid]):
+                for col, value in zip(("graph", "id", "state", "message", "file"), rows[rid]):
                     if table.get_cell(rid, col) != value:
                         table.update_cell(rid, col, value)
         banner = self.query_one("#mig-banner", Static)
@@ -299,10 +300,13 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
 
     @staticmethod
     def _state_label(rev: Any, snap: Any) -> str:
-        """applied / pending / current / head, plus merge / branch point."""
+        """applied / pending / current (or not connected), then head / merge / branch point: a pending head reads
+        ``pending · head``, never a bare ``head``."""
         state = snap.states.get(rev.id, "pending") if snap.current is not None else "not connected"
+        if state == "head":  # History.state's name for a head not applied yet
+            state = "pending"
         extra = [x for x, on in (("merge", rev.is_merge), ("branch point", rev.is_branch_point)) if on]
-        if state in ("current", "not connected") and rev.is_head:
+        if rev.is_head:
             extra.insert(0, "head")
         return " · ".join([state, *extra])
 
@@ -460,7 +464,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
             return
         rev = self.snapshot.history.get(rid)
         lines = [f"[b]{_esc(rev.id)}[/b]  {_esc(rev.message)}",
-                 "state: " + (self.snapshot.states.get(rev.id, "?") if self.snapshot.current is not None
+                 "state: " + (self._state_label(rev, self.snapshot) if self.snapshot.current is not None
                               else "unknown until connected (c: database URL)"),
                  f"revises: {_esc(', '.join(rev.down_revisions)) or '<base>'}"]
         children = [r.id for r in self.snapshot.history.revisions if rev.id in r.down_revisions]
