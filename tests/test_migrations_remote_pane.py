@@ -62,7 +62,10 @@ async def run_key(pilot: Any, app: FlytuiApp, screen: MigrationsScreen, key: str
     screen.last_summary = None
     await pilot.press(key)
     await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm dialog")
-    assert "(remote, inside a machine)" in str(app.screen.query_one("#confirm-title").render())
+    dialog = app.screen
+    # the dialog becomes the active screen before its widgets are composed: wait for the title, then read it
+    await until(pilot, lambda: dialog.query("#confirm-title"), what="the dialog's title")
+    assert "(remote, inside a machine)" in str(dialog.query_one("#confirm-title").render())
     await pilot.press("y")
     await until(pilot, lambda: screen.last_summary is not None and not screen.running, 90, "run summary")
     return screen.last_summary

@@ -172,6 +172,7 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         # Esc asks first; "no" (Esc on the dialog) leaves the run going
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question")
+        await until(pilot, lambda: app.screen.query("#confirm-title"), what="the question's title")
         assert "Stop alembic upgrade head?" in str(app.screen.query_one("#confirm-title").render())
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen, what="back on the pane")
@@ -180,6 +181,7 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         # q asks too (stop and quit); "no" again leaves it running
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="quit question")
+        await until(pilot, lambda: app.screen.query("#confirm-title"), what="the question's title")
         assert "and quit flytui?" in str(app.screen.query_one("#confirm-title").render())
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen, what="back on the pane after q")

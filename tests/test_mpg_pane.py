@@ -66,6 +66,9 @@ async def test_clusters_listed_detail_and_destroy_typed_name(sandbox_pg):
         assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert app.screen.request.typed_name == "web-db"
         assert app.screen.request.argvs[0][-3:] == ["destroy", c["id"], "--yes"]
+        dialog = app.screen  # typed keys go to the name field only once it is composed and focused
+        assert await wait_until(pilot, lambda: dialog.query("#confirm-input") and dialog.focused is not None
+                                and dialog.focused.id == "confirm-input")
         await pilot.press(*"web-db", "enter")
         assert await wait_until(pilot, lambda: c["id"] not in pane.table.rows_data)
     assert sandbox_pg.read()["mpg_clusters"][c["id"]].get("deleted")
