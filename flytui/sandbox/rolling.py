@@ -26,20 +26,13 @@ from flytui.sandbox import generations as gen
 from flytui.sandbox import procs
 from flytui.sandbox.commands import Ctx
 from flytui.sandbox.generations import FAILURE, RUNNING, SUCCESS, StatusLogger
-from flytui.sandbox.state import SandboxError, add_event, get_app
+from flytui.sandbox.state import SandboxError, get_app
 
 
 def _update_machine(ctx: Ctx, app_name: str, mid: str, image: str | None, release: dict[str, Any] | None) -> None:
-    from flytui.sandbox.transcripts import _apply_release
+    from flytui.sandbox.transcripts import update_machine
 
-    with ctx.sb.transaction() as st:
-        a = get_app(st, app_name)
-        m = next(x for x in a["machines"] if x["id"] == mid)
-        _apply_release(a, m, image, release)
-        add_event(m, "update", "replacing", "user")
-        add_event(m, "start", "started", "flyd")
-        m["state"] = "started"
-        procs.start_machine_process(ctx.sb, a, m, state=st)
+    update_machine(ctx, app_name, mid, image, release)
 
 
 def _check(ctx: Ctx, app_name: str, mid: str, fail_health: bool, timeout: float) -> SandboxError | None:

@@ -154,14 +154,7 @@ def rolling_update(ctx: Ctx, app_name: str, *, image: str | None = None, release
         pre = f"  [{i}/{n}]"
         ctx.err(f"{pre} Updating {mid} [app]")
         ctx.pace(0.4)
-        with ctx.sb.transaction() as st:
-            a = get_app(st, app_name)
-            m = next(x for x in a["machines"] if x["id"] == mid)
-            _apply_release(a, m, image, release)
-            add_event(m, "update", "replacing", "user")
-            add_event(m, "start", "started", "flyd")
-            m["state"] = "started"
-            procs.start_machine_process(ctx.sb, a, m, state=st)
+        update_machine(ctx, app_name, mid, image, release)
         ctx.err(f"{pre} Waiting for {mid} [app] to have state: started")
         ctx.pace(0.3)
         if not wait:
@@ -178,6 +171,18 @@ def rolling_update(ctx: Ctx, app_name: str, *, image: str | None = None, release
     ctx.err("-------")
     ctx.err("  Finished deploying")
     ctx.err("")
+
+
+def update_machine(ctx: Any, app_name: str, mid: str, image: str | None, release: dict[str, Any] | None) -> None:
+    """One machine of a deploy: the new release applied, replaced and started (its process restarted)."""
+    with ctx.sb.transaction() as st:
+        a = get_app(st, app_name)
+        m = next(x for x in a["machines"] if x["id"] == mid)
+        _apply_release(a, m, image, release)
+        add_event(m, "update", "replacing", "user")
+        add_event(m, "start", "started", "flyd")
+        m["state"] = "started"
+        procs.start_machine_process(ctx.sb, a, m, state=st)
 
 
 def _apply_release(app: dict[str, Any], m: dict[str, Any], image: str | None, release: dict[str, Any] | None) -> None:
