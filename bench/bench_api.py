@@ -99,7 +99,6 @@ async def statuses(setup: Setup, latency: float) -> tuple[float, float, float, f
     wall seconds for every app's status."""
     from flytui.ui.screens.apps import gather_statuses
 
-    n = len(setup.names)
     api_client = setup.client(True)
     assert await api_client.warm_api()  # type: ignore[attr-defined]
     setup.sb.inject_fault("api", latency=latency)  # no `times`: taking it writes nothing

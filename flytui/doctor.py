@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from flytui.fly.errors import (
     AppNotFound,
-    FlyctlError,
     FlyctlNotFound,
     FlyError,
     NotLoggedIn,
@@ -91,7 +90,7 @@ async def _guard(check: Check, coro: Awaitable[None]) -> Check:
         check.status, check.detail, check.fix = FAIL, exc.message, exc.hint
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # a doctor must never crash
+    except Exception as exc:  # noqa: BLE001 - one check's bug is shown as that check failing; the doctor goes on
         check.status, check.detail = FAIL, f"{type(exc).__name__}: {exc}"
     return check
 
@@ -201,9 +200,11 @@ def check_fly_toml(project_dir: Path | None) -> tuple[Check, FlyToml | None]:
         c.detail = f"no fly.toml in {project_dir or 'this folder'}"
         c.fix = "Run `fly launch --no-deploy` in your project folder, or start flytui there."
         return c, None
+    from tomlkit.exceptions import TOMLKitError
+
     try:
         ft = FlyToml.load(project_dir / FLY_TOML)
-    except Exception as exc:
+    except (TOMLKitError, OSError, UnicodeDecodeError) as exc:
         c.status, c.detail, c.fix = FAIL, f"cannot parse fly.toml: {exc}", "Fix the TOML syntax (see the line above)."
         return c, None
     issues = ft.validate()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from pathlib import Path
 
@@ -223,9 +224,7 @@ def test_plan_matches_run(demo: AlembicProject) -> None:
     assert [r.id for r in plan(history, [], "head", "upgrade")] == ["0001_user", "0002_todo"]
 
 
-def _run_app(project_dir: Path, url: str) -> "subprocess.CompletedProcess[str]":
-    import subprocess
-
+def _run_app(project_dir: Path, url: str) -> subprocess.CompletedProcess[str]:
     code = ("from fastapi.testclient import TestClient\nfrom app.main import app\nc = TestClient(app)\n"
             "print(c.get('/').json()['database'], c.get('/health').status_code, c.get('/users').json())\n")
     import os

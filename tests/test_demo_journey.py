@@ -11,7 +11,7 @@ import os
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flytui import doctor as d
 from flytui.fly.client import FlyClient

@@ -7,9 +7,7 @@
 """
 from __future__ import annotations
 
-import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 

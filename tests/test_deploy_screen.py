@@ -1,11 +1,9 @@
 """Pilot tests of the deploy screen: real child process (fake flyctl replaying transcripts) via the real runner."""
 from __future__ import annotations
 
-import asyncio
 import http.server
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,6 @@ from textual.app import App
 from tests.registry_app import RegistryDispatch
 
 from flytui.fly.client import FlyClient
-from flytui.fly.deploy import FAILED, OK
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.screens.deploy import DeployScreen
 from tests.helpers.wait import until as wait_until

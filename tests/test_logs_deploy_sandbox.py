@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ import pytest
 from textual.app import App
 
 from flytui.fly.client import FlyClient
-from flytui.fly.deploy import OK
 from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.screens.deploy import DeployScreen

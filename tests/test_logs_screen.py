@@ -9,7 +9,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual import events

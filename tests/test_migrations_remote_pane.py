@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import secrets
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import psycopg

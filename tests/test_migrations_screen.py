@@ -4,9 +4,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flytui.db.tunnel import TunnelManager
 from flytui.fly.client import FlyClient

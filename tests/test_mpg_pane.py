@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner

@@ -127,7 +127,7 @@ def generate(n: int, seed: int = SEED) -> list[tuple[str, dict[str, Any]]]:
     rng = random.Random(seed)
     goods = {name: (json.loads((FIXTURES / f).read_text()), (FIXTURES / f).read_text()) for name, (_, f) in CALLS.items()}
     cases = []
-    for i in range(n):
+    for _ in range(n):
         name = rng.choice(sorted(CALLS))
         cases.append((name, make_case(rng, *goods[name])))
     for i in range(HANGS):

@@ -2,7 +2,6 @@
 destroy needs the typed name. Commands are enumerated from the registry, so a new command is covered."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -91,7 +90,7 @@ async def test_destroy_like_commands_confirm_and_destroy_needs_the_typed_name(sa
     seed(sandbox)
     app = make(sandbox)
     async with app.run_test(size=(160, 45)) as pilot:
-        for cmd in [cmd]:
+        for cmd in [cmd]:  # noqa: B020 - one command per parametrised case, indented like the loop it replaced
             await pilot.press(VIEW_KEYS[cmd.group])
             pane = app.main.pane
             assert await until(pilot, lambda: len(pane.table.rows_data) > 0), cmd.id

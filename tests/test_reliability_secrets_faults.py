@@ -9,6 +9,7 @@ snapshot SVGs under tests/ and the messages of injected failures are grepped for
 from __future__ import annotations
 
 import logging
+from itertools import pairwise
 import os
 import threading
 import time
@@ -150,14 +151,14 @@ async def test_rate_limited_read_backs_off_exponentially_then_succeeds(sandbox, 
     assert [a.name for a in await client.apps()] == ["alpha"]  # retried after backing off
     times = _calls(sandbox, "apps", "list")
     assert len(times) == 3, times  # 2 refusals + 1 success: no extra calls
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in pairwise(times)]
     assert [n.streak for n in notices if n] == [1, 2] and notices[-1] is None  # shown, then cleared
     # the gate's delays grow (0.2·(0.75..1), then 0.4·(0.75..1)) and no call came before its delay had passed;
     # the gaps themselves also hold flyctl's start-up time, which a loaded machine stretches, so compare each
     # gap with the delay the gate chose rather than the gaps with each other
     delays = [n.delay for n in notices if n]
     assert 0.15 <= delays[0] < delays[1] and delays[1] >= 0.3, delays
-    assert all(gap >= delay for gap, delay in zip(gaps, delays)), (gaps, delays)
+    assert all(gap >= delay for gap, delay in zip(gaps, delays, strict=False)), (gaps, delays)
     assert "rate limit" in notices[0].message and "next try in" in notices[0].text()
     reliability.add("faults survived")
 
@@ -197,7 +198,7 @@ async def test_persistent_rate_limit_in_the_app_is_a_backoff_not_a_storm(sandbox
             seen.update(ops.labels())
             await pilot.pause(0.05)
         times = _calls(sandbox, "apps", "list")
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in pairwise(times)]
         assert 2 <= len(times) <= 8, (len(times), gaps)
         assert all(g >= 0.15 for g in gaps), gaps  # never faster than the first back-off step
         assert max(gaps) >= 0.55, gaps  # it grew towards the cap
@@ -209,5 +210,5 @@ async def test_persistent_rate_limit_in_the_app_is_a_backoff_not_a_storm(sandbox
             await pilot.pause(0.05)
         assert list(apps.table.rows_data) == ["alpha"]  # recovered by itself once the limit lifted
         await pilot.pause(0.3)
-        assert client.rate_gate.notice is None and not any(l.startswith("rate limited") for l in ops.labels())
+        assert client.rate_gate.notice is None and not any(lb.startswith("rate limited") for lb in ops.labels())
     reliability.add("faults survived")

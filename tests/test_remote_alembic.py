@@ -6,7 +6,6 @@ project's own alembic, and the session's embedded PostgreSQL behind a Fly Postgr
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import subprocess
 import sys

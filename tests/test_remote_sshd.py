@@ -1,7 +1,6 @@
 """Sandbox SSH: `fly ssh issue` credentials and the hallpass-like server behind `fly proxy L:22` (real asyncssh)."""
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import stat

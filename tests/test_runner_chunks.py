@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 import os
 
 import pytest
@@ -20,7 +21,7 @@ async def collect(proc, **kw) -> tuple[str, str, int]:  # type: ignore[no-untype
         batches += 1
         assert batch and all(isinstance(c, StreamChunk) for c in batch)
         # neighbours of one stream are merged: streams alternate inside a batch
-        assert all(a.stream != b.stream for a, b in zip(batch, batch[1:]))
+        assert all(a.stream != b.stream for a, b in pairwise(batch))
         for c in batch:
             (out if c.stream == "out" else err).append(c.text)
     return "".join(out), "".join(err), batches

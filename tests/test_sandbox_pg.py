@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 
-import pytest
 
 from flytui.sandbox.state import pid_alive
 from tests.helpers.procinfo import describe

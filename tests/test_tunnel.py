@@ -15,7 +15,7 @@ import pytest
 from flytui.db.tunnel import Tunnel, TunnelManager, free_port
 from flytui.db.urls import fix_url, psycopg_conninfo, tunnel_url
 from flytui.fly.errors import FlyctlError, FlyctlTimeout
-from flytui.fly.runner import FlyctlRunner, Invocation
+from flytui.fly.runner import FlyctlRunner
 
 HELPER = Path(__file__).parent / "helpers" / "fake_proxy.py"
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.2, "ready_timeout": 10.0}

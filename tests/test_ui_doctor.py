@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +127,7 @@ async def test_internal_port_fix_changes_one_line(sandbox: Any, project: Path) -
         await rerun_done(pilot, screen, run)
         assert status(screen, "dockerfile") == d.OK
     after = toml.read_text().splitlines(keepends=True)
-    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    changed = [(a, b) for a, b in zip(before, after, strict=False) if a != b]
     assert len(before) == len(after) and changed == [("  internal_port = 8000\n", "  internal_port = 8080\n")]
 
 

@@ -1,7 +1,6 @@
 """Start-up order (first data first) and the machines pane polling through the sandbox's Machines API."""
 from __future__ import annotations
 
-import time
 
 import pytest
 

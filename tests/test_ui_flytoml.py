@@ -1,7 +1,6 @@
 """fly.toml editor screen: view, edit, live validation, diff confirm, atomic save (Pilot, real files)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 

@@ -10,7 +10,6 @@ shapes come from flyctl's internal/command/deploy at ad0172f).
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 

@@ -8,7 +8,6 @@ screen); the command is then reached through ``:`` mode, which also works everyw
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 

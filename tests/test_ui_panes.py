@@ -4,7 +4,6 @@ machine state following and flyctl failures inside a pane."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest

@@ -4,7 +4,6 @@ stop with a signal, leases, apps restart, the Fly dashboard, the services & IPs 
 Shapes and texts the sandbox plays: flyctl @ ad0172f (tests/fixtures/flyctl/parity/SOURCES.md)."""
 from __future__ import annotations
 
-import time
 
 from rich.text import Text
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 from flytui.fly.commandlog import CommandLog, display_argv
 from flytui.fly.runner import FlyctlRunner, Invocation

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import time
 
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
@@ -336,7 +335,7 @@ async def test_releases_list_filter_and_redeploy_confirmation(sandbox):
     sandbox.create_app("alpha")
     images = seed_releases(sandbox, "alpha")
     app = make(sandbox)
-    notes = record_notes(app)
+    record_notes(app)
     async with app.run_test(size=(200, 50)) as pilot:
         await colon(pilot, "rel alpha")
         pane = await pane_of(pilot, "releases")

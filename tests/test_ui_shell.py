@@ -2,7 +2,6 @@
 tests/test_ui_sandbox.py). The fake returns real ``flytui.fly.models`` objects and raises real errors."""
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import textwrap

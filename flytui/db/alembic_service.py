@@ -426,7 +426,7 @@ def load_history(project: AlembicProject, *, prefer_static: bool = False, cwd: P
             extra = f" with prepend_sys_path {', '.join(project.prepend_sys_path)}" if project.prepend_sys_path else ""
             return _build_history(_load_with_alembic(project, cwd), "alembic",
                                   how=f"read with Alembic in flytui's Python{extra}")
-        except Exception as exc:  # import errors of the user's modules, alembic CommandError, ...
+        except Exception as exc:  # noqa: BLE001 - importing the user's revision modules may raise anything; shown, then read statically
             error = f"{type(exc).__name__}: {exc}"
     why = f"importing the revision modules failed: {error}" if error else "asked for"
     return _build_history(_load_static(project), "static", error,
@@ -480,20 +480,25 @@ async def current_heads_async(url: str, version_table: str = "alembic_version",
 # --------------------------------------------------------------------------- re-exported
 # The runner lives in flytui.db.alembic_run, the command detection in flytui.db.interpreter, plan and the
 # downgrade checks in flytui.db.alembic_plan; these names stay importable from here.
-from flytui.db.interpreter import detect_alembic_command  # noqa: E402
-from flytui.db.alembic_plan import Direction, DowngradeWarning, check_downgrade, plan  # noqa: E402
+from flytui.db.interpreter import detect_alembic_command as detect_alembic_command  # noqa: E402
+from flytui.db.alembic_plan import (  # noqa: E402
+    Direction as Direction,
+    DowngradeWarning as DowngradeWarning,
+    check_downgrade as check_downgrade,
+    plan as plan,
+)
 from flytui.db.alembic_run import (  # noqa: E402
-    AlembicEvent,
-    AlembicRunner,
-    AlembicSetupError,
-    LogLine,
-    Progress,
-    RunFinished,
-    RunResult,
-    RunStarted,
-    SqlPreview,
-    TargetProbe,
-    _error_line,
-    parse_progress,
-    redact,
+    AlembicEvent as AlembicEvent,
+    AlembicRunner as AlembicRunner,
+    AlembicSetupError as AlembicSetupError,
+    LogLine as LogLine,
+    Progress as Progress,
+    RunFinished as RunFinished,
+    RunResult as RunResult,
+    RunStarted as RunStarted,
+    SqlPreview as SqlPreview,
+    TargetProbe as TargetProbe,
+    _error_line as _error_line,
+    parse_progress as parse_progress,
+    redact as redact,
 )

@@ -124,13 +124,15 @@ class MigrationLock:
 
     async def release(self) -> None:
         """Unlock and close; safe to call twice."""
+        import psycopg
+
         conn, self._conn = self._conn, None
         if conn is None:
             return
         try:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-        except Exception:
+        except (psycopg.Error, OSError):
             pass  # closing the session releases a session lock anyway
         finally:
             await conn.close()

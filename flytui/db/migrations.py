@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import importlib
 import os
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

@@ -93,10 +93,11 @@ def options_from_fly_toml(project_dir: Path | str | None) -> DeployOptions:
     if not path.is_file():
         return DeployOptions(cwd=str(path.parent) if path.parent.is_dir() else None)
     import tomlkit  # lazy: not needed for first paint
+    from tomlkit.exceptions import TOMLKitError
 
     try:
         doc = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
-    except Exception:  # a broken fly.toml is reported by flyctl's own "Verifying app config"
+    except (TOMLKitError, OSError, UnicodeDecodeError):  # a broken fly.toml: flyctl's "Verifying app config" says
         return DeployOptions(cwd=str(path.parent))
     deploy = doc.get("deploy") if isinstance(doc.get("deploy"), dict) else {}
     build = doc.get("build") if isinstance(doc.get("build"), dict) else {}
@@ -352,7 +353,7 @@ class DeployTracker:
             return False
         try:
             return self._dispatch(s)
-        except Exception:  # pragma: no cover - defensive: an odd line must never break tracking
+        except Exception:  # noqa: BLE001 - defensive: one odd flyctl line must never end the tracking of a deploy
             return False
 
     def _dispatch(self, s: str) -> bool:

@@ -420,7 +420,7 @@ class FlyctlRunner:
         except asyncio.CancelledError:
             try:
                 proc = await asyncio.shield(start)
-            except BaseException:  # cancelled again, or the start failed
+            except BaseException:  # noqa: BLE001 - cancelled again, or the start failed: either way the child is killed once started
                 start.add_done_callback(_kill_if_started)
                 raise asyncio.CancelledError() from None
             await _cleanup_shielded(proc, self.grace)
@@ -922,15 +922,15 @@ class FlyProcess:
         for rx, fut in list(self._waiters):
             if not fut.done():
                 fut.set_exception(self._exit_error(rx, rc))
-        err_tail = redact_text(_tail_text("\n".join(l.text for l in self._tail if l.stream == "err")), self._secrets)
+        err_tail = redact_text(_tail_text("\n".join(ln.text for ln in self._tail if ln.stream == "err")), self._secrets)
         duration = time.monotonic() - self._t0
         stopped = self._closing and rc in _STOP_CODES
         self._runner._emit(Invocation(self.argv, self._started_wall, duration, rc, err_tail, self._kind, stopped))
         log.debug("end [%s] %s -> %s in %.2fs", self._kind, shlex.join(self.argv), rc, duration)
 
     def _exit_error(self, rx: re.Pattern[str], rc: int | None) -> FlyctlError:
-        stderr = redact_text("\n".join(l.text for l in self._tail if l.stream == "err"), self._secrets)
-        stdout = redact_text("\n".join([l.text for l in self._tail if l.stream == "out"] + self._out_tail_lines()),
+        stderr = redact_text("\n".join(ln.text for ln in self._tail if ln.stream == "err"), self._secrets)
+        stdout = redact_text("\n".join([ln.text for ln in self._tail if ln.stream == "out"] + self._out_tail_lines()),
                              self._secrets)
         error = classify(self.argv, rc, stderr, stdout)
         if type(error) is FlyctlError and not error_summary(stderr, stdout):

@@ -6,7 +6,6 @@ to ``argv.log``; faults from ``faults.json`` are applied before the command runs
 """
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sys

@@ -215,8 +215,8 @@ def deploy(ctx: Ctx) -> int:
         if stored and (Path(stored) / "fly.toml").exists():
             cfg_path = Path(stored) / "fly.toml"
     if not cfg_path.exists():
-        raise SandboxError(f"the config for your app is missing an app name, add an app field to the fly.toml "
-                           f"file or specify with the -a flag")
+        raise SandboxError("the config for your app is missing an app name, add an app field to the fly.toml "
+                           "file or specify with the -a flag")
     cfg = DeployConfig(cfg_path)
     app_name = ctx.flag("app") or os.environ.get("FLY_APP") or cfg.data.get("app")
     source = cfg_path.parent
@@ -348,7 +348,7 @@ def run_in_app(app: dict[str, Any], server: dict[str, Any] | None, cmd: str,
                                 stdout=subprocess.PIPE if capture else None,
                                 stderr=subprocess.STDOUT if capture else None, preexec_fn=die_with_parent())
     except OSError as exc:
-        raise SandboxError(f'ssh shell: exec: "{argv[0]}": executable file not found in $PATH ({exc.strerror})')
+        raise SandboxError(f'ssh shell: exec: "{argv[0]}": executable file not found in $PATH ({exc.strerror})') from exc
 
 
 def _release_command(ctx: Ctx, app_name: str, source: Path, cmd: str, image: str, fail: bool) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import platform
-import secrets as _secrets
 from typing import Any
 
 from flytui.sandbox import procs
@@ -180,7 +179,7 @@ def apps_destroy(ctx: Ctx) -> int:
         raise SandboxError("accepts at least 1 arg(s), received 0")
     names = ctx.args
     if not ctx.flag("yes"):
-        ctx.err(f"Destroying an app is not reversible.")
+        ctx.err("Destroying an app is not reversible.")
         raise SandboxError("prompt: non interactive")
     pids = []
     with ctx.sb.transaction() as st:

@@ -25,7 +25,7 @@ def pg_create(ctx: Ctx) -> int:
     password = random_password(15)
     ctx.out("Setting secrets on app " + name + "...")
     ctx.out("Provisioning 1 of 1 machines with image flyio/postgres-flex:16")
-    ctx.out(f"Waiting for machine to start...")
+    ctx.out("Waiting for machine to start...")
     ctx.out(f"Machine {app['machines'][0]['id']} is created")
     ctx.out("==> Monitoring health checks")
     ctx.out("  Waiting for " + app["machines"][0]["id"] + " to become healthy (started, 3/3)")
@@ -78,8 +78,8 @@ def pg_attach(ctx: Ctx) -> int:
         raise SandboxError(f"consumer app {app_name} already contains a secret named {var}")
     server = state.get("postgres_server")
     if not server:
-        raise SandboxError(f"no active leader found: the sandbox has no backing PostgreSQL server "
-                           f"(Sandbox.set_postgres_server)")
+        raise SandboxError("no active leader found: the sandbox has no backing PostgreSQL server "
+                           "(Sandbox.set_postgres_server)")
     db = _ident(ctx.flag("database_name") or app_name)
     user = _ident(ctx.flag("database_user") or app_name)
     password = random_password(15)

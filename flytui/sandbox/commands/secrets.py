@@ -103,9 +103,9 @@ def parse_secrets(data: bytes) -> dict[str, str]:
                                    f"pairs ({line} is invalid)")
             key = go_trim_space(key)                         # parser.go:35
             value = value.lstrip(" ")                        # parser.go:36 strings.TrimLeft(value, " ")
-            l, hsep, _ = value.partition("#")                # parser.go:37 strings.Cut(value, "#")
-            if hsep and l.count('"') % 2 == 0:               # parser.go:38
-                value = l.rstrip(" ")                        # parser.go:39 strings.TrimRight(l, " ")
+            head, hsep, _ = value.partition("#")             # parser.go:37 strings.Cut(value, "#")
+            if hsep and head.count('"') % 2 == 0:            # parser.go:38
+                value = head.rstrip(" ")                     # parser.go:39 strings.TrimRight(l, " ")
             if value.startswith('"""') and value.endswith('"""') and len(value) >= 6:   # parser.go:42
                 secrets[key] = value[3:len(value) - 3]       # parser.go:44-45 single-line triple quotes
             elif value.startswith('"""'):                    # parser.go:46 switch to multiline

@@ -8,7 +8,6 @@ is None.
 """
 from __future__ import annotations
 
-from typing import Any
 
 from textual import work
 from textual.app import ComposeResult

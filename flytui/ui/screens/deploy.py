@@ -289,7 +289,7 @@ class DeployScreen(Screen[None]):
             detail = st.detail or (st.lines[-1] if st.status == RUNNING and st.lines else "")
             cells = (icon, st.title, detail[:60], _fmt_duration(st.duration))
             if st.id in table.rows:
-                for col, val in zip(("icon", "stage", "detail", "time"), cells):
+                for col, val in zip(("icon", "stage", "detail", "time"), cells, strict=True):
                     table.update_cell(st.id, col, val)
             else:
                 table.add_row(*cells, key=st.id)
@@ -302,7 +302,7 @@ class DeployScreen(Screen[None]):
         for row in tr.machines.values():
             cells = (row.id, row.group, row.state, row.step[:70])
             if row.id in table.rows:
-                for col, val in zip(("id", "group", "state", "step"), cells):
+                for col, val in zip(("id", "group", "state", "step"), cells, strict=True):
                     table.update_cell(row.id, col, val)
             else:
                 table.add_row(*cells, key=row.id)

@@ -208,7 +208,7 @@ class MachineOpsMixin:
                     return None
 
             results = await asyncio.gather(*(one(m) for m in ids))
-            failed = [(m, r) for m, r in zip(ids, results) if r is not None]
+            failed = [(m, r) for m, r in zip(ids, results, strict=True) if r is not None]
             lines = [f"{label}: {len(ids) - len(failed)}/{len(ids)} succeeded"]
             for mid, exc in failed:
                 lines.append(f"✗ {mid}: {exc.message}")

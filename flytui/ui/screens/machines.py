@@ -155,7 +155,7 @@ class MachinesPane(MachineOpsMixin, Pane):
             return
         self.table.marked.clear()
         results = await asyncio.gather(*(self._bounded(app, mid, action) for mid in ids))
-        needs_force = [mid for mid, res in zip(ids, results) if isinstance(res, MachineNeedsForce)]
+        needs_force = [mid for mid, res in zip(ids, results, strict=True) if isinstance(res, MachineNeedsForce)]
         if needs_force:
             req = ConfirmRequest(f"flyctl says {len(needs_force)} machine(s) must be forced. {action} with --force?",
                                  needs_force, [a + ["--force"] for a in
@@ -163,7 +163,7 @@ class MachinesPane(MachineOpsMixin, Pane):
                                  danger=True, confirm_label=f"{action.capitalize()} --force")
             if await self.app.confirm(req):
                 forced = await asyncio.gather(*(self._bounded(app, m, action, force=True) for m in needs_force))
-                results = [forced[needs_force.index(mid)] if mid in needs_force else r for mid, r in zip(ids, results)]
+                results = [forced[needs_force.index(mid)] if mid in needs_force else r for mid, r in zip(ids, results, strict=True)]
         self._summarise(action, ids, results)
 
     async def _bounded(self, app: str, mid: str, action: str, force: bool = False) -> Any:
@@ -235,7 +235,7 @@ class MachinesPane(MachineOpsMixin, Pane):
             self.following.discard(mid)
 
     def _summarise(self, action: str, ids: list[str], results: list[Any]) -> None:
-        failed = [(mid, r) for mid, r in zip(ids, results) if r is not None]
+        failed = [(mid, r) for mid, r in zip(ids, results, strict=True) if r is not None]
         ok = len(ids) - len(failed)
         lines = [f"{action}: {ok}/{len(ids)} succeeded"]
         for mid, exc in failed:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.suggester import Suggester
 from textual.widgets import ContentSwitcher, Input, Static
 
 import importlib

@@ -284,7 +284,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
                 table.move_cursor(row=min(cursor, len(wanted) - 1))
         else:
             for rid in wanted:
-                for col, value in zip(("graph", "id", "state", "message", "file"), rows[rid]):
+                for col, value in zip(("graph", "id", "state", "message", "file"), rows[rid], strict=False):
                     if table.get_cell(rid, col) != value:
                         table.update_cell(rid, col, value)
         banner = self.query_one("#mig-banner", Static)

@@ -98,7 +98,7 @@ class ResourceTable(PlainDataTable):
             cells = self._cells(key)
             if key in existing:
                 old = self.get_row(key)
-                for col, new, prev in zip(col_keys, cells, old):
+                for col, new, prev in zip(col_keys, cells, old, strict=False):
                     if plain(new) != plain(prev) or (isinstance(new, Text) and new != prev):
                         self.update_cell(key, col, new)
             else:

@@ -5,6 +5,7 @@ import os
 from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db import engine, get_session
@@ -38,7 +39,7 @@ def _db_status() -> str:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return "ok"
-    except Exception as exc:  # shown to the user, never raised
+    except SQLAlchemyError as exc:  # shown to the user, never raised
         return f"error: {str(exc).splitlines()[0]}"
 
 
