@@ -113,7 +113,10 @@ def parse_progress(line: str, index: int = 1, total: int | None = None) -> Progr
     if not m:
         return None
     kind, src, dst, message = m.groups()
-    split = lambda s: tuple(p.strip() for p in s.split(",") if p.strip())  # noqa: E731
+
+    def split(s: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in s.split(",") if p.strip())
+
     return Progress(direction="stamp" if kind == "stamp_revision" else kind, from_revisions=split(src),
                     to_revisions=split(dst), message=(message or "").strip(), index=index, total=total)
 

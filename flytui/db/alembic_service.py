@@ -21,9 +21,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from flytui.db.lock import libpq_url
+
+if TYPE_CHECKING:  # pragma: no cover - alembic is imported lazily
+    from alembic.script import ScriptDirectory
 
 # --------------------------------------------------------------------------- project
 
@@ -97,7 +100,7 @@ def _project_from_ini(ini: Path) -> AlembicProject | None:
             project = _make_project(here.parent, ini, str(here), section.get("version_locations"), separator)
             return replace(project, flask_migrate=True, prepend_sys_path=prepend)
         return None
-    project = _make_project(here, ini, section.get("script_location"), section.get("version_locations"), separator)
+    project = _make_project(here, ini, section["script_location"], section.get("version_locations"), separator)
     return replace(project, prepend_sys_path=prepend)
 
 
@@ -350,7 +353,7 @@ def _load_with_alembic(project: AlembicProject, cwd: Path | None = None) -> dict
         sys.path[:] = saved
 
 
-def _walk(script: object) -> dict[str, Revision]:
+def _walk(script: ScriptDirectory) -> dict[str, Revision]:
     raw: dict[str, Revision] = {}
     for sc in script.walk_revisions():
         raw[sc.revision] = Revision(

@@ -21,21 +21,22 @@ import os
 import runpy
 import shutil
 import sys
+from typing import Any, Dict, NoReturn  # the project's Python may predate PEP 585
 
 MARK = "FLYTUI-PROBE "
 
 
-def _report(data):
+def _report(data: Dict[str, Any]) -> NoReturn:
     sys.stderr.write(MARK + json.dumps(data) + "\n")
     sys.stderr.flush()
     os._exit(0)
 
 
-def _install_probe(spec):
+def _install_probe(spec: Dict[str, Any]) -> None:
     try:
         from sqlalchemy import event
         from sqlalchemy.pool import Pool
-    except Exception as exc:  # noqa: BLE001
+    except ImportError as exc:
         _report({"error": "SQLAlchemy is not importable in the project's Python: %s" % exc})
         return
 
@@ -46,36 +47,36 @@ def _install_probe(spec):
         % (int(spec["lock_pid"]), int(spec["classid"]), int(spec["objid"]))
     )
 
-    def on_connect(dbapi_connection, _record):
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
         try:
             cursor = dbapi_connection.cursor()
             cursor.execute(query)
             row = cursor.fetchone()
             data = {"database": row[0], "user": row[1], "same": bool(row[2])}
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any DB-API driver's error: reported, the run stops either way
             data = {"error": "%s: %s" % (type(exc).__name__, exc)}
         _report(data)
 
     event.listen(Pool, "connect", on_connect)
 
 
-def _inject_ini_url(url):
+def _inject_ini_url(url: str) -> None:
     from alembic.config import Config
 
     original = Config.__init__
     escaped = url.replace("%", "%%")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self: Config, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         try:
             self.set_main_option("sqlalchemy.url", escaped)
-        except Exception:  # noqa: BLE001 - no file config: env.py must get the URL otherwise
+        except Exception:  # noqa: BLE001 - configparser/alembic errors vary by version; env.py must get the URL otherwise
             pass
 
-    Config.__init__ = __init__
+    Config.__init__ = __init__  # type: ignore[method-assign]  # the point of the shim: every Config gets the URL
 
 
-def main():
+def main() -> None:
     control = json.loads(os.environ.pop("FLYTUI_SHIM", "{}") or "{}")
     url = os.environ.pop("FLYTUI_TARGET_URL", "")
     kind, value, args = sys.argv[1], sys.argv[2], sys.argv[3:]

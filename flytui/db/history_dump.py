@@ -8,9 +8,10 @@ project's dependencies). Input: ``FLYTUI_HISTORY`` = JSON ``{"script_location": 
 import json
 import os
 import sys
+from typing import Any, Dict, List  # the project's Python may predate PEP 585
 
 
-def main():
+def main() -> None:
     spec = json.loads(os.environ["FLYTUI_HISTORY"])
     sys.path[0] = os.getcwd()  # not this script's folder
     sys.path[:0] = spec.get("prepend_sys_path", [])
@@ -21,9 +22,9 @@ def main():
     cfg.set_main_option("script_location", spec["script_location"])
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", os.pathsep.join(spec["version_locations"]))
-    out = []
+    out: List[Dict[str, Any]] = []
 
-    def listify(value):
+    def listify(value: Any) -> List[str]:
         if value is None or value == "":
             return []
         if isinstance(value, str):

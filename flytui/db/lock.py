@@ -113,7 +113,10 @@ class MigrationLock:
         try:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT pg_try_advisory_lock(%s), pg_backend_pid()", (self.key,))
-                got, pid = await cur.fetchone()
+                row = await cur.fetchone()
+            if row is None:  # pragma: no cover - SELECT without FROM always returns one row
+                raise RuntimeError("pg_try_advisory_lock returned no row")
+            got, pid = row
             if not got:
                 holders = await lock_holders(conn, self.key)
                 raise MigrationLocked(holders, self.key)

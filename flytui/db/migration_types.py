@@ -78,7 +78,8 @@ def _url_host(url: str) -> tuple[str | None, int]:
     from flytui.db.urls import parse_url
 
     parsed = parse_url(url)
-    host = parsed.host or (parsed.query.get("host") if isinstance(parsed.query.get("host"), str) else None)
+    socket_dir = parsed.query.get("host")
+    host = parsed.host or (socket_dir if isinstance(socket_dir, str) else None)
     return host, int(parsed.port or 5432)
 
 

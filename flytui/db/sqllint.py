@@ -204,7 +204,9 @@ def _split_clauses(flat: str) -> list[str]:
     """ALTER TABLE t A, B, C -> [A, B, C] (commas inside parentheses kept)."""
     m = re.match(rf"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?{_QNAME} ", flat, re.IGNORECASE)
     body = flat[m.end():] if m else flat
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in body:
         if ch == "(":
             depth += 1

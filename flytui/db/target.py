@@ -121,7 +121,10 @@ def read_env_py(path: Path) -> EnvPyReading:
                 sets_ini = True
             elif chain.endswith("engine_from_config") or chain.endswith("async_engine_from_config"):
                 reads_ini = True
-    dedup = lambda xs: tuple(dict.fromkeys(xs))  # noqa: E731
+
+    def dedup(xs: list[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(xs))
+
     return EnvPyReading(dedup(env_vars), dedup(x_keys), reads_ini, sets_ini, settings=dedup(attrs))
 
 

@@ -284,7 +284,7 @@ class Tunnel:
 
     def _backoff(self, attempt: int) -> float:
         """Delay before reconnect ``attempt`` (1-based): base * 2**(attempt-1), capped."""
-        return min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return min(self.backoff_cap, self.backoff_base * (2.0 ** (attempt - 1)))
 
     async def _supervise(self) -> None:
         """Wait for the proxy to exit; then report ``dropped`` and reconnect with backoff (bounded)."""

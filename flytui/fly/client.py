@@ -54,6 +54,7 @@ from .secrets import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .machines_api import MachinesAPI
     from .runner import CompletedRun, FlyProcess
 
 
@@ -199,7 +200,7 @@ _SSH_NOTICE = re.compile(r"Connecting to |No machine specified, using \S+ in reg
 class FlyClient(MpgCommands, OpsCommands):
     """Typed flyctl commands over a :class:`~flytui.fly.runner.FlyctlRunner` (or anything like it)."""
 
-    def __init__(self, runner: RunnerLike, rate_gate: RateGate | None = None, api: Any = None) -> None:
+    def __init__(self, runner: RunnerLike, rate_gate: RateGate | None = None, api: MachinesAPI | None = None) -> None:
         self.runner = runner
         #: shared back-off of read calls on RateLimited (flytui/fly/retry.py); mutating calls never retry
         self.rate_gate = rate_gate if rate_gate is not None else RateGate()

@@ -99,10 +99,10 @@ def options_from_fly_toml(project_dir: Path | str | None) -> DeployOptions:
         doc = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
     except (TOMLKitError, OSError, UnicodeDecodeError):  # a broken fly.toml: flyctl's "Verifying app config" says
         return DeployOptions(cwd=str(path.parent))
-    deploy = doc.get("deploy") if isinstance(doc.get("deploy"), dict) else {}
-    build = doc.get("build") if isinstance(doc.get("build"), dict) else {}
+    deploy: dict[str, Any] = doc["deploy"] if isinstance(doc.get("deploy"), dict) else {}
+    build: dict[str, Any] = doc["build"] if isinstance(doc.get("build"), dict) else {}
     strategy = deploy.get("strategy")
-    args = build.get("args") if isinstance(build.get("args"), dict) else {}
+    args: dict[str, Any] = build["args"] if isinstance(build.get("args"), dict) else {}
     wait = deploy.get("wait_timeout")
     return DeployOptions(
         strategy=strategy if strategy in STRATEGIES else None,

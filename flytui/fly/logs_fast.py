@@ -87,7 +87,10 @@ class RecordStreamDecoder:
         self._slow = JsonStreamDecoder()
         self._partial = ""
         found = _fast_decoder() if fast else None
-        self._fast, self._errors = found if found else (None, ())
+        self._fast: Any = None  # msgspec decoder (untyped module)
+        self._errors: tuple[type[Exception], ...] = ()
+        if found:
+            self._fast, self._errors = found
         self._fast_objects = 0
 
     @property

@@ -43,8 +43,10 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, TypeVar
 from urllib.parse import quote
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AppStatus, Machine
@@ -234,8 +236,8 @@ class MachinesAPI:
             run = await self.runner.run("auth", "token", timeout=30.0)
         except Exception:  # noqa: BLE001 - not logged in / flyctl missing: flyctl's own calls will say so
             return None, ""
-        token = (run.stdout or "").strip().splitlines()
-        return (token[-1].strip() if token else None) or None, "fly auth token"
+        lines = (run.stdout or "").strip().splitlines()
+        return (lines[-1].strip() if lines else None) or None, "fly auth token"
 
     def _client(self) -> Any:
         if self._http is None:
@@ -312,7 +314,7 @@ class MachinesAPI:
         self._emit(path, started, time.monotonic() - t0, status, f"{exc}; falling back to flyctl")
 
     # --- typed reads (None: use flyctl) --------------------------------------------------------
-    async def _read(self, fn: Callable[[], Any]) -> Any:
+    async def _read(self, fn: Callable[[], Awaitable[_T]]) -> _T | None:
         from .errors import FlyctlOutputError
 
         if not self.ready:
@@ -335,7 +337,7 @@ class MachinesAPI:
         """``GET /v1/apps/{app}/machines`` as ``fly machine list --json`` parses; None: use flyctl."""
         from .models import parse_machines
 
-        async def go() -> Any:
+        async def go() -> list[Machine]:
             return parse_machines(await self._machines_raw(app), f"GET /v1/apps/{app}/machines")
 
         return await self._read(go)
@@ -344,7 +346,7 @@ class MachinesAPI:
         """``GET /v1/apps/{app}/machines/{id}``; None: use flyctl."""
         from .models import Machine
 
-        async def go() -> Any:
+        async def go() -> Machine:
             path = f"/apps/{quote(app, safe='')}/machines/{quote(machine_id, safe='')}"
             return Machine.from_json(_without_compat_checks(await self.get_json(path)), f"GET /v1{path}")
 
@@ -354,7 +356,7 @@ class MachinesAPI:
         """``fly status --json`` built from ``GetApp`` + ``List`` (see the module docstring); None: use flyctl."""
         from .models import AppStatus
 
-        async def go() -> Any:
+        async def go() -> AppStatus:
             info, machines = await asyncio.gather(self.get_json(f"/apps/{quote(app, safe='')}"),
                                                   self._machines_raw(app))
             return AppStatus.from_json(status_json(info, machines), f"GET /v1/apps/{app}")
@@ -366,12 +368,12 @@ def status_json(info: Any, machines: Any) -> Any:
     """flyctl's ``renderMachineJSONStatus`` shape from a flaps ``App`` and its machine list."""
     if not isinstance(info, dict) or not isinstance(machines, list):
         return info  # the models raise the shape error
-    org = info.get("organization") if isinstance(info.get("organization"), dict) else {}
+    org: dict[str, Any] = info["organization"] if isinstance(info.get("organization"), dict) else {}
     postgres = info.get("app_role") == "postgres_cluster"
 
     def meta(m: dict[str, Any]) -> dict[str, Any]:
-        cfg = m.get("config") if isinstance(m.get("config"), dict) else {}
-        md = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
+        cfg: dict[str, Any] = m["config"] if isinstance(m.get("config"), dict) else {}
+        md: dict[str, Any] = cfg["metadata"] if isinstance(cfg.get("metadata"), dict) else {}
         return md
 
     def active(m: Any) -> bool:  # flaps ListActive

@@ -16,6 +16,8 @@ Unknown keys are ignored. A missing required key or a value of the wrong type ra
 """
 from __future__ import annotations
 
+import builtins
+
 import json
 import re
 from dataclasses import dataclass, field
@@ -122,22 +124,24 @@ class _Obj:
             raise self.error(f"field '{key}' should be {kind}, got {_type_name(value)}")
         return value
 
-    def str(self, *keys: str, required: bool = False, default: str = "") -> str:
+    def str(self, *keys: builtins.str, required: builtins.bool = False, default: builtins.str = "") -> builtins.str:
         value = self._typed(keys, required, lambda v: isinstance(v, str), "a string")
         return default if value is None else value
 
-    def int(self, *keys: str, required: bool = False, default: int = 0) -> int:
+    def int(self, *keys: builtins.str, required: builtins.bool = False, default: builtins.int = 0) -> builtins.int:
         value = self._typed(keys, required, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
         return default if value is None else value
 
-    def opt_int(self, *keys: str) -> int | None:
-        return self._typed(keys, False, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+    def opt_int(self, *keys: builtins.str) -> builtins.int | None:
+        value: builtins.int | None = self._typed(keys, False, lambda v: isinstance(v, int) and not isinstance(v, bool),
+                                                 "an integer")
+        return value
 
-    def bool(self, *keys: str, required: bool = False, default: bool = False) -> bool:
+    def bool(self, *keys: builtins.str, required: builtins.bool = False, default: builtins.bool = False) -> builtins.bool:
         value = self._typed(keys, required, lambda v: isinstance(v, bool), "a boolean")
         return default if value is None else value
 
-    def obj(self, *keys: str, required: bool = False) -> "_Obj | None":
+    def obj(self, *keys: builtins.str, required: builtins.bool = False) -> "_Obj | None":
         key, value = self._get(keys, required)
         if value is None:
             if required:
@@ -147,11 +151,11 @@ class _Obj:
             raise self.error(f"field '{key}' should be an object, got {_type_name(value)}")
         return _Obj(value, self.command, f"{self.what}.{key}")
 
-    def list(self, *keys: str, required: bool = False) -> list[Any]:
+    def list(self, *keys: builtins.str, required: builtins.bool = False) -> builtins.list[Any]:
         value = self._typed(keys, required, lambda v: isinstance(v, list), "an array")
         return [] if value is None else value
 
-    def str_map(self, *keys: str) -> dict[str, str]:
+    def str_map(self, *keys: builtins.str) -> dict[builtins.str, builtins.str]:
         """A ``map[string]string``; null/absent -> ``{}``."""
         key, value = self._get(keys, False)
         if value is None:
@@ -165,7 +169,7 @@ class _Obj:
             out[k] = v
         return out
 
-    def time(self, *keys: str, required: bool = False) -> datetime | None:
+    def time(self, *keys: builtins.str, required: builtins.bool = False) -> datetime | None:
         """RFC3339 string (Go zero time and "" -> None)."""
         text = self.str(*keys, required=required)
         if not text or text == _GO_ZERO_TIME:
@@ -177,7 +181,7 @@ class _Obj:
         except ValueError:
             raise self.error(f"field '{keys[0]}' is not an RFC3339 timestamp ({text[:40]!r})") from None
 
-    def raw(self, *keys: str) -> Any:
+    def raw(self, *keys: builtins.str) -> Any:
         return self._get(keys, False)[1]
 
 

@@ -21,6 +21,8 @@ from .errors import FlyctlOutputError
 from .models import _Obj, _parse_list, output_error
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .client import RunnerLike
+    from .retry import RateGate
     from .runner import CompletedRun, FlyProcess
 
 #: internal/command/mpg/proxy.go: ``--local-port/-p`` default
@@ -170,8 +172,8 @@ def _cluster_arg(value: str) -> str:
 class MpgCommands:
     """``fly mpg`` methods of :class:`flytui.fly.client.FlyClient` (mixed in; uses its runner and rate gate)."""
 
-    runner: Any
-    rate_gate: Any
+    runner: RunnerLike
+    rate_gate: RateGate
 
     async def _mpg_read(self, *args: str) -> "CompletedRun":
         return await self.rate_gate.call(lambda: self.runner.run(*args))

@@ -26,13 +26,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Mapping, TypeVar
 
 from .errors import FlyctlError, FlyctlOutputError
 from .models import _Obj
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .client import RunnerLike
     from .models import Machine
+    from .retry import RateGate
     from .runner import CompletedRun
 
 #: signals offered for ``fly machine stop --signal`` (POSIX names; flyctl upper-cases the flag)
@@ -247,7 +249,10 @@ def lease_hint(exc: FlyctlError, machine_id: str | None = None) -> FlyctlError:
     return exc
 
 
-async def _leased(call: Any, machine_id: str | None) -> Any:
+_T = TypeVar("_T")
+
+
+async def _leased(call: Awaitable[_T], machine_id: str | None) -> _T:
     try:
         return await call
     except FlyctlError as exc:
@@ -257,8 +262,8 @@ async def _leased(call: Any, machine_id: str | None) -> Any:
 class OpsCommands:
     """Methods of :class:`flytui.fly.client.FlyClient` for issue 19 (mixed in; uses its runner and rate gate)."""
 
-    runner: Any
-    rate_gate: Any
+    runner: RunnerLike
+    rate_gate: RateGate
 
     async def machine_cordon(self, app: str, machine_id: str, cordon: bool = True) -> "CompletedRun":
         """``fly machine cordon|uncordon ID -a APP`` (flyctl takes a lease first; a held lease fails it)."""
