@@ -65,8 +65,10 @@ class Main(appmod.MainScreen):
             self.app.exit()
         self.call_after_refresh(painted)
 appmod.MainScreen = Main
-class Never:
+class Never:  # a FlyClient whose calls never answer (the attributes FlytuiApp reads directly are plain)
     rate_gate = None
+    runner = None
+    api = None
     def __getattr__(self, name):
         async def call(*a, **k):
             await asyncio.sleep(3600)

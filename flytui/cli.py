@@ -73,7 +73,7 @@ def _require_demo_extra() -> None:
 
 def _start_demo(mpg: bool = False) -> tuple[str, dict[str, str], Path | None, Callable[[], None]]:
     try:
-        from flytui.sandbox.demo import start_demo  # type: ignore[attr-defined]
+        from flytui.sandbox.demo import start_demo
     except ImportError:
         raise SystemExit("flytui --demo: the sandbox demo is not available in this build") from None
     from flytui.sandbox.demo import DemoError

@@ -432,10 +432,11 @@ async def run_doctor(
     else:
         auth = add(await check_auth(client))
     if auth.status == OK:
-        billing, app_check = await asyncio.gather(check_billing(client), check_app_exists(client, app))
+        billing, app_check_done = await asyncio.gather(check_billing(client), check_app_exists(client, app))
         add(billing)
+        app_check: Check | None = app_check_done
     else:
-        billing = app_check = None
+        app_check = None
     add(toml_check)
     add(check_dockerfile(project_dir, ft))
     if app_check is not None:

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from flytui.fly.client import FlyClient
 from flytui.fly.flytoml import FlyToml
 from flytui.fly.models import VersionInfo, WhoAmI
+from flytui.fly.runner import FlyctlRunner
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
@@ -17,8 +19,11 @@ from tests.helpers.wait import until as wait_until
 APP = "toml-demo"
 
 
-class QuietClient:
+class QuietClient(FlyClient):
     """Just enough of FlyClient for the shell around the editor (the editor itself never calls flyctl)."""
+
+    def __init__(self) -> None:
+        super().__init__(FlyctlRunner("/nonexistent/flyctl"))
 
     async def version(self) -> VersionInfo:
         return VersionInfo(name="flyctl", version="0.3.200")
@@ -26,11 +31,11 @@ class QuietClient:
     async def whoami(self) -> WhoAmI:
         return WhoAmI(email="demo@example.com")
 
-    def __getattr__(self, name: str) -> Any:
-        async def empty(*args: Any, **kwargs: Any) -> list[Any]:
-            return []
+    async def apps(self, org: str | None = None) -> list[Any]:
+        return []
 
-        return empty
+    async def machines(self, app: str) -> list[Any]:
+        return []
 
 
 @pytest.fixture

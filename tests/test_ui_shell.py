@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from flytui.fly.client import FlyClient
 from flytui.fly.errors import MachineNeedsForce
+from flytui.fly.runner import FlyctlRunner
 from flytui.fly.models import App, AppStatus, Machine, Organization, Secret, VersionInfo, Volume, WhoAmI
 from flytui.ui import commands
 from flytui.ui.app import FlytuiApp, RegistryProvider
@@ -20,10 +22,13 @@ T0 = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
 MUTATING = {"create_app", "destroy_app", "machine_action", "set_secrets", "unset_secrets", "destroy_volume"}
 
 
-class FakeClient:
-    """Records every call; machines move through transitional states like the real API."""
+class FakeClient(FlyClient):
+    """Records every call; machines move through transitional states like the real API.
+
+    A FlyClient (the app's typed seam) whose flyctl is missing: a call not faked here fails like a missing flyctl."""
 
     def __init__(self) -> None:
+        super().__init__(FlyctlRunner("/nonexistent/flyctl"))
         self.calls: list[tuple] = []
         org = Organization(slug="personal", name="Jane")
         self.apps_ = {n: App(name=n, status="deployed", deployed=True, hostname=f"{n}.fly.dev", organization=org,
@@ -95,6 +100,12 @@ class FakeClient:
     async def destroy_app(self, name):
         self.calls.append(("destroy_app", name))
         self.apps_.pop(name, None)
+
+    async def machine_leases(self, app, machine_ids):
+        return {}
+
+    async def warm_api(self):
+        return False
 
     async def releases(self, app):
         return []

@@ -61,6 +61,9 @@ if TYPE_CHECKING:  # pragma: no cover
 class RunnerLike(Protocol):
     """The part of ``flytui.fly.runner.FlyctlRunner`` the client uses (see docs/ARCHITECTURE.md)."""
 
+    @property
+    def path(self) -> str: ...
+
     async def run(
         self,
         *args: str,

@@ -7,7 +7,8 @@ import time
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -15,15 +16,24 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.markup import escape
 from textual.reactive import reactive
+from textual.widgets import Static
 
+from flytui.fly.client import FlyClient
 from flytui.fly.commandlog import CommandLog
 from flytui.fly.errors import FlyctlNotFound, FlyError
+from flytui.fly.runner import FlyctlRunner
 from flytui.ui import commands, navigation
 from flytui.ui.config import Config
 from flytui.ui.failures import FailureLog
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.main import MainScreen
+from flytui.ui.screens.pane import Pane
+from flytui.ui.seams import AppSeams, run_async
+from flytui.ui.widgets.status import OperationsStatus
 from flytui.ui.widgets.fields import pick
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flytui.db.tunnel import TunnelManager
 
 APP_PANES = ("machines", "secrets", "volumes")
 #: seconds the header facts wait at most for the first pane load before starting anyway
@@ -58,7 +68,7 @@ class RegistryProvider(Provider):
                 yield Hit(score, shown, cb, text=text, help=help)
 
 
-class FlytuiApp(App):
+class FlytuiApp(App[None]):
     """The console. ``client`` is a ``flytui.fly.client.FlyClient``; the UI only knows a flyctl path."""
 
     CSS_PATH = str(Path(__file__).with_name("flytui.tcss"))
@@ -71,12 +81,14 @@ class FlytuiApp(App):
 
     current_app: reactive[str | None] = reactive(None)
 
-    def __init__(self, config: Config | None = None, client: Any = None, *, runner: Any = None,
+    def __init__(self, config: Config | None, client: FlyClient, *, runner: FlyctlRunner | None = None,
                  current_app: str | None = None, project_dir: Path | None = None) -> None:
         super().__init__()
         self.config = config or Config()
         self.client = client
-        self.runner = runner if runner is not None else getattr(client, "runner", None)
+        #: the runner of flytui's own children (tunnels, migrations, the shell): the client's, unless given
+        self.runner: FlyctlRunner | None = runner if runner is not None else (
+            client.runner if isinstance(client.runner, FlyctlRunner) else None)
         self.project_dir = project_dir
         self.org_filter: str | None = self.config.default_org
         self._initial_app = current_app
@@ -84,8 +96,8 @@ class FlytuiApp(App):
         self.header_info: dict[str, str] = {}
         self.command_log = CommandLog()  # every flyctl call (redacted), for the command log pane
         self.command_log.attach(self.runner)
-        self.command_log.attach(getattr(client, "api", None))  # Machines API requests (redacted: no token)
-        self._tunnels: Any = None
+        self.command_log.attach(client.api)  # Machines API requests (redacted: no token)
+        self._tunnels: TunnelManager | None = None
         #: set once the first pane load ended (see :meth:`data_shown`); the header facts wait for it
         self.first_data = asyncio.Event()
         self._prefetched: dict[tuple[str, Any], asyncio.Future[Any]] = {}
@@ -121,14 +133,14 @@ class FlytuiApp(App):
         """First data first: the current pane's load starts now, so its flyctl call runs while the first frame
         is painted; the header facts (``version``, ``auth whoami``) and the Machines API warm-up wait for it
         (:meth:`load_header`), so nothing competes with it for the CPU."""
-        if not any(p.active or p.activate_on_mount for p in self.main.query(".pane")):  # user already switched
+        if not any(p.active or p.activate_on_mount for p in self.main.query(Pane)):  # user already switched
             self.show_view("machines" if self.current_app else "apps", remember=False)
         self.load_header()
 
     def _prefetch_first(self) -> None:
         """Start the first pane's read (``machine list`` of the current app, else ``apps list``) at once."""
-        if self.client is None:
-            return
+        key: tuple[str, str | None]
+        fetch: Callable[[], Coroutine[Any, Any, Any]]
         if self._initial_app:
             key, fetch = ("machines", self._initial_app), partial(self.client.machines, self._initial_app)
         else:
@@ -136,7 +148,7 @@ class FlytuiApp(App):
             key, fetch = ("apps", org), (partial(self.client.apps, org=org) if org else self.client.apps)
         try:
             task = asyncio.ensure_future(fetch())
-        except Exception:  # noqa: BLE001 - a test double without that method: the pane loads it itself
+        except AttributeError:  # a test double's client without that method: the pane loads it itself
             return
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved here: never "never retrieved"
         self._prefetched[key] = task
@@ -164,33 +176,32 @@ class FlytuiApp(App):
 
     def begin_op(self, label: str) -> int:
         try:
-            return self.main.query_one("#ops").begin(label)
+            return self.main.query_one("#ops", OperationsStatus).begin(label)
         except Exception:  # noqa: BLE001 - no main screen (shutting down)
             return -1
 
     def end_op(self, op_id: int) -> None:
         try:
-            self.main.query_one("#ops").end(op_id)
+            self.main.query_one("#ops", OperationsStatus).end(op_id)
         except Exception:  # noqa: BLE001
             pass
 
     def flyctl_argv(self, *args: str) -> list[str]:
         """The argv shown in confirmations (``fly`` + args, with the real executable's basename)."""
-        path = getattr(self.runner, "path", None) if self.runner is not None else None
         try:
-            exe = os.path.basename(path) if isinstance(path, str) and path else "fly"
-        except Exception:  # noqa: BLE001
-            exe = "fly"
-        return [exe, *args]
+            path = self.runner.path if self.runner is not None else ""
+        except FlyctlNotFound:  # said when the command runs
+            path = ""
+        return [os.path.basename(path) or "fly", *args]
 
     def known_apps(self) -> list[str]:
         try:
-            return list(self.main.query_one("#apps").table.rows_data)
+            return list(self.main.query_one("#apps", Pane).table.rows_data)
         except Exception:  # noqa: BLE001
             return []
 
     @property
-    def tunnels(self) -> Any:
+    def tunnels(self) -> TunnelManager | None:
         """The app's one ``TunnelManager`` (created on first use, closed on exit); None without a runner."""
         if self._tunnels is None and self.runner is not None:
             from flytui.db.tunnel import TunnelManager
@@ -220,9 +231,8 @@ class FlytuiApp(App):
             await asyncio.wait_for(self.first_data.wait(), FIRST_DATA_BOUND)
         except asyncio.TimeoutError:
             pass
-        warm = getattr(self.client, "warm_api", None)
-        if warm is not None:  # the Machines API fast path (httpx import, token) is readied off the first load
-            self.run_worker(warm, group="api-warm", exit_on_error=False)
+        # the Machines API fast path (httpx import, token) is readied off the first load
+        run_async(self, self.client.warm_api, group="api-warm", exit_on_error=False)
         version, who = await asyncio.gather(safe(self.client.version), safe(self.client.whoami))
         if isinstance(version, BaseException):
             self.report_error(version, "flyctl version")
@@ -248,7 +258,7 @@ class FlytuiApp(App):
         if self.read_only:
             line += "  [reverse $warning] READ-ONLY [/]"
         try:
-            self.main.query_one("#header").update(Content.from_markup(line, **values))
+            self.main.query_one("#header", Static).update(Content.from_markup(line, **values))
         except Exception:  # noqa: BLE001
             pass
 
@@ -320,7 +330,7 @@ class FlytuiApp(App):
 
     # --- command dispatch ----------------------------------------------------------------------
     def run_command_id(self, command_id: str, args: list[str] | None = None) -> None:
-        self.run_worker(partial(self.action_command, command_id, args), group="command", exit_on_error=False)
+        run_async(self, partial(self.action_command, command_id, args), group="command", exit_on_error=False)
 
     async def action_command(self, command_id: str, args: list[str] | None = None) -> bool:
         """Run a registry command: the single place where read-only mode refuses mutating commands."""
@@ -372,8 +382,9 @@ class FlytuiApp(App):
     # --- views ----------------------------------------------------------------------------------
     def show_view(self, name: str, remember: bool = True) -> None:
         main = self.main
-        if remember and main.pane.id != name:
-            self.view_history.append(main.pane.id)
+        current = main.pane.id
+        if remember and current is not None and current != name:
+            self.view_history.append(current)
         main.show_pane(name)
 
     def action_show_view(self, name: str) -> None:
@@ -394,7 +405,7 @@ class FlytuiApp(App):
     def action_command_mode(self) -> None:
         self.main.open_command()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         main = self.main
         if self.screen is not main:
             return
@@ -415,7 +426,7 @@ class FlytuiApp(App):
     def set_org(self, org: str | None) -> None:
         self.org_filter = org or None
         self.update_header()
-        apps = self.main.query("#apps").first() if self.main.query("#apps") else None  # built on first use
+        apps = self.main.query("#apps").first(Pane) if self.main.query("#apps") else None  # built on first use
         if apps is not None and apps.active:
             apps.activate()
 
@@ -526,6 +537,9 @@ class FlytuiApp(App):
         from textual.app import SuspendNotSupported
 
         shown = shlex.join(self.flyctl_argv(*args))
+        if self.runner is None:  # a client over another runner: nothing to hand the terminal to
+            self.notify(f"Run it yourself, then press r:\n{shown}", title=title, severity="warning", timeout=15)
+            return None
         try:
             with self.suspend():
                 return self.runner.run_interactive(*args)
@@ -569,6 +583,11 @@ class FlytuiApp(App):
             task.cancel()
         await self.close_tunnels()
         self._kill_children()
-        api = getattr(self.client, "api", None)
-        if api is not None and hasattr(api, "aclose"):
-            await api.aclose()
+        if self.client.api is not None:
+            await self.client.api.aclose()
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    def _implements_seams(app: FlytuiApp) -> AppSeams:
+        """mypy checks here that FlytuiApp is everything screens may ask of the app."""
+        return app

@@ -99,8 +99,8 @@ def parse_config(text: str, source: str = "config.toml") -> Config:
         if not isinstance(value, types):
             raise ConfigError(f"{source}: '{key}' must be {types[0].__name__}, got {type(value).__name__}")
         if key in ("aliases", "keymap"):
-            value = {str(k): str(v) for k, v in value.items()}
-        if key == "refresh_interval":
+            value = {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else value
+        if key == "refresh_interval" and isinstance(value, (int, float)):
             value = max(0.5, float(value))
         if key == "migrations_url_env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
             raise ConfigError(f"{source}: 'migrations_url_env' must be an environment variable name, got {value!r}")

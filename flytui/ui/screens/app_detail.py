@@ -12,6 +12,7 @@ from textual.widgets import Label, Static
 
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui.widgets.fields import fmt_time, pick, text
+from flytui.ui.seams import Hosted
 
 
 def render_detail(name: str, app: Any, status: Any, releases: Any, ips: Any) -> str:
@@ -41,7 +42,7 @@ def render_detail(name: str, app: Any, status: Any, releases: Any, ips: Any) -> 
     return "\n".join(lines)
 
 
-class AppDetailScreen(Dialog[None]):
+class AppDetailScreen(Dialog[None], Hosted):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
@@ -64,7 +65,7 @@ class AppDetailScreen(Dialog[None]):
 
     @work(exclusive=True, group="app-detail", exit_on_error=False)
     async def load(self) -> None:
-        client = self.app.client
+        client = self.host.client
 
         async def safe(coro_fn, *args) -> Any:
             try:

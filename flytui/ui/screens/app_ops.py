@@ -6,6 +6,8 @@ from typing import Any
 
 from flytui.fly.errors import FlyError
 from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.screens.pane import Pane
+from flytui.ui.seams import run_async
 
 DASHBOARD_URL = "https://fly.io/apps/{app}"
 
@@ -28,8 +30,11 @@ def open_in_browser(app: Any, url: str, what: str) -> None:
     app.notify(f"Opening {url}", title=what, markup=False)
 
 
-class AppOpsMixin:
+class AppOpsMixin(Pane):
     """Mixed into :class:`flytui.ui.screens.apps.AppsPane`."""
+
+    def selected(self) -> str | None:
+        raise NotImplementedError  # AppsPane.selected
 
     def action_open_dashboard(self) -> None:
         name = self.selected()
@@ -44,21 +49,21 @@ class AppOpsMixin:
         async def run() -> None:
             req = ConfirmRequest(f"Restart app {name}? Every started machine restarts, one after the other "
                                  "(stopped machines stay stopped).", [name],
-                                 [self.app.flyctl_argv("apps", "restart", name)], confirm_label="Restart")
-            if not await self.app.confirm(req):
+                                 [self.host.flyctl_argv("apps", "restart", name)], confirm_label="Restart")
+            if not await self.host.confirm(req):
                 return
-            op = self.app.begin_op(f"restart {name}")
+            op = self.host.begin_op(f"restart {name}")
             try:
-                run = await self.app.client.apps_restart(name)
+                run = await self.host.client.apps_restart(name)
             except FlyError as exc:
-                self.app.report_error(exc, f"restart {name}")
+                self.host.report_error(exc, f"restart {name}")
                 return
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             restarted = run.stdout.count("restarted successfully")
             self.app.notify(f"Restarted {restarted} machine(s) of {name}" if restarted else
                             f"{name}: no started machine to restart (flyctl restarts started machines only)",
                             title="apps restart", markup=False)
             self.reload()
 
-        self.run_worker(run, name="restart-app", group="apps-mutate", exit_on_error=False)
+        run_async(self, run, name="restart-app", group="apps-mutate", exit_on_error=False)

@@ -11,6 +11,7 @@ from flytui.ui.screens.app_ops import AppOpsMixin
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+from flytui.ui.seams import run_async
 
 STATUS_CONCURRENCY = 8
 
@@ -82,9 +83,9 @@ class AppsPane(AppOpsMixin, Pane):
         if early is not None:
             apps = await early
         else:
-            apps = await self.app.client.apps(org=token) if token else await self.app.client.apps()
+            apps = await self.host.client.apps(org=token) if token else await self.host.client.apps()
         by_name = {pick(a, "name"): a for a in apps}
-        statuses = await gather_statuses(self.app.client, list(by_name))
+        statuses = await gather_statuses(self.host.client, list(by_name))
         rows = {}
         for name, app in by_name.items():
             st = statuses.get(name)
@@ -93,7 +94,7 @@ class AppsPane(AppOpsMixin, Pane):
 
     def after_load(self, extra: Any) -> None:
         self.apps = extra or {}
-        current = self.app.current_app
+        current = self.host.current_app
         if current in self.table.rows_data and self.table.selected_key != current and self.loads == 1:
             self.table.move_cursor(row=self.table.get_row_index(current), animate=False)
 
@@ -104,8 +105,8 @@ class AppsPane(AppOpsMixin, Pane):
     def action_open_selected(self) -> None:
         name = self.selected()
         if name:
-            self.app.current_app = name
-            self.app.show_view("machines")
+            self.host.current_app = name
+            self.host.show_view("machines")
 
     def action_detail(self) -> None:
         name = self.selected()
@@ -117,23 +118,23 @@ class AppsPane(AppOpsMixin, Pane):
     def action_create(self) -> None:
         from flytui.ui.screens.create_app import CreateAppScreen
 
-        def done(result: tuple[str, str | None] | None) -> None:
+        def done(result: tuple[str, str] | None) -> None:
             if result:
                 self._create(*result)
 
-        self.app.push_screen(CreateAppScreen(default_org=self.app.org_filter or self.app.config.default_org), done)
+        self.app.push_screen(CreateAppScreen(default_org=self.host.org_filter or self.host.config.default_org), done)
 
-    def _create(self, name: str, org: str | None) -> None:
+    def _create(self, name: str, org: str) -> None:
         async def run() -> None:
-            op = self.app.begin_op(f"create {name}")
+            op = self.host.begin_op(f"create {name}")
             try:
-                await self.app.client.create_app(name, org)
+                await self.host.client.create_app(name, org)
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             self.app.notify(f"New app created: {name}")
             self.reload()
 
-        self.run_worker(run, name="create-app", group="apps-mutate", exit_on_error=False)
+        run_async(self, run, name="create-app", group="apps-mutate", exit_on_error=False)
 
     def action_destroy(self) -> None:
         name = self.selected()
@@ -141,21 +142,21 @@ class AppsPane(AppOpsMixin, Pane):
             return
 
         async def run() -> None:
-            req = ConfirmRequest(f"Destroy app {name}?", [name], [self.app.flyctl_argv("apps", "destroy", name, "--yes")],
+            req = ConfirmRequest(f"Destroy app {name}?", [name], [self.host.flyctl_argv("apps", "destroy", name, "--yes")],
                                  typed_name=name, danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
-            op = self.app.begin_op(f"destroy {name}")
+            op = self.host.begin_op(f"destroy {name}")
             try:
-                await self.app.client.destroy_app(name)
+                await self.host.client.destroy_app(name)
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             self.app.notify(f"Destroyed app {name}")
-            if self.app.current_app == name:
-                self.app.current_app = None
+            if self.host.current_app == name:
+                self.host.current_app = None
             self.reload()
 
-        self.run_worker(run, name="destroy-app", group="apps-mutate", exit_on_error=False)
+        run_async(self, run, name="destroy-app", group="apps-mutate", exit_on_error=False)
 
     def action_open_url(self) -> None:
         name = self.selected()

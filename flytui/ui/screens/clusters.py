@@ -19,6 +19,7 @@ from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import text
+from flytui.ui.seams import Hosted, run_async
 
 STATUS_STYLES = {"ready": "green", "initializing": "cyan", "provisioning": "cyan", "creating": "cyan",
                  "error": "bold red", "deleting": "magenta", "deleted": "red"}
@@ -63,7 +64,7 @@ def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
     return "\n".join(lines)
 
 
-class ClusterDetailScreen(ModalScreen[None]):
+class ClusterDetailScreen(ModalScreen[None], Hosted):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
@@ -82,7 +83,7 @@ class ClusterDetailScreen(ModalScreen[None]):
 
     @work(exclusive=True, group="cluster-detail", exit_on_error=False)
     async def load(self) -> None:
-        client = self.app.client
+        client = self.host.client
 
         async def safe(fn: Any, *args: Any) -> Any:
             try:
@@ -123,7 +124,7 @@ class ClustersPane(Pane):
         return f"{self.TITLE} — org {org}" if org else f"{self.TITLE} — every org"
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        client = self.app.client
+        client = self.host.client
         orgs = [token] if token else [o.slug for o in await client.orgs()]
         found: dict[str, Any] = {}
         for org in orgs:  # one flyctl call per org (mpg list has no "every org")
@@ -159,18 +160,18 @@ class ClustersPane(Pane):
             self.app.notify(f"Cluster {c.name} is {c.status}: fly mpg proxy works once it is ready.",
                             severity="warning", markup=False)
             return
-        self.run_worker(partial(self._proxy, c), name="cluster-proxy", group="cluster-proxy", exit_on_error=False)
+        run_async(self, partial(self._proxy, c), name="cluster-proxy", group="cluster-proxy", exit_on_error=False)
 
     async def _proxy(self, c: Any) -> None:
         manager = getattr(self.app, "tunnels", None)
         if manager is None:
             self.app.notify("Tunnels are not available", severity="warning")
             return
-        op = self.app.begin_op(f"fly mpg proxy {c.id}")
+        op = self.host.begin_op(f"fly mpg proxy {c.id}")
         try:
             tunnel = await manager.acquire_mpg(c.id)
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
         if c.id in self.held:
             manager.release(tunnel)
         else:
@@ -180,7 +181,7 @@ class ClustersPane(Pane):
                         title="MPG tunnel up", timeout=10, markup=False)
 
     def _app_or_warn(self) -> str | None:
-        app = self.app.current_app
+        app = self.host.current_app
         if not app:
             self.app.notify("No current app: press A to choose the app first", severity="warning")
         return app
@@ -194,20 +195,20 @@ class ClustersPane(Pane):
 
         async def run() -> None:
             req = ConfirmRequest(f"Attach MPG cluster {c.name} to {app}? It sets the DATABASE_URL secret of {app}.",
-                                 [f"{c.name} ({c.id}) → {app}"], [self.app.flyctl_argv("mpg", "attach", c.id, "-a", app)],
+                                 [f"{c.name} ({c.id}) → {app}"], [self.host.flyctl_argv("mpg", "attach", c.id, "-a", app)],
                                  confirm_label="Attach")
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
-            op = self.app.begin_op(f"mpg attach {c.id}")
+            op = self.host.begin_op(f"mpg attach {c.id}")
             try:
-                await self.app.client.mpg_attach(c.id, app)  # its stdout holds the password: never shown
+                await self.host.client.mpg_attach(c.id, app)  # its stdout holds the password: never shown
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             self.app.notify(f"Attached {c.name} to {app}: DATABASE_URL is set (a deploy applies it to machines "
                             "that do not run yet).", title="mpg attach", markup=False)
             self.reload()
 
-        self.run_worker(run, name="cluster-attach", group="clusters-mutate", exit_on_error=False)
+        run_async(self, run, name="cluster-attach", group="clusters-mutate", exit_on_error=False)
 
     def action_detach(self) -> None:
         c, app = self._need_selection(), None
@@ -218,20 +219,20 @@ class ClustersPane(Pane):
 
         async def run() -> None:
             req = ConfirmRequest(f"Detach MPG cluster {c.name} from {app}? The DATABASE_URL secret stays set.",
-                                 [f"{c.name} ({c.id}) ✕ {app}"], [self.app.flyctl_argv("mpg", "detach", c.id, "-a", app)],
+                                 [f"{c.name} ({c.id}) ✕ {app}"], [self.host.flyctl_argv("mpg", "detach", c.id, "-a", app)],
                                  confirm_label="Detach")
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
-            op = self.app.begin_op(f"mpg detach {c.id}")
+            op = self.host.begin_op(f"mpg detach {c.id}")
             try:
-                await self.app.client.mpg_detach(c.id, app)
+                await self.host.client.mpg_detach(c.id, app)
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             self.app.notify(f"Detached {c.name} from {app}. DATABASE_URL is still set: unset it in the secrets "
                             "view (3) if the app should stop using it.", title="mpg detach", markup=False)
             self.reload()
 
-        self.run_worker(run, name="cluster-detach", group="clusters-mutate", exit_on_error=False)
+        run_async(self, run, name="cluster-detach", group="clusters-mutate", exit_on_error=False)
 
     def action_destroy(self) -> None:
         c = self._need_selection()
@@ -242,21 +243,21 @@ class ClustersPane(Pane):
             apps = f" Attached apps lose their database: {c.attached_text}." if c.attached_apps else ""
             req = ConfirmRequest(f"Destroy MPG cluster {c.name} ({c.id}) of org {c.org_slug}? All its data is "
                                  f"permanently lost.{apps}", [f"{c.name} ({c.id})"],
-                                 [self.app.flyctl_argv("mpg", "destroy", c.id, "--yes")], typed_name=c.name,
+                                 [self.host.flyctl_argv("mpg", "destroy", c.id, "--yes")], typed_name=c.name,
                                  danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
             held = self.held.pop(c.id, None)
             manager = getattr(self.app, "tunnels", None)
             if held is not None and manager is not None:
                 await held.close()
                 manager.release(held)
-            op = self.app.begin_op(f"destroy cluster {c.id}")
+            op = self.host.begin_op(f"destroy cluster {c.id}")
             try:
-                await self.app.client.mpg_destroy(c.id)
+                await self.host.client.mpg_destroy(c.id)
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             self.app.notify(f"MPG cluster {c.name} ({c.id}) scheduled to be destroyed", markup=False)
             self.reload()
 
-        self.run_worker(run, name="cluster-destroy", group="clusters-mutate", exit_on_error=False)
+        run_async(self, run, name="cluster-destroy", group="clusters-mutate", exit_on_error=False)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Label, Static
+from textual.timer import Timer
 
 from flytui.ui import commands
 from flytui.ui.screens.pane import Pane
@@ -63,7 +64,7 @@ class CommandLogPane(Pane):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._unsubscribe = None
-        self._redraw_timer = None
+        self._redraw_timer: Timer | None = None
         self._shown_version = -1
 
     def compose(self) -> ComposeResult:
@@ -114,7 +115,7 @@ class CommandLogPane(Pane):
         self._show_detail()
         getattr(self, "update_empty", lambda: None)()
         if self.active:  # keep "N s ago" fresh
-            self._poll_timer = self.set_timer(max(1.0, self.app.config.refresh_interval), self.reload)
+            self._poll_timer = self.set_timer(max(1.0, self.host.config.refresh_interval), self.reload)
 
     def selected_entry(self) -> Any:
         key = self.table.selected_key

@@ -7,9 +7,10 @@ destructive ones with ``typed_name`` need the typed name (enter in the field con
 from __future__ import annotations
 
 import shlex
+from typing import ClassVar
 from dataclasses import dataclass, field
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, CSSPathType
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -38,7 +39,7 @@ class ConfirmRequest:
 class ConfirmScreen(Dialog[bool]):
     """Returns True only on an explicit confirm (and a matching typed name)."""
 
-    CSS_PATH = "confirm.tcss"
+    CSS_PATH: ClassVar[CSSPathType | None] = "confirm.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm_key", "Yes", show=False),
                 Binding("n", "cancel", "No", show=False)]
 

@@ -11,9 +11,10 @@ from textual.widgets import Button, Input, Label, Select
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui.commands import validate_app_name
 from flytui.ui.widgets.fields import pick
+from flytui.ui.seams import Hosted
 
 
-class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
+class CreateAppScreen(Dialog[tuple[str, str] | None], Hosted):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -45,9 +46,9 @@ class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
     @work(exclusive=True, group="orgs", exit_on_error=False)
     async def load_orgs(self) -> None:
         try:
-            orgs = await self.app.client.orgs()
+            orgs = await self.host.client.orgs()
         except Exception as exc:  # noqa: BLE001
-            self.app.report_error(exc, "list organizations")
+            self.host.report_error(exc, "list organizations")
             return
         options = [(Text(f"{pick(o, 'name', 'slug')} ({pick(o, 'slug')})"), pick(o, "slug")) for o in orgs]
         select = self.query_one("#create-org", Select)

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 from flytui.ui.screens.dialog import Dialog
+from flytui.ui.seams import Hosted
 
 
 def diagnose(url: str) -> tuple[list[str], str | None]:
@@ -34,7 +35,7 @@ def masked_diff(old: str, new: str) -> str:
     return f"- {mask_url(old)}\n+ {mask_url(new)}"
 
 
-class DatabaseUrlScreen(Dialog[str | None]):
+class DatabaseUrlScreen(Dialog[str | None], Hosted):
     """Check a DATABASE_URL and set the fixed value; dismisses with the fixed URL once it was set, else None."""
 
     CSS_PATH = "confirm.tcss"
@@ -98,7 +99,7 @@ class DatabaseUrlScreen(Dialog[str | None]):
         else:
             result.update("\n".join(f"✗ {p}" for p in problems) + "\n\n" + masked_diff(url, fixed))
         fix_btn = self.query_one("#dburl-fix", Button)
-        fix_btn.disabled = fixed is None or self.app.read_only
+        fix_btn.disabled = fixed is None or self.host.read_only
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.check(event.value.strip())
@@ -116,14 +117,14 @@ class DatabaseUrlScreen(Dialog[str | None]):
 
     @work(exclusive=True, group="dburl-read", exit_on_error=False)
     async def read_from_machine(self) -> None:
-        op = self.app.begin_op(f"read DATABASE_URL {self.app_name}")
+        op = self.host.begin_op(f"read DATABASE_URL {self.app_name}")
         try:
-            url = await self.app.client.read_database_url(self.app_name)
+            url = await self.host.client.read_database_url(self.app_name)
         except Exception as exc:  # noqa: BLE001 - shown via report_error
-            self.app.report_error(exc, "read DATABASE_URL")
+            self.host.report_error(exc, "read DATABASE_URL")
             return
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
         if not url:
             self.app.notify("DATABASE_URL is not set on the machine", severity="warning")
             return
@@ -132,20 +133,20 @@ class DatabaseUrlScreen(Dialog[str | None]):
 
     @work(exclusive=True, group="dburl-fix", exit_on_error=False)
     async def apply_fix(self) -> None:
-        if not self.fixed or not self.app.guard_mutation("DATABASE_URL fix"):
+        if not self.fixed or not self.host.guard_mutation("DATABASE_URL fix"):
             return
         stage = self.query_one("#dburl-stage", Checkbox).value
-        op = self.app.begin_op(f"fix DATABASE_URL {self.app_name}")
+        op = self.host.begin_op(f"fix DATABASE_URL {self.app_name}")
         try:
-            run = await self.app.client.set_secrets(self.app_name, {"DATABASE_URL": self.fixed}, stage=stage)
+            run = await self.host.client.set_secrets(self.app_name, {"DATABASE_URL": self.fixed}, stage=stage)
         except Exception as exc:  # noqa: BLE001 - shown via report_error
-            self.app.report_error(exc, "fix DATABASE_URL")
+            self.host.report_error(exc, "fix DATABASE_URL")
             return
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
         fixed = self.fixed
         if hasattr(self.app, "database_url"):
-            self.app.database_url = fixed  # memory only: the doctor re-run and the migrations screen use it
+            self.host.database_url = fixed  # memory only: the doctor re-run and the migrations screen use it
         # flyctl stages secrets by itself for an app that has never been deployed
         said = f"{getattr(run, 'stdout', '')} {getattr(run, 'stderr', '')}".lower()
         staged = stage or "staged" in said

@@ -31,6 +31,7 @@ from flytui.fly.deploy import (
     BUILDERS, CANCELLED, FAILED, OK, PENDING, RUNNING, SKIPPED, STRATEGIES, DeployTracker, make_options,
     options_from_fly_toml, parse_build_args,
 )
+from flytui.ui.seams import Hosted
 
 _ICON = {PENDING: "·", RUNNING: "◐", OK: "✓", FAILED: "✗", SKIPPED: "–", CANCELLED: "■"}
 _SPIN = "◐◓◑◒"
@@ -58,7 +59,7 @@ def _fmt_duration(d: float | None) -> str:
     return f"{d:.1f}s" if d < 60 else f"{int(d // 60)}m{int(d % 60):02d}s"
 
 
-class DeployScreen(Screen[None]):
+class DeployScreen(Screen[None], Hosted):
     """``DeployScreen(app_name, project_dir, image=None, auto_start=False)``.
 
     ``image``: prefill the form's image (no build). ``auto_start`` with ``image``: run the redeploy of that
@@ -212,7 +213,7 @@ class DeployScreen(Screen[None]):
         """Run ``fly deploy`` and feed the tracker batch by batch."""
         rc: int | None = None
         try:
-            async with self.app.client.deploy(self.app_name, options) as proc:
+            async with self.host.client.deploy(self.app_name, options) as proc:
                 self.process = proc
                 async for batch in proc.batches():
                     assert self.tracker is not None
@@ -221,7 +222,7 @@ class DeployScreen(Screen[None]):
                 rc = await proc.wait()
         except Exception as exc:  # noqa: BLE001 - shown via the one error handler
             self.post_message(self.Finished(None))
-            self.app.report_error(exc, "deploy")
+            self.host.report_error(exc, "deploy")
             return
         finally:
             self.process = None
@@ -364,7 +365,7 @@ class DeployScreen(Screen[None]):
         if self.running:
             self.notify("A deploy is running: wait for it or cancel it first (x)", severity="warning")
             return
-        self.app.run_command_id("releases", [self.app_name])
+        self.host.run_command_id("releases", [self.app_name])
 
     def busy_reason(self) -> str | None:
         """Why this screen must not be closed now (the app's global keys ask; flytui/ui/navigation.py)."""

@@ -47,6 +47,7 @@ from flytui.doctor import (
 )
 from flytui.doctor import summary as doctor_summary
 from flytui.ui.widgets.plain import PlainDataTable
+from flytui.ui.seams import Hosted
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.fly.flytoml import FlyToml
@@ -105,7 +106,7 @@ def summary_line(checks: list[Check]) -> str:
     return doctor_summary(checks) + (f" · {fixes} one-key fix{'es' if fixes != 1 else ''} (f)" if fixes else "")
 
 
-class DoctorScreen(Screen[None]):
+class DoctorScreen(Screen[None], Hosted):
     """Preflight checks for the current app and project folder."""
 
     CSS_PATH = str(Path(__file__).with_name("doctor.tcss"))
@@ -205,16 +206,18 @@ class DoctorScreen(Screen[None]):
 
     @work(exclusive=True, group="doctor", exit_on_error=False)
     async def run_checks(self, run: int, database_url: str | None) -> None:
-        op = self.app.begin_op("doctor")
+        op = self.host.begin_op("doctor")
         report: DoctorReport | None = None
         try:
-            report = await run_doctor(self.app.client, self.project_dir, app=self.app_name,
-                                      database_url=database_url,
-                                      on_check=lambda c: self.post_message(self.CheckDone(run, c)))
+            def done(check: Check) -> None:
+                self.post_message(self.CheckDone(run, check))
+
+            report = await run_doctor(self.host.client, self.project_dir, app=self.app_name,
+                                      database_url=database_url, on_check=done)
         except Exception as exc:  # noqa: BLE001 - run_doctor never raises for a check; this is a bug path
-            self.app.report_error(exc, "doctor")
+            self.host.report_error(exc, "doctor")
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
             self.post_message(self.Finished(run, report))
 
     def on_doctor_screen_check_done(self, message: CheckDone) -> None:
@@ -241,7 +244,7 @@ class DoctorScreen(Screen[None]):
         self.report = message.report
         table = self.table
         selected = self.selected_id()
-        for key in [k.value for k in list(table.rows) if k.value not in self._seen]:
+        for key in [k.value for k in list(table.rows) if k.value is not None and k.value not in self._seen]:
             table.remove_row(key)
             self.checks.pop(key, None)
         order = [k.value for k in table.rows]
@@ -286,7 +289,7 @@ class DoctorScreen(Screen[None]):
     def show_detail(self) -> None:
         check = self.selected_check()
         self.query_one("#doctor-detail", Static).update(
-            detail_markup(check, self.app.read_only) if check else "")
+            detail_markup(check, self.host.read_only) if check else "")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_detail()
@@ -318,7 +321,7 @@ class DoctorScreen(Screen[None]):
         if not action:
             self.notify(f"{check.title}: no one-key fix" + (f". {check.fix}" if check.fix else ""))
             return
-        if action in MUTATING_FIXES and not self.app.guard_mutation(f"Fix: {check.title}"):
+        if action in MUTATING_FIXES and not self.host.guard_mutation(f"Fix: {check.title}"):
             return
         handler: Callable[[Check], None] | None = getattr(self, f"fix_{action}", None)
         if handler is None:
@@ -329,7 +332,7 @@ class DoctorScreen(Screen[None]):
     # login ---------------------------------------------------------------------------------------------
     def fix_login(self, check: Check) -> None:
         """Suspend the UI and run ``fly auth login`` in the real terminal (through the runner), then re-run."""
-        code = self.app.run_in_terminal("auth", "login", title="fly auth login")
+        code = self.host.run_in_terminal("auth", "login", title="fly auth login")
         if code is None:
             return
         if code == 0:
@@ -366,14 +369,14 @@ class DoctorScreen(Screen[None]):
         """``fly ssh console -C 'printenv DATABASE_URL'``; the value stays in memory, masked on screen."""
         from flytui.db.urls import mask_url
 
-        op = self.app.begin_op(f"read DATABASE_URL {app}")
+        op = self.host.begin_op(f"read DATABASE_URL {app}")
         try:
-            url = await self.app.client.read_database_url(app)
+            url = await self.host.client.read_database_url(app)
         except Exception as exc:  # noqa: BLE001 - shown via report_error
-            self.app.report_error(exc, "read DATABASE_URL")
+            self.host.report_error(exc, "read DATABASE_URL")
             return
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
         if not url:
             self.notify(f"DATABASE_URL is not set on {app}'s machine", severity="warning")
             return
@@ -424,7 +427,7 @@ class DoctorScreen(Screen[None]):
         try:
             proposed: FlyToml = FlyToml.load(self.project_dir).with_value(dotted, value)
         except Exception as exc:  # noqa: BLE001 - unreadable / invalid fly.toml
-            self.app.report_error(exc, "read fly.toml")
+            self.host.report_error(exc, "read fly.toml")
             return
         self.app.push_screen(FlyTomlScreen(self.project_dir, proposed=proposed, reason=reason), self._after_flytoml)
 
@@ -442,7 +445,7 @@ class DoctorScreen(Screen[None]):
 
         from flytui.ui.screens.create_app import CreateAppScreen
 
-        org = getattr(self.app, "org_filter", None) or self.app.config.default_org
+        org = getattr(self.app, "org_filter", None) or self.host.config.default_org
         screen = CreateAppScreen(default_org=org)
         await self.app.push_screen(screen, self._after_create_app)
         screen.query_one("#create-name", Input).value = name
@@ -453,22 +456,22 @@ class DoctorScreen(Screen[None]):
 
     @work(exclusive=True, group="doctor-fix", exit_on_error=False)
     async def create_app(self, name: str, org: str | None) -> None:
-        op = self.app.begin_op(f"create {name}")
+        op = self.host.begin_op(f"create {name}")
         try:
             if not org:
                 org = await self._default_org()
-            await self.app.client.create_app(name, org)
+            await self.host.client.create_app(name, org)
         except Exception as exc:  # noqa: BLE001 - shown via report_error
-            self.app.report_error(exc, f"create app {name}")
+            self.host.report_error(exc, f"create app {name}")
             return
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
         self.notify(f"New app created: {name}")
         self.rerun()
 
     async def _default_org(self) -> str:
         """The only organization, or ``personal``; ValueError when the user must choose."""
-        slugs = [str(getattr(o, "slug", "")) for o in await self.app.client.orgs()]
+        slugs = [str(getattr(o, "slug", "")) for o in await self.host.client.orgs()]
         if len(slugs) == 1:
             return slugs[0]
         if "personal" in slugs:

@@ -12,16 +12,21 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from functools import partial
+import weakref
 from typing import Any
 
 from rich.text import Text
 
 from flytui.fly.accounts import Account, AccountsError, FleetApp, load_accounts
+from flytui.fly.client import FlyClient
+from flytui.fly.runner import FlyctlRunner
+from flytui.ui.config import Config
 from flytui.fly.errors import FlyError
 from flytui.fly.ops import services_from_machines
 from flytui.ui import commands
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import state_cell
+from flytui.ui.seams import AppSeams, run_async
 
 APP_CONCURRENCY = 6
 LEVEL_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "grey62", "": "grey62"}
@@ -31,33 +36,33 @@ LEVEL_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "grey62", 
 class Home:
     """The console's own client, runner and config (restored when the implicit account is chosen again)."""
 
-    client: Any
-    runner: Any
-    config: Any
+    client: FlyClient
+    runner: FlyctlRunner | None
+    config: Config
     account: str = "default"
 
 
-def home_of(app: Any) -> Home:
-    home = getattr(app, "_fleet_home", None)
+#: each console's own client, runner and config, kept while it lives (taken when the fleet first switches)
+_HOMES: weakref.WeakKeyDictionary[AppSeams, Home] = weakref.WeakKeyDictionary()
+
+
+def home_of(app: AppSeams) -> Home:
+    home = _HOMES.get(app)
     if home is None:
-        home = Home(app.client, app.runner, app.config)
-        app._fleet_home = home
+        home = _HOMES[app] = Home(app.client, app.runner, app.config)
     return home
 
 
-def client_for(app: Any, account: Account, cache: dict[str, Any]) -> Any:
+def client_for(app: AppSeams, account: Account, cache: dict[str, FlyClient]) -> FlyClient:
     """A FlyClient whose flyctl children carry ``account``'s token (env only); the console's own for ``implicit``."""
     home = home_of(app)
     if account.implicit:
         return home.client
     if account.name not in cache:
-        from flytui.fly.client import FlyClient
-        from flytui.fly.runner import FlyctlRunner
-
         base = home.runner
-        runner = FlyctlRunner(getattr(base, "path", None), env={**dict(getattr(base, "env", {}) or {}),
-                                                                **account.child_env()},
-                              default_timeout=getattr(base, "default_timeout", 60.0), cwd=getattr(base, "cwd", None))
+        runner = (FlyctlRunner(base.path, env={**base.env, **account.child_env()}, default_timeout=base.default_timeout,
+                               cwd=base.cwd)
+                  if base is not None else FlyctlRunner(env=account.child_env()))
         app.command_log.attach(runner)  # its calls show in the command log (argv only, never the environment)
         cache[account.name] = FlyClient(runner)
     return cache[account.name]
@@ -89,7 +94,7 @@ class FleetPane(Pane):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.entries: dict[str, FleetApp] = {}
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, FlyClient] = {}
 
     def token(self) -> Any:
         return "fleet"  # every account, whatever the current org
@@ -100,7 +105,7 @@ class FleetPane(Pane):
         return self.EMPTY.format(token=default_accounts_path())
 
     def title_text(self) -> str:
-        home = getattr(self.app, "_fleet_home", None)
+        home = _HOMES.get(self.host)
         using = home.account if home is not None else "default"
         return f"Fleet — every account (console using: {using})"
 
@@ -119,7 +124,7 @@ class FleetPane(Pane):
 
     async def _account(self, account: Account, limit: asyncio.Semaphore) -> list[FleetApp]:
         try:
-            client = client_for(self.app, account, self._clients)
+            client = client_for(self.host, account, self._clients)
             apps = await client.apps()
         except (FlyError, AccountsError) as exc:
             msg = exc.message + (f" — {exc.hint}" if getattr(exc, "hint", "") else "") if isinstance(
@@ -156,18 +161,19 @@ class FleetPane(Pane):
     def on_data_table_row_selected(self, event: Any) -> None:
         if event.data_table is self.table:
             event.stop()
-            self.app.run_command_id("fleet-open")
+            self.host.run_command_id("fleet-open")
 
     def action_open(self) -> None:
         entry = self.entries.get(self.table.selected_key or "")
         if entry is None or not entry.name:
             self.app.notify("Choose an app row (this account did not load)", severity="warning")
             return
-        self.run_worker(partial(self._switch, entry), name="fleet-switch", group="fleet-switch", exclusive=True,
+        run_async(self, partial(self._switch, entry), name="fleet-switch", group="fleet-switch", exclusive=True,
                         exit_on_error=False)
 
     async def _switch(self, entry: FleetApp) -> None:
-        app, home = self.app, home_of(self.app)
+        app = self.host
+        home = home_of(app)
         account = entry.account
         if account.name != home.account:
             await app.close_tunnels()  # tunnels belong to the account that opened them
@@ -175,7 +181,8 @@ class FleetPane(Pane):
             app.client, app.runner, app.config = home.client, home.runner, home.config
         else:
             client = client_for(app, account, self._clients)
-            app.client, app.runner = client, client.runner
+            app.client = client
+            app.runner = client.runner if isinstance(client.runner, FlyctlRunner) else None
             app.config = replace(home.config, read_only=home.config.read_only or account.read_only)
         home.account = account.name
         app.current_app = entry.name

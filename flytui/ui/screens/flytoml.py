@@ -20,6 +20,7 @@ from textual.widgets import Button, Footer, Label, Static, TextArea
 
 from flytui.ui.screens.dialog import Dialog
 from flytui.fly.flytoml import FLY_TOML, FlyTomlIssue, unified_diff, validate_text, write_atomic
+from flytui.ui.seams import Hosted
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.fly.flytoml import FlyToml
@@ -100,7 +101,7 @@ class DiffConfirmScreen(Dialog[bool]):
         self.dismiss(False)
 
 
-class FlyTomlScreen(Screen[bool]):
+class FlyTomlScreen(Screen[bool], Hosted):
     """View and edit ``project_dir/fly.toml``. Dismisses with True when a proposed change was saved."""
 
     CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
@@ -179,7 +180,7 @@ class FlyTomlScreen(Screen[bool]):
 
     # --- actions --------------------------------------------------------------------------------------
     def action_edit(self) -> None:
-        if not self.app.guard_mutation(f"Edit {FLY_TOML}"):
+        if not self.host.guard_mutation(f"Edit {FLY_TOML}"):
             return
         self.editing = True
         area = self.text_area
@@ -215,7 +216,7 @@ class FlyTomlScreen(Screen[bool]):
     @work(exclusive=True, group="flytoml-save", exit_on_error=False)
     async def save(self) -> None:
         """Validate, show the diff against the file on disk, write atomically on yes."""
-        if not self.app.guard_mutation(f"Save {FLY_TOML}"):
+        if not self.host.guard_mutation(f"Save {FLY_TOML}"):
             return
         text = self.text_area.text
         errors = errors_of(validate_text(text))
@@ -226,7 +227,7 @@ class FlyTomlScreen(Screen[bool]):
         try:
             disk = await asyncio.to_thread(self._read_disk)
         except OSError as exc:
-            self.app.report_error(exc, f"read {FLY_TOML}")
+            self.host.report_error(exc, f"read {FLY_TOML}")
             return
         diff = unified_diff(disk, text, name=FLY_TOML)
         if not diff:
@@ -237,7 +238,7 @@ class FlyTomlScreen(Screen[bool]):
         try:
             await asyncio.to_thread(write_atomic, self.path, text)
         except OSError as exc:
-            self.app.report_error(exc, f"write {FLY_TOML}")
+            self.host.report_error(exc, f"write {FLY_TOML}")
             return
         self.disk_text = text
         self.editing = False

@@ -8,9 +8,10 @@ from textual.widgets import DataTable
 from flytui.ui import commands
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui.widgets.plain import PlainDataTable
+from flytui.ui.seams import Hosted
 
 
-class HelpScreen(Dialog[None]):
+class HelpScreen(Dialog[None], Hosted):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "dismiss_help", "Close"), Binding("q", "dismiss_help", "Close", show=False),
                 Binding("question_mark", "dismiss_help", "Close", show=False)]
@@ -29,7 +30,7 @@ class HelpScreen(Dialog[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("VIEW", "KEY", "COMMAND", "ALIASES", "WHAT IT DOES")
-        keymap = self.app.config.keymap
+        keymap = self.host.config.keymap
         for cmd in commands.COMMANDS:
             flag = " (changes things)" if cmd.mutating else ""
             table.add_row(cmd.group, commands.key_label(commands.key_for(cmd, keymap)), ":" + cmd.id,

@@ -29,6 +29,7 @@ from textual.widgets import Footer, Input, Static
 
 from flytui.ui import commands
 from flytui.fly.logs import LEVELS, LogBuffer, LogFilter, LogRecord, LogTail, TailStatus, now_stamp, search
+from flytui.ui.seams import Hosted
 
 #: registry keys shown in the footer (the others are listed by ``?``)
 _SHOWN = {"f", "p", "r", "m", "slash", "ctrl+f", "w", "t", "s", "c"}
@@ -228,7 +229,7 @@ class LogView(ScrollView, can_focus=True):
         return strip.extend_cell_length(width, base)
 
 
-class LogsScreen(Screen[None]):
+class LogsScreen(Screen[None], Hosted):
     """``LogsScreen(app_name, machine_id=None)``: the live log tail of one app."""
 
     CSS_PATH = str(Path(__file__).parent.parent / "logs.tcss")
@@ -290,7 +291,7 @@ class LogsScreen(Screen[None]):
     async def start_tail(self) -> None:
         """Run the tail supervisor (reconnects itself) until the screen closes."""
         self.tail = LogTail(
-            self.app.client, self.app_name, machine=self.machine_id,
+            self.host.client, self.app_name, machine=self.machine_id,
             on_records=self._receive,
             on_status=lambda st: self.post_message(self.Status(st)),
         )
@@ -520,6 +521,6 @@ class LogsScreen(Screen[None]):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
         except OSError as exc:
-            self.app.call_from_thread(self.app.report_error, exc, "save logs")
+            self.app.call_from_thread(self.host.report_error, exc, "save logs")
             return
         self.app.call_from_thread(self.notify, saved_message(len(lines), path), title="logs", markup=False)

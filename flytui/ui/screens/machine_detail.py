@@ -13,6 +13,7 @@ from textual.widgets import Label, Static
 
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui.widgets.fields import fmt_time, pick, text
+from flytui.ui.seams import Hosted
 
 
 def _jsonable(obj: Any) -> Any:
@@ -40,7 +41,7 @@ def render_machine(m: Any) -> str:
     return "\n".join(out)
 
 
-class MachineDetailScreen(Dialog[None]):
+class MachineDetailScreen(Dialog[None], Hosted):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
@@ -64,9 +65,9 @@ class MachineDetailScreen(Dialog[None]):
     @work(exclusive=True, group="machine-detail", exit_on_error=False)
     async def load(self) -> None:
         try:
-            m = await self.app.client.machine(self.app_name, self.machine_id)
+            m = await self.host.client.machine(self.app_name, self.machine_id)
         except Exception as exc:  # noqa: BLE001
-            self.app.report_error(exc, "machine status")
+            self.host.report_error(exc, "machine status")
             return
         self.query_one("#detail-body", Static).update(render_machine(m))
 

@@ -15,7 +15,9 @@ from rich.text import Text
 
 from flytui.fly.errors import FlyError
 from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import pick
+from flytui.ui.seams import run_async
 
 
 #: seconds between two lease reads of the same machines (``e`` reads at once)
@@ -43,10 +45,18 @@ def flags_cell(machine: Any, lease: Any = None, now: datetime | None = None) -> 
     return out
 
 
-class MachineOpsMixin:
+class MachineOpsMixin(Pane):
     """Mixed into :class:`flytui.ui.screens.machines.MachinesPane` (uses its table, token, machines, follow)."""
 
     leases: dict[str, Any]
+    lease_error: str | None
+    machines: dict[str, Any]
+    _bulk_limit: asyncio.Semaphore
+    #: ((app, machine ids), when) of the last leases read
+    _lease_loaded: tuple[tuple[str, tuple[str, ...]], float] | None = None
+
+    async def follow(self, app: str, mid: str, target: str | None, timeout: float = 60.0) -> str | None:
+        raise NotImplementedError  # MachinesPane.follow
 
     # --- leases -----------------------------------------------------------------------------------
     def start_lease_refresh(self, force: bool = False) -> None:
@@ -54,22 +64,22 @@ class MachineOpsMixin:
         once per machine (leases.go FindLease), so it runs at most every ``LEASE_REFRESH`` seconds for the same
         machines (``e`` and the end of a cordon/kill/signal force it)."""
         app, ids = self.token(), list(self.table.rows_data)
-        if not app or not ids or not hasattr(self.app.client, "machine_leases"):
+        if not app or not ids:
             self.apply_flags()
             return
         key = (app, tuple(sorted(ids)))
         now = time.monotonic()
-        last = getattr(self, "_lease_loaded", None)
+        last = self._lease_loaded
         if not force and last is not None and last[0] == key and now - last[1] < LEASE_REFRESH:
             self.apply_flags()
             return
         self._lease_loaded = (key, now)
-        self.run_worker(partial(self._load_leases, app, ids), name="machine-leases", group="machines-leases",
+        run_async(self, partial(self._load_leases, app, ids), name="machine-leases", group="machines-leases",
                         exclusive=True, exit_on_error=False)
 
     async def _load_leases(self, app: str, ids: list[str]) -> None:
         try:
-            leases = await self.app.client.machine_leases(app, ids)
+            leases = await self.host.client.machine_leases(app, ids)
         except FlyError as exc:  # never breaks the list: the column says it does not know
             self.lease_error = exc.message
             leases = {}
@@ -82,7 +92,7 @@ class MachineOpsMixin:
     def apply_flags(self) -> None:
         for mid, row in list(self.table.rows_data.items()):
             cell = flags_cell(self.machines.get(mid), getattr(self, "leases", {}).get(mid))
-            if getattr(self, "lease_error", None) and cell.plain == "-":
+            if self.lease_error and cell.plain == "-":
                 cell = Text("lease ?", style="grey62")
             if row.get("flags") is None or str(row.get("flags")) != cell.plain:
                 row = dict(row)
@@ -96,11 +106,11 @@ class MachineOpsMixin:
             return
 
         async def run() -> None:
-            op = self.app.begin_op(f"leases of {app}")
+            op = self.host.begin_op(f"leases of {app}")
             try:
-                leases = await self.app.client.machine_leases(app, ids)
+                leases = await self.host.client.machine_leases(app, ids)
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             self.leases = leases
             self.lease_error = None
             self.apply_flags()
@@ -115,7 +125,7 @@ class MachineOpsMixin:
             lines.append(f"Clear a stale one: fly machine leases clear ID -a {app}")
             self.app.notify("\n".join(lines), title=f"{len(held)} lease(s) held", timeout=15, markup=False)
 
-        self.run_worker(run, name="machine-leases", group="machines-leases-view", exit_on_error=False)
+        run_async(self, run, name="machine-leases", group="machines-leases-view", exit_on_error=False)
 
     def action_clear_lease(self) -> None:
         app, mid = self.token(), self.table.selected_key
@@ -130,9 +140,9 @@ class MachineOpsMixin:
         until = lease.expires_at.strftime("%H:%M:%S UTC") if lease.expires_at else "?"
         req = ConfirmRequest(f"Clear the lease {lease.owner or '?'} holds on {mid} until {until}? If that owner (a "
                              "deploy, a script) is still working, it can fail half way.", [mid],
-                             [self.app.flyctl_argv("machine", "leases", "clear", mid, "-a", app)], danger=True,
+                             [self.host.flyctl_argv("machine", "leases", "clear", mid, "-a", app)], danger=True,
                              confirm_label="Clear lease")
-        self._run_ops(app, [mid], "leases clear", req, lambda m: self.app.client.machine_lease_clear(app, m))
+        self._run_ops(app, [mid], "leases clear", req, lambda m: self.host.client.machine_lease_clear(app, m))
 
     # --- cordon / kill / signal -------------------------------------------------------------------
     def _selection(self) -> tuple[str | None, list[str]]:
@@ -150,9 +160,9 @@ class MachineOpsMixin:
         what = ("The proxy stops sending new requests to it; the machine keeps running." if on
                 else "The proxy sends requests to it again.")
         req = ConfirmRequest(f"{verb.capitalize()} {len(ids)} machine(s) of {app}? {what}", ids,
-                             [self.app.flyctl_argv("machine", verb, mid, "-a", app) for mid in ids],
+                             [self.host.flyctl_argv("machine", verb, mid, "-a", app) for mid in ids],
                              confirm_label=verb.capitalize())
-        self._run_ops(app, ids, verb, req, lambda mid: self.app.client.machine_cordon(app, mid, on))
+        self._run_ops(app, ids, verb, req, lambda mid: self.host.client.machine_cordon(app, mid, on))
 
     def action_kill(self) -> None:
         app, ids = self._selection()
@@ -163,9 +173,9 @@ class MachineOpsMixin:
                             severity="warning")
             return
         req = ConfirmRequest(f"Kill machine {ids[0]} of {app}? SIGKILL: its processes die at once, requests in "
-                             "flight are lost.", ids, [self.app.flyctl_argv("machine", "kill", ids[0], "-a", app)],
+                             "flight are lost.", ids, [self.host.flyctl_argv("machine", "kill", ids[0], "-a", app)],
                              danger=True, confirm_label="Kill")
-        self._run_ops(app, ids, "kill", req, lambda mid: self.app.client.machine_kill(app, mid), target="stopped")
+        self._run_ops(app, ids, "kill", req, lambda mid: self.host.client.machine_kill(app, mid), target="stopped")
 
     def action_signal(self) -> None:
         from flytui.fly.ops import SIGNALS
@@ -179,10 +189,10 @@ class MachineOpsMixin:
             if not sig:
                 return
             req = ConfirmRequest(f"Stop {len(ids)} machine(s) of {app} with {sig}?", ids,
-                                 [self.app.flyctl_argv("machine", "stop", mid, "--signal", sig, "-a", app)
+                                 [self.host.flyctl_argv("machine", "stop", mid, "--signal", sig, "-a", app)
                                   for mid in ids], danger=sig == "SIGKILL", confirm_label=f"Send {sig}")
             self._run_ops(app, ids, f"stop --signal {sig}", req,
-                          lambda mid: self.app.client.machine_signal(app, mid, sig), target="stopped")
+                          lambda mid: self.host.client.machine_signal(app, mid, sig), target="stopped")
 
         self.app.push_screen(PickerScreen(f"Stop {len(ids)} machine(s) with which signal?",
                                           [(s, s) for s in SIGNALS]), chosen)
@@ -190,19 +200,19 @@ class MachineOpsMixin:
     def _run_ops(self, app: str, ids: list[str], label: str, req: ConfirmRequest, call: Any,
                  target: str | None = None) -> None:
         async def run() -> None:
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
             self.table.marked.clear()
 
             async def one(mid: str) -> Any:
                 async with self._bulk_limit:
-                    op = self.app.begin_op(f"{label} {mid}")
+                    op = self.host.begin_op(f"{label} {mid}")
                     try:
                         await call(mid)
                     except FlyError as exc:
                         return exc
                     finally:
-                        self.app.end_op(op)
+                        self.host.end_op(op)
                     if target:
                         await self.follow(app, mid, target)
                     return None
@@ -220,6 +230,6 @@ class MachineOpsMixin:
                 self._lease_loaded = None  # the next load reads the leases again
                 self.reload()
 
-        self.run_worker(run, name=f"machine-{label.split()[0]}", group="machines-mutate", exclusive=False,
+        run_async(self, run, name=f"machine-{label.split()[0]}", group="machines-mutate", exclusive=False,
                         exit_on_error=False)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from typing import Any
+from typing import Any, get_args
+
+from flytui.fly.client import MachineAction
 
 from rich.text import Text
 
@@ -14,6 +16,7 @@ from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.machine_ops import MachineOpsMixin, flags_cell
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import SETTLED, fmt_time, pick, state_cell, text
+from flytui.ui.seams import run_async
 
 TRANSITION = {"start": "starting", "stop": "stopping", "restart": "restarting", "suspend": "suspending",
               "destroy": "destroying"}
@@ -79,6 +82,14 @@ def is_fault(row: dict[str, Any]) -> bool:
 BULK_CONCURRENCY = 6
 
 
+
+def as_machine_action(name: str) -> MachineAction:
+    """A registry action name as the client's ``MachineAction`` (ValueError for anything else)."""
+    for action in get_args(MachineAction):
+        if action == name:
+            return action  # get_args() is untyped (Any): the Literal's own values
+    raise ValueError(f"unknown machine action {name!r}")
+
 class MachinesPane(MachineOpsMixin, Pane):
     GROUP = commands.MACHINES
     BINDINGS = commands.bindings([commands.MACHINES])
@@ -100,7 +111,7 @@ class MachinesPane(MachineOpsMixin, Pane):
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         early = getattr(self.app, "take_prefetch", lambda *_: None)("machines", token)  # started at launch
-        return self.rows_for(await (early if early is not None else self.app.client.machines(token)))
+        return self.rows_for(await (early if early is not None else self.host.client.machines(token)))
 
     def prefilled(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any] | None:
         machines = getattr(self.app, "ready_prefetch", lambda *_: None)("machines", token)
@@ -142,16 +153,16 @@ class MachinesPane(MachineOpsMixin, Pane):
         if not app or not ids:
             self.app.notify("No machine selected", severity="warning")
             return
-        self.run_worker(partial(self._run_action, app, ids, action), name=f"machine-{action}", group="machines-mutate",
+        run_async(self, partial(self._run_action, app, ids, action), name=f"machine-{action}", group="machines-mutate",
                         exclusive=False, exit_on_error=False)
 
     async def _run_action(self, app: str, ids: list[str], action: str) -> None:
-        argvs = [self.app.flyctl_argv("machine", action, mid, "-a", app) for mid in ids]
+        argvs = [self.host.flyctl_argv("machine", action, mid, "-a", app) for mid in ids]
         # destroying cannot be undone: type the machine id (or the app name for several machines)
         typed = (ids[0] if len(ids) == 1 else app) if action == "destroy" else None
         req = ConfirmRequest(f"{action.capitalize()} {len(ids)} machine(s) of {app}?", ids, argvs,
                              typed_name=typed, danger=action == "destroy", confirm_label=action.capitalize())
-        if not await self.app.confirm(req):
+        if not await self.host.confirm(req):
             return
         self.table.marked.clear()
         results = await asyncio.gather(*(self._bounded(app, mid, action) for mid in ids))
@@ -159,9 +170,9 @@ class MachinesPane(MachineOpsMixin, Pane):
         if needs_force:
             req = ConfirmRequest(f"flyctl says {len(needs_force)} machine(s) must be forced. {action} with --force?",
                                  needs_force, [a + ["--force"] for a in
-                                               (self.app.flyctl_argv("machine", action, m, "-a", app) for m in needs_force)],
+                                               (self.host.flyctl_argv("machine", action, m, "-a", app) for m in needs_force)],
                                  danger=True, confirm_label=f"{action.capitalize()} --force")
-            if await self.app.confirm(req):
+            if await self.host.confirm(req):
                 forced = await asyncio.gather(*(self._bounded(app, m, action, force=True) for m in needs_force))
                 results = [forced[needs_force.index(mid)] if mid in needs_force else r for mid, r in zip(ids, results, strict=True)]
         self._summarise(action, ids, results)
@@ -175,15 +186,15 @@ class MachinesPane(MachineOpsMixin, Pane):
         """Run one action and follow the machine; returns None on success, else the exception."""
         self._set_state(mid, TRANSITION.get(action, action))
         self.following.add(mid)
-        op = self.app.begin_op(f"{action} {mid}")
+        op = self.host.begin_op(f"{action} {mid}")
         try:
-            await self.app.client.machine_action(app, mid, action, force=force)
+            await self.host.client.machine_action(app, mid, as_machine_action(action), force=force)
         except FlyError as exc:
             self.following.discard(mid)
-            self.app.end_op(op)
+            self.host.end_op(op)
             await self._refresh_one(app, mid)
             return exc
-        self.app.end_op(op)
+        self.host.end_op(op)
         await self.follow(app, mid, TARGET_STATE.get(action))
         return None
 
@@ -196,7 +207,7 @@ class MachinesPane(MachineOpsMixin, Pane):
 
     async def _refresh_one(self, app: str, mid: str) -> Any:
         try:
-            m = await self.app.client.machine(app, mid)
+            m = await self.host.client.machine(app, mid)
         except FlyError:
             return None
         if self.token() == app and mid in self.table.rows_data:
@@ -210,7 +221,7 @@ class MachinesPane(MachineOpsMixin, Pane):
         try:
             while waited < timeout:
                 try:
-                    m = await self.app.client.machine(app, mid)
+                    m = await self.host.client.machine(app, mid)
                 except FlyError:
                     if target == "destroyed":  # gone
                         if self.token() == app and mid in self.table.rows_data:

@@ -12,6 +12,7 @@ from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.command_input import CommandInput, CommandSuggester
 from flytui.ui.widgets.footer import Footer
 from flytui.ui.widgets.status import OperationsStatus
+from flytui.ui.seams import Hosted
 
 
 #: Every pane by id -> "module:Class". Only the first visible pane is imported and built at start; the others
@@ -32,7 +33,7 @@ def pane_class(name: str) -> type[Pane]:
     return getattr(importlib.import_module(module), cls)
 
 
-class MainScreen(Screen):
+class MainScreen(Screen, Hosted):
     BINDINGS = commands.bindings([commands.GLOBAL, commands.VIEW])
 
     def compose(self) -> ComposeResult:
@@ -124,11 +125,11 @@ class MainScreen(Screen):
         elif event.input.id == "command":
             event.input.display = False
             self.pane.table.focus()
-            self.app.execute_line(event.value)
+            self.host.execute_line(event.value)
 
     def on_data_table_row_selected(self, event) -> None:
         pane = self.pane
         enter = {commands.APPS: "app-open", commands.MACHINES: "machine-detail",
                  commands.CLUSTERS: "cluster-detail"}.get(pane.GROUP)
         if enter and event.data_table is pane.table:
-            self.app.run_command_id(enter)
+            self.host.run_command_id(enter)

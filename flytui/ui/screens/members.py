@@ -24,6 +24,7 @@ from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time
+from flytui.ui.seams import run_async
 
 
 class InviteScreen(ModalScreen[str | None]):
@@ -104,11 +105,11 @@ class MembersPane(Pane):
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         slug = token
         if not slug:
-            orgs = await self.app.client.orgs()
+            orgs = await self.host.client.orgs()
             if len(orgs) != 1:
                 return {}, (None, "", True)
             slug = orgs[0].slug
-        details = await self.app.client.org_details(slug)
+        details = await self.host.client.org_details(slug)
         rows = {m.email or m.id: {"email": Text(m.email), "name": Text(m.name or "-"),  # never markup
                                   "role": Text(m.role.lower(), style="bold" if m.role.lower() == "admin" else ""),
                                   "joined": fmt_time(m.joined_at) if m.joined_at else "-"}
@@ -132,21 +133,21 @@ class MembersPane(Pane):
 
         def done(email: str | None) -> None:
             if email:
-                self.run_worker(partial(self._invite, org, email), name="org-invite", group="members-mutate",
+                run_async(self, partial(self._invite, org, email), name="org-invite", group="members-mutate",
                                 exit_on_error=False)
 
-        self.app.push_screen(InviteScreen(org, lambda e: self.app.flyctl_argv("orgs", "invite", org, e or "EMAIL")),
+        self.app.push_screen(InviteScreen(org, lambda e: self.host.flyctl_argv("orgs", "invite", org, e or "EMAIL")),
                              done)
 
     async def _invite(self, org: str, email: str) -> None:
-        op = self.app.begin_op(f"invite {email}")
+        op = self.host.begin_op(f"invite {email}")
         try:
-            inv = await self.app.client.org_invite(org, email)
+            inv = await self.host.client.org_invite(org, email)
         except (FlyError, ValueError) as exc:
-            self.app.report_error(exc, f"invite {email}")
+            self.host.report_error(exc, f"invite {email}")
             return
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
         self.app.notify(f"Invitation sent to {inv.email} ({inv.org or org}); they are listed here once they accept.",
                         title="orgs invite", markup=False)
 
@@ -157,20 +158,20 @@ class MembersPane(Pane):
 
         async def run() -> None:
             req = ConfirmRequest(f"Remove {email} from the organization {org}? They lose access to its apps.",
-                                 [email], [self.app.flyctl_argv("orgs", "remove", org, email)], typed_name=email,
+                                 [email], [self.host.flyctl_argv("orgs", "remove", org, email)], typed_name=email,
                                  danger=True, confirm_label="Remove")
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
-            op = self.app.begin_op(f"remove {email}")
+            op = self.host.begin_op(f"remove {email}")
             try:
-                await self.app.client.org_remove(org, email)
+                await self.host.client.org_remove(org, email)
             except (FlyError, ValueError) as exc:
-                self.app.report_error(exc, f"remove {email}")
+                self.host.report_error(exc, f"remove {email}")
                 self.reload()
                 return
             finally:
-                self.app.end_op(op)
-            details = await self.app.client.org_details(org)  # what happened, not what flyctl printed
+                self.host.end_op(op)
+            details = await self.host.client.org_details(org)  # what happened, not what flyctl printed
             still = any(m.email == email for m in details.members)
             self.app.notify(f"{email} is still a member of {org}: flyctl reported success but the list says "
                             "otherwise. Refresh (r) and check with fly orgs show." if still else
@@ -179,4 +180,4 @@ class MembersPane(Pane):
                             markup=False, timeout=10)
             self.reload()
 
-        self.run_worker(run, name="org-remove", group="members-mutate", exit_on_error=False)
+        run_async(self, run, name="org-remove", group="members-mutate", exit_on_error=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -27,6 +27,7 @@ from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.migrations_stop import RunStopMixin
 from flytui.ui.widgets.plain import PlainDataTable
+from flytui.ui.seams import Hosted
 
 HERE = Path(__file__).parent
 STATE_STYLE = {"current": "b $success", "applied": "$success", "pending": "$warning", "head": "b $warning",
@@ -48,13 +49,14 @@ class MigrationConfirmScreen(ConfirmScreen):
         super().__init__(request)
         self.body = body
 
-    async def on_mount(self) -> None:
+    @on(events.Mount)
+    async def mount_body(self) -> None:
         # (Textual also runs ConfirmScreen.on_mount: it focuses the buttons)
         scroll = VerticalScroll(Static(self.body, id="mig-confirm-body", markup=True), id="mig-confirm-scroll")
         await self.query_one("#confirm-box").mount(scroll, before="#confirm-buttons")
 
 
-class MigrationsScreen(RunStopMixin, Screen[None]):
+class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
     """Status table + detail/preview + live log of one Alembic project. ``MigrationsScreen(app, project_dir)``."""
 
     CSS_PATH = str(HERE / "migrations.tcss")
@@ -230,7 +232,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
                 parts.append(src)
             mode = (f"[reverse $accent] REMOTE on {s.remote_app} [/]" if s.remote else "local alembic")
             parts.append(mode)
-        if self.app.read_only:
+        if self.host.read_only:
             parts.append("[reverse $warning] READ-ONLY [/]")
         line = "  ·  ".join(parts)
         if s is not None and self.setup is not None:
@@ -256,11 +258,11 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         try:
             snap = await self.session.snapshot()
         except Exception as exc:  # noqa: BLE001
-            self.app.report_error(exc, "load migrations")
+            self.host.report_error(exc, "load migrations")
             try:  # still show the history without the database
                 snap = self.session._snapshot(await self.session.load_history(), None)
             except Exception as exc2:  # noqa: BLE001
-                self.app.report_error(exc2, "read history")
+                self.host.report_error(exc2, "read history")
                 return
         self.post_message(self.Loaded(snap))
 
@@ -407,7 +409,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
             await self.session.connect()
         except Exception as exc:  # noqa: BLE001
             self._set_status("")
-            self.app.report_error(exc, "open the database tunnel")
+            self.host.report_error(exc, "open the database tunnel")
             return
         self.post_message(self.Connected(self.session.db_app))
 
@@ -438,7 +440,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
             await self.session.connect()
         except Exception as exc:  # noqa: BLE001
             self._set_status("")
-            self.app.report_error(exc, "read DATABASE_URL")
+            self.host.report_error(exc, "read DATABASE_URL")
             return
         self.post_message(self.Connected(self.session.db_app))
 
@@ -486,7 +488,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         try:
             pv = await self.session.preview_revision(rid)
         except Exception as exc:  # noqa: BLE001
-            self.app.report_error(exc, "SQL preview")
+            self.host.report_error(exc, "SQL preview")
             return
         self.post_message(self.Detail(rid, _render_revision_preview(pv)))
 
@@ -509,7 +511,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         """``up`` (+1), ``head``, ``heads``, ``to`` (selected), ``down`` (-1), ``down_to`` (selected), ``stamp``."""
         from flytui.db.migrations import MigrationAction
 
-        if not self.app.guard_mutation(f"migrate {what}"):
+        if not self.host.guard_mutation(f"migrate {what}"):
             return
         if self.session is None or not self.session.has_url:
             self.app.notify("No database yet: press c to enter its URL (or F to read the app's)", severity="warning")
@@ -537,7 +539,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
             pv = await self.session.preview(action)
         except Exception as exc:  # noqa: BLE001
             self._set_status("")
-            self.app.report_error(exc, action.label)
+            self.host.report_error(exc, action.label)
             return
         self._set_status("")
         if pv.error:
@@ -579,7 +581,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         self.query_one("#mig-log", Log).write_line(f"$ alembic {action.label}")
         buf: list[str] = []
         last = time.monotonic()
-        op = self.app.begin_op(f"alembic {action.label}") if hasattr(self.app, "begin_op") else -1
+        op = self.host.begin_op(f"alembic {action.label}") if hasattr(self.app, "begin_op") else -1
         try:
             # aclosing: leaving early (cancel, error) closes the run at once (SSH session, proxy, issued key)
             async with contextlib.aclosing(self.session.run(action, total=total)) as events:
@@ -612,7 +614,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
             self.running = False
             self.running_label = None
             if hasattr(self.app, "end_op"):
-                self.app.end_op(op)
+                self.host.end_op(op)
 
     def on_migrations_screen_log_batch(self, msg: "MigrationsScreen.LogBatch") -> None:
         self.query_one("#mig-log", Log).write_lines(msg.lines)
@@ -644,7 +646,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
                 text = f"{getattr(s, 'message', None) or s}" + (f" — {hint}" if hint else "")
             progress.update(f"[b $error]not started:[/] {_esc(text)}")
             log.write_line(f"[flytui] not started: {text}")
-            self.app.report_error(s, "migration")
+            self.host.report_error(s, "migration")
         elif s.ok:
             remote = remote_line(s)
             progress.update(f"[b $success]✓[/] {_esc(s.note)}" + (f"\n{_esc(remote)}" if remote else ""))

@@ -7,9 +7,12 @@ database is really at (PostgreSQL rolled back what was open).
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from textual import work
 from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker
 from textual.widgets import Log, Static
 
 from flytui.ui.screens.confirm import ConfirmRequest
@@ -19,9 +22,19 @@ def _esc(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-class RunStopMixin:
+class RunStopMixin(Screen[None]):
     """Needs ``running``, ``running_label``, ``running_argv``, ``run_worker_handle``, ``session``, ``stop_text``
     and ``load()`` from the screen."""
+
+    running: bool
+    running_label: str | None
+    running_argv: list[str] | None
+    run_worker_handle: Worker[None] | None
+    session: Any
+    stop_text: str | None
+
+    def load(self) -> object:
+        raise NotImplementedError  # MigrationsScreen.load (a worker)
 
     class RunStopped(Message):
         def __init__(self, label: str) -> None:

@@ -12,25 +12,26 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState
 
 from flytui.ui import commands
 from flytui.ui.widgets.table import ResourceTable
+from flytui.fly.retry import RateGate
+from flytui.ui.seams import AppSeams, Hosted
 
 
-def rate_gate(app: Any) -> Any:
-    """The client's shared :class:`flytui.fly.retry.RateGate`, or None (test doubles, other clients)."""
-    from flytui.fly.retry import RateGate
-
-    gate = getattr(getattr(app, "client", None), "rate_gate", None)
+def rate_gate(app: AppSeams) -> RateGate | None:
+    """The client's shared :class:`flytui.fly.retry.RateGate`, or None (a test double's client has none)."""
+    gate = app.client.rate_gate
     return gate if isinstance(gate, RateGate) else None
 
 
 class BackoffStatus:
     """While a load runs, show the client's rate-limit back-off (``flytui.fly.retry.RateGate``) in the status area."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: AppSeams) -> None:
         self.app = app
         self.op: int | None = None
         gate = rate_gate(app)
@@ -53,7 +54,7 @@ class BackoffStatus:
         self.show(None)
 
 
-class Pane(Vertical):
+class Pane(Vertical, Hosted):
     """One view of the console; subclasses define ``GROUP``, ``COLUMNS`` and :meth:`load`."""
 
     GROUP: ClassVar[str] = ""
@@ -81,7 +82,7 @@ class Pane(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(classes="pane", **kwargs)
-        self._poll_timer = None
+        self._poll_timer: Timer | None = None
         self.active = False
         self.loaded_token: Any = None
         self.loads = 0
@@ -116,7 +117,7 @@ class Pane(Vertical):
     # --- selection token ------------------------------------------------------------------------
     def token(self) -> Any:
         """What the data depends on (the current app); a result for another token is dropped."""
-        return self.app.current_app if self.NEEDS_APP else getattr(self.app, "org_filter", None)
+        return self.host.current_app if self.NEEDS_APP else getattr(self.app, "org_filter", None)
 
     def empty_text(self) -> str:
         """What to tell the user when the loaded data set is empty (with what to do next)."""
@@ -187,13 +188,13 @@ class Pane(Vertical):
                                exclusive=True, exit_on_error=False)
 
     async def _load(self, token: Any) -> None:
-        op = self.app.begin_op(f"refresh {self.GROUP}")
-        backoff = BackoffStatus(self.app)
+        op = self.host.begin_op(f"refresh {self.GROUP}")
+        backoff = BackoffStatus(self.host)
         try:
             rows, extra = await self.load(token)
         finally:
             backoff.close()
-            self.app.end_op(op)
+            self.host.end_op(op)
         self.post_message(self.Loaded(self, token, rows, extra))
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:  # pragma: no cover - abstract
@@ -225,10 +226,10 @@ class Pane(Vertical):
     def _arm_poll(self) -> None:
         """Next poll one interval after the last load ended (later while a rate-limit back-off lasts)."""
         self._cancel_poll()
-        if self.active and self.app.config.refresh_interval > 0:
-            gate = rate_gate(self.app)
+        if self.active and self.host.config.refresh_interval > 0:
+            gate = rate_gate(self.host)
             backoff = gate.remaining() if gate is not None else 0.0
-            wait = max(self.app.config.refresh_interval, backoff)
+            wait = max(self.host.config.refresh_interval, backoff)
             self._poll_timer = self.set_timer(wait, self.reload)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -236,23 +237,21 @@ class Pane(Vertical):
             event.stop()
             if event.worker.group == f"{self.GROUP}-load":
                 # the same error on every poll: one toast, then a counted status line
-                self.app.report_error(event.worker.error, f"refresh {self.GROUP}", repeat_key=self.GROUP)
+                self.host.report_error(event.worker.error, f"refresh {self.GROUP}", repeat_key=self.GROUP)
                 self.show_failure()
                 self._arm_poll()  # keep polling after a transient failure
                 self._data_shown()
             else:
-                self.app.report_error(event.worker.error, event.worker.name.replace("-", " "))
+                self.host.report_error(event.worker.error, event.worker.name.replace("-", " "))
 
     def show_failure(self, cleared: bool = False) -> None:
         """Show (or hide) the line that counts repeated failures of this pane's poll."""
-        failures = getattr(self.app, "failures", None)
-        if failures is None:
-            return
+        failures = self.host.failures
         if cleared:
             failures.clear(self.GROUP)
         line = failures.line(self.GROUP)
-        widgets = self.query(".pane-failure")
-        if line == self._failure_line or not widgets:
+        widgets = self.query(".pane-failure").results(Static)
+        if line == self._failure_line or not self.query(".pane-failure"):
             return  # nothing changed (no refresh: a layout pass while rows load is not free), or not composed
         self._failure_line = line
         for widget in widgets:

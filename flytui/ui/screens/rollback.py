@@ -17,6 +17,7 @@ from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+from flytui.ui.seams import run_async
 
 GROUP = "releases"
 
@@ -61,7 +62,7 @@ class ReleasesPane(Pane):
         self.releases: dict[str, Any] = {}
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        releases = await self.app.client.releases(token)
+        releases = await self.host.client.releases(token)
         ordered = sorted(releases, key=lambda r: pick(r, "version", default=0), reverse=True)
         current = next((pick(r, "version") for r in ordered
                         if str(pick(r, "status", default="")).lower() in ("complete", "succeeded")), None)
@@ -81,20 +82,20 @@ class ReleasesPane(Pane):
         if not image:
             self.app.notify(f"Release {key} has no image reference to redeploy", severity="warning")
             return
-        self.run_worker(partial(self.redeploy, app, str(key), str(image)), name="release-redeploy",
+        run_async(self, partial(self.redeploy, app, str(key), str(image)), name="release-redeploy",
                         group="release-redeploy", exclusive=True, exit_on_error=False)
 
     async def redeploy(self, app: str, version: str, image: str) -> bool:
         """Confirm, then open the deploy screen that runs the redeploy of ``image`` at once. True when started."""
-        if not self.app.guard_mutation("Redeploy release"):
+        if not self.host.guard_mutation("Redeploy release"):
             return False
-        argv = self.app.flyctl_argv(*redeploy_argv(app, image))
+        argv = self.host.flyctl_argv(*redeploy_argv(app, image))
         req = ConfirmRequest(f"Redeploy the image of {version} to {app}?", [f"{app} {version}: {image}"], [argv],
                              confirm_label="Redeploy")
-        if not await self.app.confirm(req):
+        if not await self.host.confirm(req):
             return False
         from flytui.ui.screens.deploy import DeployScreen
 
-        self.app.push_screen(DeployScreen(app, self.app.project_dir, image=image, auto_start=True),
+        self.app.push_screen(DeployScreen(app, self.host.project_dir, image=image, auto_start=True),
                              lambda _result: self.reload() if self.active else None)  # the new release on top
         return True

@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Label, Select
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
+from flytui.ui.seams import Hosted
 
 VM_SIZES: tuple[str, ...] = (
     "shared-cpu-1x", "shared-cpu-2x", "shared-cpu-4x", "shared-cpu-8x",
@@ -68,7 +69,7 @@ def scale_plan(app: str, current: ScaleState, counts: dict[str, int], size: str 
     return plan
 
 
-class ScaleScreen(Dialog[bool]):
+class ScaleScreen(Dialog[bool], Hosted):
     """Dismisses True when at least one change was applied."""
 
     CSS_PATH = "confirm.tcss"
@@ -103,9 +104,9 @@ class ScaleScreen(Dialog[bool]):
     @work(exclusive=True, group="scale-load", exit_on_error=False)
     async def load_current(self) -> None:
         try:
-            machines = await self.app.client.machines(self.app_name)
+            machines = await self.host.client.machines(self.app_name)
         except Exception as exc:  # noqa: BLE001
-            self.app.report_error(exc, f"list machines of {self.app_name}")
+            self.host.report_error(exc, f"list machines of {self.app_name}")
             self.query_one("#scale-status", Label).update("Could not load the machines")
             return
         self.show_current(ScaleState.from_machines(list(machines)))
@@ -151,7 +152,7 @@ class ScaleScreen(Dialog[bool]):
     @work(exclusive=True, group="scale-apply", exit_on_error=False)
     async def apply(self) -> None:
         """Confirm the plan (exact argv), run it step by step, notify each result."""
-        if self.current is None or not self.app.guard_mutation("Scale"):
+        if self.current is None or not self.host.guard_mutation("Scale"):
             return
         wanted = self.wanted()
         if wanted is None:
@@ -160,9 +161,9 @@ class ScaleScreen(Dialog[bool]):
         if not plan:
             self.query_one("#scale-error", Label).update("Nothing changed")
             return
-        req = ConfirmRequest(f"Scale {self.app_name}?", [self.app_name], [self.app.flyctl_argv(*a) for a in plan],
+        req = ConfirmRequest(f"Scale {self.app_name}?", [self.app_name], [self.host.flyctl_argv(*a) for a in plan],
                              confirm_label="Scale")
-        if not await self.app.confirm(req):
+        if not await self.host.confirm(req):
             return
         applied = 0
         for step in plan:
@@ -173,8 +174,8 @@ class ScaleScreen(Dialog[bool]):
         self.dismiss(applied > 0)
 
     async def _run_step(self, step: list[str]) -> bool:
-        client, label = self.app.client, " ".join(step[:3])
-        op = self.app.begin_op(label)
+        client, label = self.host.client, " ".join(step[:3])
+        op = self.host.begin_op(label)
         try:
             if step[1] == "count":
                 await client.scale_count(self.app_name, int(step[2]), group=step[4])
@@ -183,9 +184,9 @@ class ScaleScreen(Dialog[bool]):
                 await client.scale_vm(self.app_name, step[2])
                 message = f"VM size {step[2]}"
         except Exception as exc:  # noqa: BLE001 - one place turns it into a notification
-            self.app.report_error(exc, f"fly {label}")
+            self.host.report_error(exc, f"fly {label}")
             return False
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
         self.app.notify(f"{self.app_name}: {message}", title="Scaled")
         return True

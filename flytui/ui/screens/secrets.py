@@ -7,6 +7,7 @@ from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+from flytui.ui.seams import run_async
 
 
 def secret_row(s: Any) -> dict[str, Any]:
@@ -28,7 +29,7 @@ class SecretsPane(Pane):
     EMPTY = "No secrets set on {token}. Press n to set one (values go to flyctl on stdin), b for the DATABASE_URL doctor."
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        secrets = await self.app.client.secrets(token)
+        secrets = await self.host.client.secrets(token)
         return {pick(s, "name"): secret_row(s) for s in secrets}, None
 
     def action_set_secret(self, name: str = "", value: str = "") -> None:
@@ -48,16 +49,16 @@ class SecretsPane(Pane):
         """Send ``values`` to flyctl on stdin (``fly secrets import``), in a worker."""
 
         async def run() -> None:
-            op = self.app.begin_op(f"secrets set {app}")
+            op = self.host.begin_op(f"secrets set {app}")
             try:
-                await self.app.client.set_secrets(app, values, stage=stage)
+                await self.host.client.set_secrets(app, values, stage=stage)
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             names = ", ".join(sorted(values))
             self.app.notify(f"{names} {'staged' if stage else 'set and deploying'} on {app}")
             self.reload()
 
-        self.run_worker(run, name="secrets-set", group="secrets-mutate", exit_on_error=False)
+        run_async(self, run, name="secrets-set", group="secrets-mutate", exit_on_error=False)
 
     def action_unset_secret(self) -> None:
         app, names = self.token(), self.table.targets()
@@ -66,19 +67,19 @@ class SecretsPane(Pane):
 
         async def run() -> None:
             req = ConfirmRequest(f"Unset {len(names)} secret(s) on {app}?", names,
-                                 [self.app.flyctl_argv("secrets", "unset", *names, "-a", app)], danger=True,
+                                 [self.host.flyctl_argv("secrets", "unset", *names, "-a", app)], danger=True,
                                  confirm_label="Unset")
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
-            op = self.app.begin_op(f"secrets unset {app}")
+            op = self.host.begin_op(f"secrets unset {app}")
             try:
-                await self.app.client.unset_secrets(app, names)
+                await self.host.client.unset_secrets(app, names)
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             self.app.notify(f"Unset {', '.join(names)} on {app}")
             self.reload()
 
-        self.run_worker(run, name="secrets-unset", group="secrets-mutate", exit_on_error=False)
+        run_async(self, run, name="secrets-unset", group="secrets-mutate", exit_on_error=False)
 
     def action_dburl(self) -> None:
         app = self.token()

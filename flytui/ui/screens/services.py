@@ -80,7 +80,7 @@ class ServicesPane(Pane):
         self.services: list[Service] = []
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        machines, ips = await asyncio.gather(self.app.client.machines(token), self.app.client.ips(token),
+        machines, ips = await asyncio.gather(self.host.client.machines(token), self.host.client.ips(token),
                                              return_exceptions=True)
         if isinstance(machines, BaseException):
             raise machines
@@ -89,7 +89,7 @@ class ServicesPane(Pane):
         for svc in services:
             rows[f"service {svc.key}"] = service_row(svc)
         if isinstance(ips, FlyError):  # the services are still worth showing; say what is missing
-            self.app.report_error(ips, f"ips list {token}")
+            self.host.report_error(ips, f"ips list {token}")
         elif isinstance(ips, BaseException):
             raise ips
         else:

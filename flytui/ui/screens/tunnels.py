@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
+from textual.timer import Timer
 
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui import commands
@@ -140,7 +141,7 @@ class TunnelsPane(Pane):
         super().__init__(**kwargs)
         self.held: dict[str, Any] = {}  # tunnels this pane opened (one reference each)
         self._listening = False
-        self._redraw_timer = None
+        self._redraw_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -190,8 +191,11 @@ class TunnelsPane(Pane):
 
     # --- actions ----------------------------------------------------------------------------------
     def action_open_tunnel(self) -> None:
-        self.app.push_screen(OpenTunnelScreen(self.app.current_app or ""),
-                             lambda v: self.open_tunnel(*v) if v else None)
+        def opened(value: tuple[str, int, str | None] | None) -> None:
+            if value:
+                self.open_tunnel(*value)
+
+        self.app.push_screen(OpenTunnelScreen(self.host.current_app or ""), opened)
 
     @work(exclusive=False, group="tunnel-open", exit_on_error=False)
     async def open_tunnel(self, app: str, remote_port: int, host: str | None = None) -> Any:
@@ -201,15 +205,15 @@ class TunnelsPane(Pane):
             self.app.notify("Tunnels are not available", severity="warning")
             return None
         key = tunnel_key(app, remote_port, host)
-        op = self.app.begin_op(f"fly proxy {app}:{remote_port}")
+        op = self.host.begin_op(f"fly proxy {app}:{remote_port}")
         try:
             tunnel = await manager.acquire(app, remote_port, host)
         except Exception as exc:  # noqa: BLE001 - one place reports it
-            self.app.report_error(exc, f"open tunnel to {app}")
+            self.host.report_error(exc, f"open tunnel to {app}")
             self.reload()
             return None
         finally:
-            self.app.end_op(op)
+            self.host.end_op(op)
         if key in self.held:
             manager.release(tunnel)  # already holding one reference
         else:
@@ -235,7 +239,7 @@ class TunnelsPane(Pane):
             req = ConfirmRequest(f"Close the tunnel to {info.target}? {others} other user(s) still use it",
                                  [f"127.0.0.1:{info.local_port} → {info.target}"], [], danger=True,
                                  confirm_label="Close")
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
         manager = self.manager
         tunnel = self.held.pop(key, None)

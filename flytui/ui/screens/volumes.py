@@ -7,6 +7,7 @@ from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+from flytui.ui.seams import run_async
 
 
 def volume_row(v: Any) -> dict[str, Any]:
@@ -31,7 +32,7 @@ class VolumesPane(Pane):
                ("attached", "ATTACHED VM"), ("created", "CREATED")]
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        vols = await self.app.client.volumes(token)
+        vols = await self.host.client.volumes(token)
         return {pick(v, "id"): volume_row(v) for v in vols}, None
 
     def action_destroy_volume(self) -> None:
@@ -42,16 +43,16 @@ class VolumesPane(Pane):
         async def run() -> None:
             name = self.table.rows_data[vid]["name"]
             req = ConfirmRequest(f"Destroy volume {name} ({vid}) of {app}? Its data is lost.", [vid],
-                                 [self.app.flyctl_argv("volumes", "destroy", vid, "-a", app, "--yes")], typed_name=vid,
+                                 [self.host.flyctl_argv("volumes", "destroy", vid, "-a", app, "--yes")], typed_name=vid,
                                  danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
+            if not await self.host.confirm(req):
                 return
-            op = self.app.begin_op(f"destroy volume {vid}")
+            op = self.host.begin_op(f"destroy volume {vid}")
             try:
-                await self.app.client.destroy_volume(app, vid)
+                await self.host.client.destroy_volume(app, vid)
             finally:
-                self.app.end_op(op)
+                self.host.end_op(op)
             self.app.notify(f"Destroyed volume {vid}")
             self.reload()
 
-        self.run_worker(run, name="volume-destroy", group="volumes-mutate", exit_on_error=False)
+        run_async(self, run, name="volume-destroy", group="volumes-mutate", exit_on_error=False)

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from textual.widgets import Footer as _Footer
+from flytui.ui.seams import run_async
 
 #: seconds the first build waits at most for the first data (as the header facts do)
 FIRST_DATA_BOUND = 1.5
@@ -29,7 +30,7 @@ class Footer(_Footer):
             self._rebuild_pending = True
             first = getattr(self.app, "first_data", None)
             if isinstance(first, asyncio.Event) and not first.is_set():
-                self.run_worker(partial(self._after_first_data, first), group="footer-first", exclusive=True,
+                run_async(self, partial(self._after_first_data, first), group="footer-first", exclusive=True,
                                 exit_on_error=False)
             else:
                 self.call_after_refresh(self._rebuild)

@@ -37,7 +37,7 @@ class PlainCell(Text):
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = None  # type: ignore[assignment] - mutable, like Text
+    __hash__ = None  # type: ignore[assignment]  # mutable, like Text: not hashable
 
 
 def cell(value: Any, wrap: bool = False) -> Any:

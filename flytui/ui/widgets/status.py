@@ -5,6 +5,7 @@ import itertools
 import time
 from dataclasses import dataclass
 
+from textual.timer import Timer
 from textual.widgets import Static
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -27,7 +28,7 @@ class OperationsStatus(Static):
         self.ops: dict[int, Operation] = {}
         self._ids = itertools.count(1)
         self._frame = 0
-        self._timer = None
+        self._timer: Timer | None = None
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(0.1, self._tick, pause=True)

@@ -5,7 +5,7 @@ Refreshes never clear the table: rows that disappeared are removed, changed cell
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from rich.text import Text
 from textual.widgets.data_table import RowDoesNotExist
@@ -32,7 +32,7 @@ class ResourceTable(PlainDataTable):
         self.markable = markable
         self.rows_data: dict[str, dict[str, Cell]] = {}
         self.filter_text = ""
-        self.row_filter = None  # optional extra predicate: (key, row) -> bool
+        self.row_filter: Callable[[str, dict[str, Any]], bool] | None = None  # optional extra predicate
         self.marked: set[str] = set()
 
     def on_mount(self) -> None:
