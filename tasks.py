@@ -59,6 +59,12 @@ def main(argv: list[str]) -> int:
         if lint != 0:
             print("import contracts broken (see above)")
             return lint
+        # the linter and the type checker (config in pyproject.toml: mypy strict for flytui.fly and flytui.db)
+        for name, check in (("ruff", [str(BIN / "ruff"), "check", "."]), ("mypy", [str(BIN / "mypy")])):
+            rc = subprocess.call(check, cwd=ROOT, env=env)
+            if rc != 0:
+                print(f"{name} failed (see above)")
+                return rc
         pytest = [str(PY), "-m", "pytest", "--durations=15"]  # the slowest tests, listed at the end
         # one seed for the whole run (both pytest calls and every xdist worker): a failure prints it with its
         # worker and neighbours (tests/plugins/flakeinfo.py), so a flake can be replayed

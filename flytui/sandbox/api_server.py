@@ -59,7 +59,7 @@ class SandboxApiServer:
     def url(self) -> str:
         assert self._server is not None, "start() first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> "SandboxApiServer":
         owner = self

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily (the demo extra)
+    from flytui.sandbox.api_server import SandboxApiServer
+    from flytui.sandbox.postgres import EmbeddedPostgres
+    from flytui.sandbox.state import Sandbox
 
 TEMPLATE_DIR = Path(__file__).with_name("demo_project")
 APP_NAME_PLACEHOLDER = "__APP_NAME__"
@@ -79,8 +84,8 @@ class Demo:
         self.app = app
         self.db_app = db_app
         self.speed = speed
-        self.pg = None
-        self.sandbox = None
+        self.pg: EmbeddedPostgres | None = None
+        self.sandbox: Sandbox | None = None
         self.project_dir = self.workspace / "fly-demo"
         self.flyctl = ""
         self.env: dict[str, str] = {}
@@ -90,7 +95,7 @@ class Demo:
         self.mpg = mpg
         self.cluster_id: str | None = None
         #: the sandbox's Machines API (flytui/sandbox/api_server.py), what FLY_FLAPS_BASE_URL points at
-        self.api_server = None
+        self.api_server: SandboxApiServer | None = None
         self._closed = False
         self._watchdog: Any = None
 
@@ -221,7 +226,7 @@ class Demo:
         self.close()
 
 
-def start_demo(workspace: Path | None = None, speed: float = 1.0, mpg: bool = False):  # type: ignore[no-untyped-def]
+def start_demo(workspace: Path | None = None, speed: float = 1.0, mpg: bool = False):
     """Set up the demo; returns ``(flyctl_path, env, project_dir, cleanup)`` for ``flytui --demo``.
 
     ``FLYTUI_DATABASE_URL`` is set to what ``fly postgres attach`` (``mpg``: ``fly mpg attach``) printed, as if the user had copied

@@ -392,7 +392,8 @@ class EmbeddedPostgres:
         self.stop()
 
     def __repr__(self) -> str:
-        state = f"pid={self._proc.pid} port={self._port} host={self._sock}" if self.running else "stopped"
+        proc = self._proc
+        state = f"pid={proc.pid} port={self._port} host={self._sock}" if proc is not None and self.running else "stopped"
         return f"<EmbeddedPostgres {state}>"
 
     # ------------------------------------------------------------------ internals

@@ -361,7 +361,7 @@ def app_env(app: dict[str, Any], server: dict[str, Any] | None = None, *, machin
 def runnable(app: dict[str, Any]) -> bool:
     """True when machines of this app run a real process (deployed from a dir with a Dockerfile CMD)."""
     src = app.get("source_dir")
-    return bool(src) and app.get("role") != "postgres_cluster" and dockerfile_cmd(src) is not None
+    return bool(src) and app.get("role") != "postgres_cluster" and dockerfile_cmd(str(src)) is not None
 
 
 def _snapshot(sb: Sandbox) -> dict[str, Any]:
@@ -468,7 +468,7 @@ def mark_crashed(sb: Sandbox, machine: dict[str, Any]) -> None:
     """A started machine whose main process is gone: stopped, an ``exit`` event, checks critical."""
     machine.get("sandbox", {}).pop("pid", None)
     exits = read_exits(sb, machine["id"])
-    last = exits[-1] if exits else {"exit_code": -1, "exited_at": now_rfc3339(), "t_ms": now_ms()}
+    last: dict[str, Any] = exits[-1] if exits else {"exit_code": -1, "exited_at": now_rfc3339(), "t_ms": now_ms()}
     event = {
         "type": "exit", "status": "stopped", "source": "flyd", "timestamp": int(last.get("t_ms") or now_ms()),
         "request": {

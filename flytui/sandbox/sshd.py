@@ -218,7 +218,7 @@ def _server_class(sb: Sandbox, hallpass: Hallpass) -> type:
     ca_line = load_ca(sb).export_public_key("openssh").decode().strip()
     authorized = asyncssh.import_authorized_keys(f"cert-authority {ca_line}\n")
 
-    class _Server(asyncssh.SSHServer):  # type: ignore[misc]
+    class _Server(asyncssh.SSHServer):
         def begin_auth(self, username: str) -> bool:
             if username in PRINCIPALS:  # any other user: no key can ever match
                 self._conn.set_authorized_keys(authorized)

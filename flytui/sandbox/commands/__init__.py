@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence, overload
 
 from flytui.sandbox.state import Sandbox, SandboxError
 
@@ -77,6 +77,12 @@ class Ctx:
     @property
     def json(self) -> bool:
         return bool(self.flags.get("json")) or os.environ.get("FLY_JSON", "") not in ("", "0", "false")
+
+    @overload
+    def app_name(self, required: Literal[True] = True) -> str: ...
+
+    @overload
+    def app_name(self, required: bool) -> str | None: ...
 
     def app_name(self, required: bool = True) -> str | None:
         """``-a``/``--app``, else ``$FLY_APP``, else ``app`` in ./fly.toml (like flyctl)."""

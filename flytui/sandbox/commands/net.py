@@ -50,7 +50,7 @@ def _bind(bind: str, local: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise SandboxError(f"listen tcp {bind}:{local}: bind: address already in use") from None
-        raise SandboxError(f"listen tcp {bind}:{local}: bind: {exc.strerror.lower()}") from None
+        raise SandboxError(f"listen tcp {bind}:{local}: bind: {(exc.strerror or str(exc)).lower()}") from None
     sock.listen(64)
     return sock
 
@@ -66,7 +66,11 @@ def _until_stopped(watch_stdin: bool) -> asyncio.Future[int]:
             with contextlib.suppress(Exception):
                 while os.read(0, 65536):
                     pass
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(0))
+            def finish() -> None:
+                if not done.done():
+                    done.set_result(0)
+
+            loop.call_soon_threadsafe(finish)
 
         threading.Thread(target=watch, daemon=True).start()
     return done

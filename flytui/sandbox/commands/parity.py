@@ -171,7 +171,7 @@ def machine_leases(ctx: Ctx) -> int:
                 m["sandbox"].pop("lease", None)
             ctx.out("Lease(s) cleared")
             return 0
-        leases = {}
+        leases: dict[str, dict[str, Any]] = {}
         for m in machines:
             lease = current_lease(m)
             if lease is not None:
