@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.app import App
 
-from tests.registry_app import RegistryDispatch
+from tests.helpers.host import HostApp
 
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
@@ -21,32 +21,9 @@ HERE = Path(__file__).parent / "fixtures" / "transcripts"
 FAKE = HERE / "fake_flyctl.py"
 
 
-class DeployApp(RegistryDispatch, App[None]):
+class DeployApp(HostApp):
     def __init__(self, client: FlyClient, project: Path, confirm_answer: bool = True) -> None:
-        super().__init__()
-        self.client = client
-        self.read_only = False
-        self.errors: list[Any] = []
-        self.commands: list[str] = []
-        self.confirms: list[Any] = []
-        self._project = project
-        self._answer = confirm_answer
-
-    def report_error(self, exc: BaseException, action: str) -> None:
-        self.errors.append((exc, action))
-
-    def guard_mutation(self, name: str) -> bool:
-        return not self.read_only
-
-    async def confirm(self, request: Any) -> bool:
-        self.confirms.append(request)
-        return self._answer
-
-    def run_command_id(self, command_id: str, args: list[str] | None = None) -> None:
-        self.commands.append(command_id)
-
-    def on_mount(self) -> None:
-        self.push_screen(DeployScreen("shop-api", self._project))
+        super().__init__(client, DeployScreen("shop-api", project), confirm_answer=confirm_answer)
 
 
 def make(tmp_path: Path, transcript: str, text: str | None = None, **env: str) -> tuple[DeployApp, Path]:

@@ -19,40 +19,14 @@ from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.screens.deploy import DeployScreen
 from flytui.ui.screens.logs import LogsScreen, LogView
-from tests.registry_app import RegistryDispatch
+from tests.helpers.host import HostApp
 from tests.helpers.wait import until
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
 
 
-class ScreenApp(RegistryDispatch, App[None]):
-    """Just enough of FlytuiApp for one screen: client, config, confirm, report_error, registry dispatch."""
-
-    def __init__(self, client: FlyClient, screen: Any, confirm_answer: bool = True) -> None:
-        super().__init__()
-        self.client = client
-        self.config = type("Cfg", (), {"log_buffer_lines": 100_000})()
-        self.errors: list[Any] = []
-        self.confirms: list[Any] = []
-        self.commands: list[str] = []
-        self._first = screen
-        self._answer = confirm_answer
-
-    def report_error(self, exc: BaseException, action: str) -> None:
-        self.errors.append((exc, action))
-
-    def guard_mutation(self, name: str) -> bool:
-        return not self.read_only
-
-    async def confirm(self, request: Any) -> bool:
-        self.confirms.append(request)
-        return self._answer
-
-    def run_command_id(self, command_id: str, args: list[str] | None = None) -> None:
-        self.commands.append(command_id)
-
-    def on_mount(self) -> None:
-        self.push_screen(self._first)
+class ScreenApp(HostApp):
+    """One screen in a test host (tests/helpers/host.py: everything screens may ask of the app)."""
 
 
 def client_for(sandbox: Any, **env: str) -> FlyClient:

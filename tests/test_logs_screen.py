@@ -14,7 +14,7 @@ import pytest
 from textual import events
 from textual.app import App
 
-from tests.registry_app import RegistryDispatch
+from tests.helpers.host import HostApp
 
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
@@ -24,24 +24,9 @@ from tests.helpers.wait import until as wait_until
 FAKE = Path(__file__).parent / "fixtures" / "transcripts" / "fake_flyctl.py"
 
 
-class Cfg:
-    log_buffer_lines = 100_000
-
-
-class LogsApp(RegistryDispatch, App[None]):
+class LogsApp(HostApp):
     def __init__(self, client: FlyClient, machine: str | None = None) -> None:
-        super().__init__()
-        self.client = client
-        self.config = Cfg()
-        self.read_only = False
-        self.errors: list[tuple[BaseException, str]] = []
-        self._machine = machine
-
-    def report_error(self, exc: BaseException, action: str) -> None:
-        self.errors.append((exc, action))
-
-    def on_mount(self) -> None:
-        self.push_screen(LogsScreen("shop-api", self._machine))
+        super().__init__(client, LogsScreen("shop-api", machine))
 
 
 def make_client(tmp_path: Path, **env: str) -> FlyClient:

@@ -71,15 +71,15 @@ class AppsPane(AppOpsMixin, Pane):
         self.apps: dict[str, Any] = {}
 
     def empty_text(self) -> str:
-        org = getattr(self.app, "org_filter", None)
+        org = self.host.org_filter
         return self.EMPTY.format(where=f" in org {org}" if org else "")
 
     def title_text(self) -> str:
-        org = getattr(self.app, "org_filter", None)
+        org = self.host.org_filter
         return f"Apps — org {org}" if org else "Apps — all orgs"
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        early = getattr(self.app, "take_prefetch", lambda *_: None)("apps", token)  # started at launch
+        early = self.host.take_prefetch("apps", token)  # started at launch
         if early is not None:
             apps = await early
         else:

@@ -163,7 +163,7 @@ class ClustersPane(Pane):
         run_async(self, partial(self._proxy, c), name="cluster-proxy", group="cluster-proxy", exit_on_error=False)
 
     async def _proxy(self, c: Any) -> None:
-        manager = getattr(self.app, "tunnels", None)
+        manager = self.host.tunnels
         if manager is None:
             self.app.notify("Tunnels are not available", severity="warning")
             return
@@ -248,7 +248,7 @@ class ClustersPane(Pane):
             if not await self.host.confirm(req):
                 return
             held = self.held.pop(c.id, None)
-            manager = getattr(self.app, "tunnels", None)
+            manager = self.host.tunnels
             if held is not None and manager is not None:
                 await held.close()
                 manager.release(held)

@@ -11,9 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from flytui.ui.widgets.command_input import CommandInput, CommandSuggester
+from flytui.ui.seams import Hosted
 
 
-class CommandLineScreen(ModalScreen[str | None]):
+class CommandLineScreen(ModalScreen[str | None], Hosted):
     DEFAULT_CSS = """
     CommandLineScreen { align: center bottom; background: transparent; }
     CommandLineScreen > #command-line-box { height: auto; width: 100%; background: $surface; }
@@ -22,7 +23,7 @@ class CommandLineScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
-        known = getattr(self.app, "known_apps", None)
+        known = self.host.known_apps
         with Vertical(id="command-line-box"):
             yield Static("tab complete  ·  enter run  ·  esc cancel", id="command-line-keys", markup=False)
             yield CommandInput(placeholder=":command  (apps, machines APP, logs, deploy, migrations, -)",

@@ -73,7 +73,7 @@ class CommandLogPane(Pane):
 
     @property
     def log_source(self) -> Any:
-        return getattr(self.app, "command_log", None)
+        return self.host.command_log
 
     def on_mount(self) -> None:
         source = self.log_source

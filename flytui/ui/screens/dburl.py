@@ -145,8 +145,7 @@ class DatabaseUrlScreen(Dialog[str | None], Hosted):
         finally:
             self.host.end_op(op)
         fixed = self.fixed
-        if hasattr(self.app, "database_url"):
-            self.host.database_url = fixed  # memory only: the doctor re-run and the migrations screen use it
+        self.host.database_url = fixed  # memory only: the doctor re-run and the migrations screen use it
         # flyctl stages secrets by itself for an app that has never been deployed
         said = f"{getattr(run, 'stdout', '')} {getattr(run, 'stderr', '')}".lower()
         staged = stage or "staged" in said

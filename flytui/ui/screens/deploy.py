@@ -191,8 +191,7 @@ class DeployScreen(Screen[None], Hosted):
         """Start ``fly deploy`` with ``options`` (refused in read-only mode) and show its progress."""
         if self.running:
             return
-        guard = getattr(self.app, "guard_mutation", None)
-        if guard is not None and not guard("deploy"):
+        if not self.host.guard_mutation("deploy"):
             return
         self.options = options
         self.tracker = DeployTracker(self.app_name)
@@ -324,17 +323,15 @@ class DeployScreen(Screen[None], Hosted):
     @work(exclusive=False, group="deploy-confirm", exit_on_error=False)
     async def confirm_cancel(self) -> None:
         try:
-            confirm = getattr(self.app, "confirm", None)
-            if confirm is not None:
-                from flytui.ui.screens.confirm import ConfirmRequest
+            from flytui.ui.screens.confirm import ConfirmRequest
 
-                ok = await confirm(ConfirmRequest(
-                    title="Stop the running deploy? (flyctl is killed; what is already released stays)",
-                    targets=[self.app_name],
-                    argvs=[["fly", *(self.options or self.form_options()).argv(self.app_name)]], danger=True,
-                    confirm_label="Stop the deploy", cancel_label="Keep deploying"))
-                if not ok:
-                    return
+            ok = await self.host.confirm(ConfirmRequest(
+                title="Stop the running deploy? (flyctl is killed; what is already released stays)",
+                targets=[self.app_name],
+                argvs=[["fly", *(self.options or self.form_options()).argv(self.app_name)]], danger=True,
+                confirm_label="Stop the deploy", cancel_label="Keep deploying"))
+            if not ok:
+                return
         finally:
             self._asking_cancel = False
         if not self.running:
@@ -356,9 +353,7 @@ class DeployScreen(Screen[None], Hosted):
     def action_migrations(self) -> None:
         if self.tracker is None or not self.tracker.succeeded:
             return
-        run = getattr(self.app, "run_command_id", None)
-        if run is not None:
-            run("migrations")
+        self.host.run_command_id("migrations")
 
     def action_releases(self) -> None:
         """The app's releases view (the main screen's releases pane; after a deploy: the new release on top)."""

@@ -201,7 +201,7 @@ class DoctorScreen(Screen[None], Hosted):
     def known_database_url(self) -> str | None:
         """The DATABASE_URL to check: read from a machine, else the app's fixed one (memory only), else
         ``$FLYTUI_DATABASE_URL`` (what the user copied from ``fly postgres attach``)."""
-        return (self._database_url or getattr(self.app, "database_url", None)
+        return (self._database_url or self.host.database_url
                 or os.environ.get("FLYTUI_DATABASE_URL") or None)
 
     @work(exclusive=True, group="doctor", exit_on_error=False)
@@ -339,9 +339,7 @@ class DoctorScreen(Screen[None], Hosted):
             self.notify("fly auth login finished; re-running the checks", title="fly auth login")
         else:
             self.notify(f"`fly auth login` exited with status {code}", title="fly auth login", severity="warning")
-        reload_header = getattr(self.app, "load_header", None)
-        if callable(reload_header):
-            reload_header()
+        self.host.load_header()
         self.rerun()
 
     # billing -------------------------------------------------------------------------------------------
@@ -445,7 +443,7 @@ class DoctorScreen(Screen[None], Hosted):
 
         from flytui.ui.screens.create_app import CreateAppScreen
 
-        org = getattr(self.app, "org_filter", None) or self.host.config.default_org
+        org = self.host.org_filter or self.host.config.default_org
         screen = CreateAppScreen(default_org=org)
         await self.app.push_screen(screen, self._after_create_app)
         screen.query_one("#create-name", Input).value = name

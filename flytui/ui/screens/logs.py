@@ -273,8 +273,7 @@ class LogsScreen(Screen[None], Hosted):
         yield Footer()
 
     def _maxlen(self) -> int:
-        cfg = getattr(self.app, "config", None)
-        return int(getattr(cfg, "log_buffer_lines", 100_000) or 100_000)
+        return int(self.host.config.log_buffer_lines or 100_000)
 
     @property
     def view(self) -> LogView:

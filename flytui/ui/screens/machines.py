@@ -110,11 +110,11 @@ class MachinesPane(MachineOpsMixin, Pane):
         self.lease_error: str | None = None
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        early = getattr(self.app, "take_prefetch", lambda *_: None)("machines", token)  # started at launch
+        early = self.host.take_prefetch("machines", token)  # started at launch
         return self.rows_for(await (early if early is not None else self.host.client.machines(token)))
 
     def prefilled(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any] | None:
-        machines = getattr(self.app, "ready_prefetch", lambda *_: None)("machines", token)
+        machines = self.host.ready_prefetch("machines", token)
         return None if machines is None else self.rows_for(machines)
 
     def rows_for(self, machines: Any) -> tuple[dict[str, dict[str, Any]], Any]:

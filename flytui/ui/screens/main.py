@@ -39,7 +39,7 @@ class MainScreen(Screen, Hosted):
     def compose(self) -> ComposeResult:
         yield Static("flytui", id="header")
         yield OperationsStatus(id="ops")
-        initial = "machines" if getattr(self.app, "current_app", None) else "apps"
+        initial = "machines" if self.host.current_app else "apps"
         with ContentSwitcher(initial=initial, id="panes"):
             yield pane_class(initial)(id=initial)
         yield Input(placeholder="filter: text  /regex/  !invert  field:value", id="filter", classes="bar")
@@ -48,8 +48,7 @@ class MainScreen(Screen, Hosted):
         yield Footer()
 
     def _known_apps(self) -> list[str]:
-        known = getattr(self.app, "known_apps", None)
-        return known() if known is not None else []
+        return self.host.known_apps()
 
     @property
     def pane(self) -> Pane:

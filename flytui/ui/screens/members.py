@@ -91,7 +91,7 @@ class MembersPane(Pane):
         self.choose_org = False
 
     def title_text(self) -> str:
-        org = self.org or getattr(self.app, "org_filter", None)
+        org = self.org or self.host.org_filter
         if not org:
             return "Org members"
         role = f" — you are {self.viewer_role}" if self.viewer_role else ""

@@ -169,8 +169,8 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
         from flytui.ui.screens.migrations_setup import make_session
 
         # $FLYTUI_ALEMBIC (one run) > the project settings' command > the flytui config's alembic_command > detected
-        config_command = getattr(getattr(self.app, "config", None), "alembic_command", None) or None
-        self.session = make_session(self.app, self.setup, project, os.environ.get("FLYTUI_ALEMBIC") or None,
+        config_command = self.host.config.alembic_command or None
+        self.session = make_session(self.host, self.setup, project, os.environ.get("FLYTUI_ALEMBIC") or None,
                                     config_command)
         self.session.add_tunnel_listener(lambda _t, state: self.post_message(self.TunnelChanged(state)))
         self._update_header()
@@ -183,11 +183,11 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
 
     def _setting(self, field: str, env_var: str) -> str | None:
         """A migrations setting: ``$env_var`` when set (one run), else the config file's ``field``."""
-        return os.environ.get(env_var) or getattr(getattr(self.app, "config", None), field, None) or None
+        return os.environ.get(env_var) or getattr(self.host.config, field, None) or None
 
     def _tunnel_manager(self) -> Any:
         """The app-wide TunnelManager (``app.tunnels``), so one tunnel per database is shared."""
-        return getattr(self.app, "tunnels", None)
+        return self.host.tunnels
 
     async def on_unmount(self) -> None:
         if self.session is not None:
@@ -316,7 +316,7 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
     def known_url(self) -> str | None:
         """The DATABASE_URL flytui already knows, fixed for SQLAlchemy + psycopg 3: ``app.database_url`` (set by
         the DATABASE_URL fix), else ``$FLYTUI_DATABASE_URL`` (copied from ``fly postgres attach``). Memory only."""
-        url = getattr(self.app, "database_url", None) or os.environ.get("FLYTUI_DATABASE_URL")
+        url = self.host.database_url or os.environ.get("FLYTUI_DATABASE_URL")
         if not url:
             return None
         try:
@@ -581,7 +581,7 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
         self.query_one("#mig-log", Log).write_line(f"$ alembic {action.label}")
         buf: list[str] = []
         last = time.monotonic()
-        op = self.host.begin_op(f"alembic {action.label}") if hasattr(self.app, "begin_op") else -1
+        op = self.host.begin_op(f"alembic {action.label}")
         try:
             # aclosing: leaving early (cancel, error) closes the run at once (SSH session, proxy, issued key)
             async with contextlib.aclosing(self.session.run(action, total=total)) as events:
@@ -613,8 +613,7 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
         finally:
             self.running = False
             self.running_label = None
-            if hasattr(self.app, "end_op"):
-                self.host.end_op(op)
+            self.host.end_op(op)
 
     def on_migrations_screen_log_batch(self, msg: "MigrationsScreen.LogBatch") -> None:
         self.query_one("#mig-log", Log).write_lines(msg.lines)

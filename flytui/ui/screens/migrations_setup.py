@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flytui.ui.seams import AppSeams
+
 __all__ = ["Setup", "prepare", "make_session", "setup_header", "choice_text"]
 
 
@@ -57,7 +59,7 @@ def prepare(start: Path | None) -> Setup:
     return setup
 
 
-def make_session(app: Any, setup: Setup, project: Any, env_command: str | None,
+def make_session(app: AppSeams, setup: Setup, project: Any, env_command: str | None,
                  config_command: str | None = None) -> Any:
     """The MigrationSession for ``project`` with the settings applied. The alembic command: ``env_command``
     ($FLYTUI_ALEMBIC, for one run), else the project settings' ``command``, else ``config_command`` (the flytui
@@ -77,7 +79,7 @@ def make_session(app: Any, setup: Setup, project: Any, env_command: str | None,
     if s is not None:
         kwargs = dict(env_extra=s.env, x_args=s.x_args, url_via=s.database_url, cwd=s.cwd,
                       pass_config=s.pass_config, verify_target=s.verify_target)
-    return MigrationSession(project, runner=app.runner, client=app.client, tunnels=getattr(app, "tunnels", None),
+    return MigrationSession(project, runner=app.runner, client=app.client, tunnels=app.tunnels,
                             alembic_command=command, command_source=source, **kwargs)
 
 

@@ -117,7 +117,7 @@ class Pane(Vertical, Hosted):
     # --- selection token ------------------------------------------------------------------------
     def token(self) -> Any:
         """What the data depends on (the current app); a result for another token is dropped."""
-        return self.host.current_app if self.NEEDS_APP else getattr(self.app, "org_filter", None)
+        return self.host.current_app if self.NEEDS_APP else self.host.org_filter
 
     def empty_text(self) -> str:
         """What to tell the user when the loaded data set is empty (with what to do next)."""
@@ -216,9 +216,7 @@ class Pane(Vertical, Hosted):
         self._data_shown()
 
     def _data_shown(self) -> None:
-        shown = getattr(self.app, "data_shown", None)  # FlytuiApp: the header facts wait for the first data
-        if shown is not None:
-            shown()
+        self.host.data_shown()  # the header facts wait for the first data
 
     def after_load(self, extra: Any) -> None:
         """Hook for subclasses (e.g. start per-row follow-ups)."""

@@ -6,7 +6,8 @@ exits the app resumes and refreshes the current view. It runs through the flyctl
 """
 from __future__ import annotations
 
-from typing import Any
+
+from flytui.ui.seams import AppSeams
 
 
 def ssh_console_args(app: str, machine: str | None = None) -> list[str]:
@@ -17,10 +18,10 @@ def ssh_console_args(app: str, machine: str | None = None) -> list[str]:
     return args
 
 
-def open_shell(app: Any, machine: str | None) -> int | None:
+def open_shell(app: AppSeams, machine: str | None) -> int | None:
     """Suspend ``app`` (a FlytuiApp), run ``fly ssh console`` on the terminal through the runner, resume and
     refresh. Returns the exit code (None when the terminal cannot be handed over: the command is shown)."""
-    if getattr(app, "read_only", False):  # the registry marks the shell mutating; this is the last line of defence
+    if app.read_only:  # the registry marks the shell mutating; this is the last line of defence
         app.notify("Shell: disabled in read-only mode (a shell on a machine can change anything)",
                    title="read-only", severity="warning")
         return None

@@ -149,7 +149,7 @@ class TunnelsPane(Pane):
 
     @property
     def manager(self) -> Any:
-        return getattr(self.app, "tunnels", None)
+        return self.host.tunnels
 
     def _listen(self) -> None:
         manager = self.manager

@@ -13,13 +13,13 @@ from functools import partial
 from typing import Any
 
 from textual.widgets import Footer as _Footer
-from flytui.ui.seams import run_async
+from flytui.ui.seams import Hosted, run_async
 
 #: seconds the first build waits at most for the first data (as the header facts do)
 FIRST_DATA_BOUND = 1.5
 
 
-class Footer(_Footer):
+class Footer(_Footer, Hosted):
     _rebuild_pending = False
 
     def bindings_changed(self, screen: Any) -> None:
@@ -28,8 +28,8 @@ class Footer(_Footer):
             return
         if self.is_attached and screen is self.screen and not self._rebuild_pending:
             self._rebuild_pending = True
-            first = getattr(self.app, "first_data", None)
-            if isinstance(first, asyncio.Event) and not first.is_set():
+            first = self.host.first_data
+            if not first.is_set():
                 run_async(self, partial(self._after_first_data, first), group="footer-first", exclusive=True,
                                 exit_on_error=False)
             else:
