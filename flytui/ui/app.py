@@ -30,7 +30,6 @@ from flytui.ui.screens.main import MainScreen
 from flytui.ui.screens.pane import Pane
 from flytui.ui.seams import AppSeams, run_async
 from flytui.ui.widgets.status import OperationsStatus
-from flytui.ui.widgets.fields import pick
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.db.tunnel import TunnelManager
@@ -221,29 +220,24 @@ class FlytuiApp(App[None]):
     # --- header -----------------------------------------------------------------------------------
     @work(exclusive=True, group="header", exit_on_error=False)
     async def load_header(self) -> None:
-        async def safe(fn) -> Any:
-            try:
-                return await fn()
-            except Exception as exc:  # noqa: BLE001
-                return exc
-
         try:  # never competing with the first screen of data (bounded: a slow first load does not hide them)
             await asyncio.wait_for(self.first_data.wait(), FIRST_DATA_BOUND)
         except asyncio.TimeoutError:
             pass
         # the Machines API fast path (httpx import, token) is readied off the first load
         run_async(self, self.client.warm_api, group="api-warm", exit_on_error=False)
-        version, who = await asyncio.gather(safe(self.client.version), safe(self.client.whoami))
+        # each failure is reported on its own (flyctl missing, not logged in); the header says what it knows
+        version, who = await asyncio.gather(self.client.version(), self.client.whoami(), return_exceptions=True)
         if isinstance(version, BaseException):
             self.report_error(version, "flyctl version")
             self.header_info["version"] = "flyctl ?"
         else:
-            self.header_info["version"] = f"flyctl v{pick(version, 'version', default='?')}"
+            self.header_info["version"] = f"flyctl v{version.version or '?'}"
         if isinstance(who, BaseException):
             self.report_error(who, "whoami")
             self.header_info["user"] = "not logged in"
         else:
-            self.header_info["user"] = str(pick(who, "email", default="?"))
+            self.header_info["user"] = who.email or "?"
         self.update_header()
 
     def update_header(self) -> None:
@@ -450,7 +444,7 @@ class FlytuiApp(App[None]):
             self.report_error(exc, "list organizations")
             return
         options = [("All organizations", "")] + [
-            (f"{pick(o, 'name', 'slug')} ({pick(o, 'slug')})", str(pick(o, "slug"))) for o in orgs]
+            (f"{o.name or o.slug} ({o.slug})", o.slug) for o in orgs]
         self.push_screen(PickerScreen("Switch organization", options),
                          lambda v: self.set_org(v) if v is not None else None)
 

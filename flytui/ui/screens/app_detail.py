@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -11,34 +10,36 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from flytui.ui.screens.dialog import Dialog
-from flytui.ui.widgets.fields import fmt_time, pick, text
+from flytui.fly.models import App, AppStatus, IPAddress, Release
+from flytui.ui.widgets.fields import fmt_time, text
 from flytui.ui.seams import Hosted
 
 
-def render_detail(name: str, app: Any, status: Any, releases: Any, ips: Any) -> str:
+def render_detail(name: str, app: App | None, status: AppStatus | BaseException,
+                  releases: list[Release] | BaseException, ips: list[IPAddress] | BaseException) -> str:
     lines = [f"App       {name}"]
-    src = status if not isinstance(status, BaseException) else app
-    lines.append(f"Status    {text(pick(src, 'status'))}   deployed: {'yes' if pick(src, 'deployed') else 'no'}")
-    host = pick(src, "hostname", default=f"{name}.fly.dev")
-    lines.append(f"URL       https://{host}")
-    lines.append(f"Org       {text(pick(src, 'organization.slug'))}")
-    machines = [] if isinstance(status, BaseException) else (pick(status, "machines", default=[]) or [])
+    src: App | AppStatus | None = status if not isinstance(status, BaseException) else app
+    if src is not None:
+        lines.append(f"Status    {text(src.status)}   deployed: {'yes' if src.deployed else 'no'}")
+    lines.append(f"URL       https://{(src.hostname if src is not None else '') or f'{name}.fly.dev'}")
+    org = src.organization if src is not None else None
+    lines.append(f"Org       {text(org.slug if org is not None else None)}")
+    machines = () if isinstance(status, BaseException) else status.machines
     lines.append(f"\nMachines ({len(machines)})")
     for m in machines:
-        lines.append(f"  {text(pick(m, 'id'))}  {text(pick(m, 'state')):<10} {text(pick(m, 'region'))}")
+        lines.append(f"  {text(m.id)}  {text(m.state):<10} {text(m.region)}")
     lines.append("\nReleases")
     if isinstance(releases, BaseException):
         lines.append(f"  unavailable: {getattr(releases, 'message', releases)}")
     else:
-        for r in list(releases or [])[:10]:
-            lines.append(f"  v{text(pick(r, 'version'))}  {text(pick(r, 'status')):<10} "
-                         f"{fmt_time(pick(r, 'created_at'))}  {text(pick(r, 'description'))}")
+        for r in releases[:10]:
+            lines.append(f"  v{text(r.version)}  {text(r.status):<10} {fmt_time(r.created_at)}  {text(r.description)}")
     lines.append("\nIP addresses")
-    if isinstance(ips, BaseException) or ips is None:
+    if isinstance(ips, BaseException):
         lines.append("  unavailable")
     else:
         for ip in ips:
-            lines.append(f"  {text(pick(ip, 'type'))}  {text(pick(ip, 'address'))}  {text(pick(ip, 'region'))}")
+            lines.append(f"  {text(ip.type)}  {text(ip.address)}  {text(ip.region)}")
     return "\n".join(lines)
 
 
@@ -46,7 +47,7 @@ class AppDetailScreen(Dialog[None], Hosted):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
-    def __init__(self, name: str, app_model: Any = None) -> None:
+    def __init__(self, name: str, app_model: App | None = None) -> None:
         super().__init__()
         self.app_name = name
         self.app_model = app_model
@@ -67,16 +68,10 @@ class AppDetailScreen(Dialog[None], Hosted):
     async def load(self) -> None:
         client = self.host.client
 
-        async def safe(coro_fn, *args) -> Any:
-            try:
-                return await coro_fn(*args)
-            except Exception as exc:  # noqa: BLE001 - each section shows its own error
-                return exc
-
-        ips_fn = getattr(client, "ips", None) or getattr(client, "ip_addresses", None)
+        # each section shows its own error (flyctl's message), the others still show
         status, releases, ips = await asyncio.gather(
-            safe(client.status, self.app_name), safe(client.releases, self.app_name),
-            safe(ips_fn, self.app_name) if ips_fn else asyncio.sleep(0, None))
+            client.status(self.app_name), client.releases(self.app_name), client.ips(self.app_name),
+            return_exceptions=True)
         self.query_one("#detail-body", Static).update(
             render_detail(self.app_name, self.app_model, status, releases, ips))
 

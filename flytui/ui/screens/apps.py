@@ -10,43 +10,40 @@ from flytui.ui import commands
 from flytui.ui.screens.app_ops import AppOpsMixin
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
-from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+from flytui.fly.client import FlyClient
+from flytui.fly.models import App, AppStatus
+from flytui.ui.widgets.fields import fmt_time, state_cell, text
 from flytui.ui.seams import run_async
 
 STATUS_CONCURRENCY = 8
 
 
-def app_row(app: Any, status: Any = None) -> dict[str, Any]:
+def app_row(app: App, status: AppStatus | None = None) -> dict[str, Any]:
     """Table cells for one app (``status``: optional ``AppStatus`` with fresher fields)."""
-    src = status or app
-    deployed = pick(src, "deployed", "Deployed", default=pick(app, "deployed"))
-    release = pick(app, "current_release", "latest_release")
+    src: App | AppStatus = status or app
+    ver = status.version if status is not None else 0
     rel_text = "-"
-    ver = pick(status, "version") if status is not None else None
-    if pick(app, "current_release_status", "current_release_created_at") is not None:
-        rel_text = " ".join(x for x in (f"v{ver}" if ver else "-", text(pick(app, "current_release_status")),
-                                        fmt_time(pick(app, "current_release_created_at"))) if x != "-") or "-"
-    elif release is not None:
-        ver = pick(release, "version")
-        rel_text = " ".join(x for x in (f"v{ver}" if ver else "", text(pick(release, "status")),
-                                        fmt_time(pick(release, "created_at"))) if x and x != "-") or "-"
-    elif pick(src, "version"):
-        rel_text = f"v{pick(src, 'version')}"
+    if app.current_release_status or app.current_release_created_at is not None:  # apps list: CurrentRelease
+        rel_text = " ".join(x for x in (f"v{ver}" if ver else "-", text(app.current_release_status),
+                                        fmt_time(app.current_release_created_at)) if x != "-") or "-"
+    elif ver:
+        rel_text = f"v{ver}"
     return {
-        "name": text(pick(app, "name")),
-        "org": text(pick(app, "organization.slug", "org_slug", "org", "organization")),
-        "status": state_cell(pick(src, "status", default=pick(app, "status"))),
-        "deployed": Text("yes", style="green") if deployed else Text("no", style="grey62"),
-        "hostname": text(pick(src, "hostname", default=pick(app, "hostname"))),
+        "name": text(app.name),
+        "org": text(app.organization.slug if app.organization is not None else None),
+        "status": state_cell(src.status or app.status),
+        "deployed": Text("yes", style="green") if src.deployed else Text("no", style="grey62"),
+        "hostname": text(src.hostname or app.hostname),
         "release": rel_text,
     }
 
 
-async def gather_statuses(client: Any, names: list[str], limit: int = STATUS_CONCURRENCY) -> dict[str, Any]:
+async def gather_statuses(client: FlyClient, names: list[str],
+                          limit: int = STATUS_CONCURRENCY) -> dict[str, AppStatus | Exception]:
     """``client.status(name)`` for every app, at most ``limit`` at a time; failures map to the exception."""
     sem = asyncio.Semaphore(limit)
 
-    async def one(name: str) -> tuple[str, Any]:
+    async def one(name: str) -> tuple[str, AppStatus | Exception]:
         async with sem:
             try:
                 return name, await client.status(name)
@@ -68,7 +65,7 @@ class AppsPane(AppOpsMixin, Pane):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.apps: dict[str, Any] = {}
+        self.apps: dict[str, App] = {}
 
     def empty_text(self) -> str:
         org = self.host.org_filter
@@ -84,12 +81,12 @@ class AppsPane(AppOpsMixin, Pane):
             apps = await early
         else:
             apps = await self.host.client.apps(org=token) if token else await self.host.client.apps()
-        by_name = {pick(a, "name"): a for a in apps}
+        by_name: dict[str, App] = {a.name: a for a in apps}
         statuses = await gather_statuses(self.host.client, list(by_name))
         rows = {}
         for name, app in by_name.items():
             st = statuses.get(name)
-            rows[name] = app_row(app, None if isinstance(st, BaseException) else st)
+            rows[name] = app_row(app, None if st is None or isinstance(st, Exception) else st)
         return rows, by_name
 
     def after_load(self, extra: Any) -> None:
@@ -162,7 +159,8 @@ class AppsPane(AppOpsMixin, Pane):
         name = self.selected()
         if not name:
             return
-        host = pick(self.apps.get(name), "hostname", default=f"{name}.fly.dev")
+        known = self.apps.get(name)
+        host = (known.hostname if known is not None else "") or f"{name}.fly.dev"
         url = f"https://{host}"
 
         def open_browser() -> None:

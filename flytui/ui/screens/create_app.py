@@ -10,7 +10,6 @@ from textual.widgets import Button, Input, Label, Select
 
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui.commands import validate_app_name
-from flytui.ui.widgets.fields import pick
 from flytui.ui.seams import Hosted
 
 
@@ -50,7 +49,7 @@ class CreateAppScreen(Dialog[tuple[str, str] | None], Hosted):
         except Exception as exc:  # noqa: BLE001
             self.host.report_error(exc, "list organizations")
             return
-        options = [(Text(f"{pick(o, 'name', 'slug')} ({pick(o, 'slug')})"), pick(o, "slug")) for o in orgs]
+        options = [(Text(f"{o.name or o.slug} ({o.slug})"), o.slug) for o in orgs]
         select = self.query_one("#create-org", Select)
         keep = select.value
         select.set_options(options)

@@ -12,7 +12,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from flytui.ui.screens.dialog import Dialog
-from flytui.ui.widgets.fields import fmt_time, pick, text
+from flytui.fly.models import Machine
+from flytui.ui.widgets.fields import fmt_time, text
 from flytui.ui.seams import Hosted
 
 
@@ -26,18 +27,15 @@ def _jsonable(obj: Any) -> Any:
     return obj if isinstance(obj, (str, int, float, bool, type(None))) else str(obj)
 
 
-def render_machine(m: Any) -> str:
-    out = [f"{text(pick(m, 'id'))}  {text(pick(m, 'name'))}  state={text(pick(m, 'state'))}  "
-           f"region={text(pick(m, 'region'))}", "", "Checks"]
-    for c in pick(m, "checks", default=[]) or []:
-        out.append(f"  {text(pick(c, 'name'))}: {text(pick(c, 'status'))}  {text(pick(c, 'output'))}")
+def render_machine(m: Machine) -> str:
+    out = [f"{text(m.id)}  {text(m.name)}  state={text(m.state)}  region={text(m.region)}", "", "Checks"]
+    for c in m.checks:
+        out.append(f"  {text(c.name)}: {text(c.status)}  {text(c.output)}")
     out += ["", "Events"]
-    for e in (pick(m, "events", default=[]) or [])[:20]:
-        out.append(f"  {fmt_time(pick(e, 'timestamp'))}  {text(pick(e, 'type'))} -> {text(pick(e, 'status'))} "
-                   f"({text(pick(e, 'source'))})")
+    for e in m.events[:20]:
+        out.append(f"  {fmt_time(e.timestamp)}  {text(e.type)} -> {text(e.status)} ({text(e.source)})")
     out += ["", "Config"]
-    cfg = pick(m, "config", default={})
-    out.append(json.dumps(_jsonable(cfg), indent=2, sort_keys=True))
+    out.append(json.dumps(_jsonable(m.config), indent=2, sort_keys=True))
     return "\n".join(out)
 
 
@@ -45,7 +43,7 @@ class MachineDetailScreen(Dialog[None], Hosted):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
-    def __init__(self, app_name: str, machine_id: str, machine: Any = None) -> None:
+    def __init__(self, app_name: str, machine_id: str, machine: Machine | None = None) -> None:
         super().__init__()
         self.app_name, self.machine_id, self.machine = app_name, machine_id, machine
 

@@ -14,9 +14,10 @@ from typing import Any
 from rich.text import Text
 
 from flytui.fly.errors import FlyError
+from flytui.fly.models import Machine
+from flytui.fly.ops import MachineLease
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
-from flytui.ui.widgets.fields import pick
 from flytui.ui.seams import run_async
 
 
@@ -24,10 +25,10 @@ from flytui.ui.seams import run_async
 LEASE_REFRESH = 30.0
 
 
-def flags_cell(machine: Any, lease: Any = None, now: datetime | None = None) -> Text:
+def flags_cell(machine: Machine | None, lease: MachineLease | None = None, now: datetime | None = None) -> Text:
     """``cordoned`` and ``lease OWNER (Nm)`` for one machine; ``-`` when neither."""
     parts: list[tuple[str, str]] = []
-    if pick(machine, "cordoned", default=False):
+    if machine is not None and machine.cordoned:
         parts.append(("cordoned", "bold yellow"))
     if lease is not None and lease.held(now):
         left = ""
@@ -48,9 +49,9 @@ def flags_cell(machine: Any, lease: Any = None, now: datetime | None = None) -> 
 class MachineOpsMixin(Pane):
     """Mixed into :class:`flytui.ui.screens.machines.MachinesPane` (uses its table, token, machines, follow)."""
 
-    leases: dict[str, Any]
+    leases: dict[str, MachineLease]
     lease_error: str | None
-    machines: dict[str, Any]
+    machines: dict[str, Machine]
     _bulk_limit: asyncio.Semaphore
     #: ((app, machine ids), when) of the last leases read
     _lease_loaded: tuple[tuple[str, tuple[str, ...]], float] | None = None
@@ -91,7 +92,7 @@ class MachineOpsMixin(Pane):
 
     def apply_flags(self) -> None:
         for mid, row in list(self.table.rows_data.items()):
-            cell = flags_cell(self.machines.get(mid), getattr(self, "leases", {}).get(mid))
+            cell = flags_cell(self.machines.get(mid), self.leases.get(mid))
             if self.lease_error and cell.plain == "-":
                 cell = Text("lease ?", style="grey62")
             if row.get("flags") is None or str(row.get("flags")) != cell.plain:

@@ -6,16 +6,17 @@ import asyncio
 from functools import partial
 from typing import Any, get_args
 
-from flytui.fly.client import MachineAction
-
 from rich.text import Text
 
+from flytui.fly.client import MachineAction
 from flytui.fly.errors import FlyError, MachineNeedsForce
+from flytui.fly.models import Machine
+from flytui.fly.ops import MachineLease
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.machine_ops import MachineOpsMixin, flags_cell
 from flytui.ui.screens.pane import Pane
-from flytui.ui.widgets.fields import SETTLED, fmt_time, pick, state_cell, text
+from flytui.ui.widgets.fields import SETTLED, fmt_time, state_cell, text
 from flytui.ui.seams import run_async
 
 TRANSITION = {"start": "starting", "stop": "stopping", "restart": "restarting", "suspend": "suspending",
@@ -25,43 +26,24 @@ TARGET_STATE = {"start": "started", "stop": "stopped", "restart": "started", "su
 HEALTHY = {"started"}
 
 
-def machine_size(m: Any) -> str:
-    guest = pick(m, "guest", "config.guest")
-    if guest is None:
-        return text(pick(m, "size"))
-    kind, cpus, mem = pick(guest, "cpu_kind", default="shared"), pick(guest, "cpus", default=1), pick(guest, "memory_mb")
-    return f"{kind}-cpu-{cpus}x:{mem}MB" if mem else f"{kind}-cpu-{cpus}x"
-
-
-def checks_cell(m: Any) -> Text:
-    checks = pick(m, "checks", default=[]) or []
-    total = len(checks)
-    passing = sum(1 for c in checks if str(pick(c, "status", default="")).lower() == "passing")
-    if not total:
+def checks_cell(m: Machine) -> Text:
+    """flyctl's CHECKS column (``passing/total``, fly-go's synthetic compat checks left out)."""
+    if not m.checks_total:
         return Text("-")
-    return Text(f"{passing}/{total}", style="green" if passing == total else "bold red")
+    return Text(m.checks_text, style="green" if m.checks_passing == m.checks_total else "bold red")
 
 
-def machine_image(m: Any) -> str:
-    ref = pick(m, "image_ref")
-    if ref is not None and not isinstance(ref, str):
-        repo, tag = pick(ref, "repository"), pick(ref, "tag")
-        if repo:
-            return f"{repo}:{tag}" if tag else str(repo)
-    return text(pick(m, "image", "image_ref", "config.image"))
-
-
-def machine_row(m: Any) -> dict[str, Any]:
+def machine_row(m: Machine) -> dict[str, Any]:
     return {
-        "id": text(pick(m, "id")),
-        "name": text(pick(m, "name")),
-        "state": state_cell(pick(m, "state")),
-        "region": text(pick(m, "region")),
-        "image": machine_image(m),
+        "id": text(m.id),
+        "name": text(m.name),
+        "state": state_cell(m.state),
+        "region": text(m.region),
+        "image": text(m.image),  # repository:tag, else config.image (Machine.image)
         "checks": checks_cell(m),
-        "process": text(pick(m, "process_group", "config.metadata.fly_process_group")),
-        "size": machine_size(m),
-        "updated": fmt_time(pick(m, "updated_at", "updated")),
+        "process": text(m.process_group),
+        "size": text(m.size),  # flyctl's SIZE column, e.g. shared-cpu-1x:256MB
+        "updated": fmt_time(m.updated_at),
         "flags": flags_cell(m),  # cordoned; leases are merged in by MachineOpsMixin.apply_flags
     }
 
@@ -102,11 +84,11 @@ class MachinesPane(MachineOpsMixin, Pane):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.machines: dict[str, Any] = {}
+        self.machines: dict[str, Machine] = {}
         self.faults_only = False
         self.following: set[str] = set()
         self._bulk_limit = asyncio.Semaphore(BULK_CONCURRENCY)
-        self.leases: dict[str, Any] = {}
+        self.leases: dict[str, MachineLease] = {}
         self.lease_error: str | None = None
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
@@ -117,8 +99,8 @@ class MachinesPane(MachineOpsMixin, Pane):
         machines = self.host.ready_prefetch("machines", token)
         return None if machines is None else self.rows_for(machines)
 
-    def rows_for(self, machines: Any) -> tuple[dict[str, dict[str, Any]], Any]:
-        by_id = {pick(m, "id"): m for m in machines}
+    def rows_for(self, machines: list[Machine]) -> tuple[dict[str, dict[str, Any]], dict[str, Machine]]:
+        by_id = {m.id: m for m in machines}
         rows = {mid: machine_row(m) for mid, m in by_id.items()}
         for mid in self.following & set(rows):  # keep showing the transition while we follow it
             rows[mid]["state"] = self.table.rows_data.get(mid, rows[mid])["state"]
@@ -231,7 +213,7 @@ class MachinesPane(MachineOpsMixin, Pane):
                             self.update_empty()
                         return "destroyed"
                     raise
-                state = str(pick(m, "state", default=""))
+                state = m.state
                 if self.token() == app and mid in self.table.rows_data:
                     self.machines[mid] = m
                     row = machine_row(m)

@@ -16,26 +16,27 @@ from rich.text import Text
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
-from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+from flytui.fly.models import Release
+from flytui.ui.widgets.fields import fmt_time, state_cell, text
 from flytui.ui.seams import run_async
 
 GROUP = "releases"
 
 
-def release_row(rel: Any, current: int | None) -> dict[str, Any]:
+def release_row(rel: Release, current: int | None) -> dict[str, Any]:
     """One table row for a :class:`flytui.fly.models.Release`."""
-    version = pick(rel, "version")
-    status = str(pick(rel, "status", default="-"))
-    if pick(rel, "in_progress", default=False) and status.lower() not in ("in_progress", "running"):
+    version = rel.version
+    status = rel.status or "-"
+    if rel.in_progress and status.lower() not in ("in_progress", "running"):
         status = f"{status} (in progress)"
     label = f"v{version}" + (" ★" if version == current else "")
     return {
         "version": Text(label, style="bold" if version == current else ""),
         "status": state_cell(status),
-        "description": text(pick(rel, "description", "reason")),
-        "user": text(pick(rel, "user_email", "user_name")),
-        "date": fmt_time(pick(rel, "created_at")),
-        "image": text(pick(rel, "image_ref")),
+        "description": text(rel.description or rel.reason),
+        "user": text(rel.user_email),  # email, else name
+        "date": fmt_time(rel.created_at),
+        "image": text(rel.image_ref),
     }
 
 
@@ -59,14 +60,13 @@ class ReleasesPane(Pane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.releases: dict[str, Any] = {}
+        self.releases: dict[str, Release] = {}
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         releases = await self.host.client.releases(token)
-        ordered = sorted(releases, key=lambda r: pick(r, "version", default=0), reverse=True)
-        current = next((pick(r, "version") for r in ordered
-                        if str(pick(r, "status", default="")).lower() in ("complete", "succeeded")), None)
-        by_key = {f"v{pick(r, 'version')}": r for r in ordered}
+        ordered = sorted(releases, key=lambda r: r.version, reverse=True)
+        current = next((r.version for r in ordered if r.status.lower() in ("complete", "succeeded")), None)
+        by_key = {f"v{r.version}": r for r in ordered}
         return {k: release_row(r, current) for k, r in by_key.items()}, by_key
 
     def after_load(self, extra: Any) -> None:
@@ -78,7 +78,7 @@ class ReleasesPane(Pane):
         if rel is None or not app:
             self.app.notify("No release selected", severity="warning")
             return
-        image = pick(rel, "image_ref")
+        image = rel.image_ref
         if not image:
             self.app.notify(f"Release {key} has no image reference to redeploy", severity="warning")
             return

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,7 +17,7 @@ from textual.widgets import Button, Input, Label, Select
 
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui.screens.confirm import ConfirmRequest
-from flytui.ui.widgets.fields import pick
+from flytui.fly.models import Guest, Machine
 from flytui.ui.seams import Hosted
 
 VM_SIZES: tuple[str, ...] = (
@@ -26,12 +25,12 @@ VM_SIZES: tuple[str, ...] = (
     "performance-1x", "performance-2x", "performance-4x", "performance-8x", "performance-16x")
 
 
-def size_name(guest: Any) -> str | None:
+def size_name(guest: Guest | None) -> str | None:
     """flyctl's VM size name for a machine's guest (``shared`` 2 CPUs -> ``shared-cpu-2x``)."""
     if guest is None:
         return None
-    kind, cpus = str(pick(guest, "cpu_kind", default="shared")), pick(guest, "cpus", default=1)
-    return f"shared-cpu-{cpus}x" if kind == "shared" else f"{kind}-{cpus}x"
+    kind = guest.cpu_kind or "shared"
+    return f"shared-cpu-{guest.cpus}x" if kind == "shared" else f"{kind}-{guest.cpus}x"
 
 
 @dataclass(frozen=True)
@@ -42,19 +41,14 @@ class ScaleState:
     size: str | None
 
     @classmethod
-    def from_machines(cls, machines: list[Any]) -> "ScaleState":
+    def from_machines(cls, machines: list[Machine]) -> "ScaleState":
         counts: Counter[str] = Counter()
         sizes: Counter[str] = Counter()
         for m in machines:
-            if str(pick(m, "state", default="")) in ("destroyed", "destroying"):
+            if m.state in ("destroyed", "destroying") or not m.is_user_visible:
                 continue
-            visible = getattr(m, "is_user_visible", True)
-            if callable(visible):
-                visible = visible()
-            if not visible:
-                continue
-            counts[str(pick(m, "process_group", default="") or "app")] += 1
-            name = size_name(pick(m, "guest", "config.guest"))
+            counts[m.process_group or "app"] += 1
+            name = size_name(m.guest)
             if name:
                 sizes[name] += 1
         return cls(dict(sorted(counts.items())), sizes.most_common(1)[0][0] if sizes else None)

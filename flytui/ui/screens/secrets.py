@@ -6,18 +6,17 @@ from typing import Any
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
-from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+from flytui.fly.models import Secret
+from flytui.ui.widgets.fields import fmt_time, state_cell, text
 from flytui.ui.seams import run_async
 
 
-def secret_row(s: Any) -> dict[str, Any]:
-    created = pick(s, "created_at")
-    status = pick(s, "status")
+def secret_row(s: Secret) -> dict[str, Any]:
     return {
-        "name": text(pick(s, "name")),
-        "digest": text(pick(s, "digest")),
-        "status": state_cell(status) if status else "-",
-        "created": fmt_time(created),
+        "name": text(s.name),
+        "digest": text(s.digest),
+        "status": state_cell(s.status) if s.status else "-",  # "" from flyctl versions without it
+        "created": fmt_time(s.created_at),
     }
 
 
@@ -30,7 +29,7 @@ class SecretsPane(Pane):
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         secrets = await self.host.client.secrets(token)
-        return {pick(s, "name"): secret_row(s) for s in secrets}, None
+        return {s.name: secret_row(s) for s in secrets}, None
 
     def action_set_secret(self, name: str = "", value: str = "") -> None:
         app = self.token()

@@ -6,20 +6,20 @@ from typing import Any
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
-from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+from flytui.fly.models import Volume
+from flytui.ui.widgets.fields import fmt_time, state_cell, text
 from flytui.ui.seams import run_async
 
 
-def volume_row(v: Any) -> dict[str, Any]:
-    size = pick(v, "size_gb", "SizeGb", "size")
+def volume_row(v: Volume) -> dict[str, Any]:
     return {
-        "id": text(pick(v, "id")),
-        "name": text(pick(v, "name")),
-        "state": state_cell(pick(v, "state")),
-        "size": f"{size}GB" if size is not None else "-",
-        "region": text(pick(v, "region")),
-        "attached": text(pick(v, "attached_machine_id", "attached_machine", "attached_alloc_id")),
-        "created": fmt_time(pick(v, "created_at")),
+        "id": text(v.id),
+        "name": text(v.name),
+        "state": state_cell(v.state),
+        "size": f"{v.size_gb}GB",
+        "region": text(v.region),
+        "attached": text(v.attached_machine_id),
+        "created": fmt_time(v.created_at),
     }
 
 
@@ -33,7 +33,7 @@ class VolumesPane(Pane):
 
     async def load(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         vols = await self.host.client.volumes(token)
-        return {pick(v, "id"): volume_row(v) for v in vols}, None
+        return {v.id: volume_row(v) for v in vols}, None
 
     def action_destroy_volume(self) -> None:
         app, vid = self.token(), self.table.selected_key

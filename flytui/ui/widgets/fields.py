@@ -1,12 +1,11 @@
-"""Small helpers turning typed models (``flytui.fly.models``) into table cells.
+"""Small helpers turning values of the typed models (``flytui.fly.models``) into table cells.
 
-The UI reads model attributes through :func:`pick`, which accepts a few spellings, so a renamed
-field shows as "-" instead of crashing a pane.
+The UI reads models by attribute (a renamed field fails type checking); where flyctl generations differ,
+the model's parser normalises the field (``flytui/fly/models.py``).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -19,19 +18,6 @@ STATE_STYLES = {
     "destroyed": "red", "failed": "bold red", "critical": "bold red", "warning": "yellow", "error": "bold red",
 }
 SETTLED = {"started", "stopped", "suspended", "destroyed", "failed"}
-
-
-def pick(obj: Any, *names: str, default: Any = None) -> Any:
-    """First non-None attribute (or mapping key) among ``names``; dotted names walk nested objects."""
-    for name in names:
-        cur = obj
-        for part in name.split("."):
-            if cur is None:
-                break
-            cur = cur.get(part) if isinstance(cur, Mapping) else getattr(cur, part, None)
-        if cur is not None and cur != "":
-            return cur
-    return default
 
 
 def state_cell(state: str | None) -> Text:
