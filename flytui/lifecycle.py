@@ -135,7 +135,7 @@ def _force_exit(code: int) -> None:
     run_cleanups()
     try:
         sys.stderr.flush()
-    except Exception:  # noqa: BLE001
+    except (OSError, ValueError):  # stderr gone or closed: exiting anyway
         pass
     os._exit(code)
 

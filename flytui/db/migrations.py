@@ -429,11 +429,11 @@ class MigrationSession:
     def _verify(self, probe: Any) -> str:
         """The target check (while the lock is held): a log line, or TargetMismatch (nothing is run)."""
         from flytui.db.target import judge
-        from flytui.db.urls import parse_url
+        from flytui.db.urls import UrlError, parse_url
 
         try:
             shown = parse_url(self._url or "").database
-        except Exception:  # noqa: BLE001
+        except UrlError:
             shown = None
         return judge(probe, shown, self.project, self.alembic)
 

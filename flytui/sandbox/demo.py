@@ -215,7 +215,7 @@ class Demo:
         if self.pg is not None:
             try:
                 self.pg.stop()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - best effort, the rest of the cleanup still runs
                 pass
         shutil.rmtree(self.workspace, ignore_errors=True)
 

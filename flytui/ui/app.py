@@ -15,6 +15,7 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.markup import escape
+from textual.css.query import NoMatches, WrongType
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -41,6 +42,8 @@ FIRST_DATA_BOUND = 1.5
 FIRST_FRAME_WAIT = 0.1
 #: seconds during which the same error (type and text) is not notified again
 ERROR_REPEAT_WINDOW = 3.0
+#: the main screen or one of its widgets is not there (not composed yet, or the app is closing)
+_NO_MAIN = (NoMatches, WrongType, StopIteration)
 
 
 class RegistryProvider(Provider):
@@ -176,13 +179,13 @@ class FlytuiApp(App[None]):
     def begin_op(self, label: str) -> int:
         try:
             return self.main.query_one("#ops", OperationsStatus).begin(label)
-        except Exception:  # noqa: BLE001 - no main screen (shutting down)
+        except _NO_MAIN:  # no main screen (shutting down)
             return -1
 
     def end_op(self, op_id: int) -> None:
         try:
             self.main.query_one("#ops", OperationsStatus).end(op_id)
-        except Exception:  # noqa: BLE001
+        except _NO_MAIN:  # shutting down: nothing shows operations any more
             pass
 
     def flyctl_argv(self, *args: str) -> list[str]:
@@ -196,7 +199,7 @@ class FlytuiApp(App[None]):
     def known_apps(self) -> list[str]:
         try:
             return list(self.main.query_one("#apps", Pane).table.rows_data)
-        except Exception:  # noqa: BLE001
+        except _NO_MAIN:  # the apps pane is built on first use
             return []
 
     @property
@@ -253,7 +256,7 @@ class FlytuiApp(App[None]):
             line += "  [reverse $warning] READ-ONLY [/]"
         try:
             self.main.query_one("#header", Static).update(Content.from_markup(line, **values))
-        except Exception:  # noqa: BLE001
+        except _NO_MAIN:  # before the main screen is composed, or after it closed
             pass
 
     def watch_current_app(self, old: str | None, new: str | None) -> None:
@@ -440,7 +443,7 @@ class FlytuiApp(App[None]):
 
         try:
             orgs = await self.client.orgs()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - whatever failed is shown (FlyError: flyctl's text and hint)
             self.report_error(exc, "list organizations")
             return
         options = [("All organizations", "")] + [
@@ -569,7 +572,7 @@ class FlytuiApp(App[None]):
             return
         try:
             kill_all_children()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - exiting: the process-group kill at exit is the backstop
             pass
 
     async def on_unmount(self) -> None:

@@ -46,7 +46,7 @@ class CreateAppScreen(Dialog[tuple[str, str] | None], Hosted):
     async def load_orgs(self) -> None:
         try:
             orgs = await self.host.client.orgs()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - whatever failed is shown (FlyError: flyctl's text and hint)
             self.host.report_error(exc, "list organizations")
             return
         options = [(Text(f"{o.name or o.slug} ({o.slug})"), o.slug) for o in orgs]

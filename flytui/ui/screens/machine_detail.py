@@ -64,7 +64,7 @@ class MachineDetailScreen(Dialog[None], Hosted):
     async def load(self) -> None:
         try:
             m = await self.host.client.machine(self.app_name, self.machine_id)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - whatever failed is shown (FlyError: flyctl's text and hint)
             self.host.report_error(exc, "machine status")
             return
         self.query_one("#detail-body", Static).update(render_machine(m))

@@ -19,6 +19,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Log, Static
@@ -257,11 +258,11 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
             return
         try:
             snap = await self.session.snapshot()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown (FlyError/MigrationError: the text and hint); history still read
             self.host.report_error(exc, "load migrations")
             try:  # still show the history without the database
                 snap = self.session._snapshot(await self.session.load_history(), None)
-            except Exception as exc2:  # noqa: BLE001
+            except Exception as exc2:  # noqa: BLE001 - the user's revision files can fail in any way: shown
                 self.host.report_error(exc2, "read history")
                 return
         self.post_message(self.Loaded(snap))
@@ -407,7 +408,7 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
         self._set_status("connecting…")
         try:
             await self.session.connect()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown with what failed (FlyError/alembic/DB errors alike)
             self._set_status("")
             self.host.report_error(exc, "open the database tunnel")
             return
@@ -438,7 +439,7 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
         try:
             await self.session.url_from_app(self.app_name)
             await self.session.connect()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown with what failed (FlyError/alembic/DB errors alike)
             self._set_status("")
             self.host.report_error(exc, "read DATABASE_URL")
             return
@@ -451,7 +452,7 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
             return None
         try:
             return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:  # noqa: BLE001
+        except (CellDoesNotExist, RowDoesNotExist):  # empty table / cursor off the rows
             return None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -487,7 +488,7 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
         self.query_one("#mig-detail", Static).update(f"rendering SQL of {_esc(rid)}…")
         try:
             pv = await self.session.preview_revision(rid)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown with what failed (FlyError/alembic/DB errors alike)
             self.host.report_error(exc, "SQL preview")
             return
         self.post_message(self.Detail(rid, _render_revision_preview(pv)))
@@ -537,7 +538,7 @@ class MigrationsScreen(RunStopMixin, Screen[None], Hosted):
         self._set_status(f"preparing {action.label}…")
         try:
             pv = await self.session.preview(action)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown with what failed (FlyError/alembic/DB errors alike)
             self._set_status("")
             self.host.report_error(exc, action.label)
             return

@@ -93,7 +93,7 @@ class RunStopMixin(Screen[None]):
         try:
             heads = await self.session.current_heads()
             at = ", ".join(heads) or "base"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any failure to read it is said in the line itself
             at = f"unknown ({getattr(exc, 'message', None) or exc})"
         text = f"{label} stopped by you (alembic killed); the database is at {at}"
         self.stop_text = text

@@ -99,7 +99,7 @@ class ScaleScreen(Dialog[bool], Hosted):
     async def load_current(self) -> None:
         try:
             machines = await self.host.client.machines(self.app_name)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - whatever failed is shown (FlyError: flyctl's text and hint)
             self.host.report_error(exc, f"list machines of {self.app_name}")
             self.query_one("#scale-status", Label).update("Could not load the machines")
             return
