@@ -26,229 +26,34 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .client import DeployOptions
-from .deploy_status import STATUS_LINE, MachineRow, all_indexed_done, apply_status_line
-
-# --------------------------------------------------------------------------------------------
-# Options
-# --------------------------------------------------------------------------------------------
-STRATEGIES: tuple[str, ...] = ("rolling", "immediate", "bluegreen", "canary")
-BUILDERS: tuple[str, ...] = ("auto", "local-only", "remote-only")
-
-
-def make_options(
-    builder: str = "auto",
-    *,
-    ha: bool | None = None,
-    strategy: str | None = None,
-    image: str | None = None,
-    build_args: dict[str, str] | None = None,
-    wait_timeout: str | None = None,
-    cwd: str | None = None,
-) -> DeployOptions:
-    """The deploy form's choices → the client's :class:`DeployOptions` (validated; ValueError when wrong)."""
-    if builder not in BUILDERS:
-        raise ValueError(f"unknown builder {builder!r}; expected one of {', '.join(BUILDERS)}")
-    if strategy and strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
-    return DeployOptions(
-        local_only=builder == "local-only",
-        remote_only=builder == "remote-only",
-        ha=ha,
-        strategy=strategy or None,
-        image=image or None,
-        build_args=dict(build_args or {}),
-        wait_timeout=wait_timeout or None,
-        cwd=cwd,
-    )
-
-
-def parse_build_args(text: str) -> dict[str, str]:
-    """``"A=1 B=two"`` (spaces or commas) → ``{"A": "1", "B": "two"}``; ValueError on a bad pair."""
-    pairs: dict[str, str] = {}
-    for item in re.split(r"[\s,]+", text.strip()):
-        if not item:
-            continue
-        name, sep, value = item.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ValueError(f"build argument {item!r} is not NAME=VALUE")
-        pairs[name] = value
-    return pairs
-
-
-def options_from_fly_toml(project_dir: Path | str | None) -> DeployOptions:
-    """Defaults from ``fly.toml`` (``[deploy] strategy``, ``[build] image``, ``[build.args]``); tomlkit is lazy.
-
-    ``cwd`` is the project folder, so flyctl finds fly.toml and the Dockerfile there.
-    """
-    if project_dir is None:
-        return DeployOptions()
-    path = Path(project_dir)
-    if path.is_dir():
-        path = path / "fly.toml"
-    if not path.is_file():
-        return DeployOptions(cwd=str(path.parent) if path.parent.is_dir() else None)
-    import tomlkit  # lazy: not needed for first paint
-    from tomlkit.exceptions import TOMLKitError
-
-    try:
-        doc = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
-    except (TOMLKitError, OSError, UnicodeDecodeError):  # a broken fly.toml: flyctl's "Verifying app config" says
-        return DeployOptions(cwd=str(path.parent))
-    deploy: dict[str, Any] = doc["deploy"] if isinstance(doc.get("deploy"), dict) else {}
-    build: dict[str, Any] = doc["build"] if isinstance(doc.get("build"), dict) else {}
-    strategy = deploy.get("strategy")
-    args: dict[str, Any] = build["args"] if isinstance(build.get("args"), dict) else {}
-    wait = deploy.get("wait_timeout")
-    return DeployOptions(
-        strategy=strategy if strategy in STRATEGIES else None,
-        image=build.get("image") or None,
-        build_args={str(k): str(v) for k, v in args.items()},
-        wait_timeout=str(wait) if wait else None,
-        cwd=str(path.parent),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Stages
-# --------------------------------------------------------------------------------------------
-PENDING, RUNNING, OK, FAILED, SKIPPED, CANCELLED = "pending", "running", "ok", "failed", "skipped", "cancelled"
-
-#: (id, title) in transcript order
-STAGES: tuple[tuple[str, str], ...] = (
-    ("config", "Verify app config"),
-    ("build", "Build image"),
-    ("push", "Push image"),
-    ("release", "Release command"),
-    ("machines", "Update machines"),
-    ("health", "Health checks"),
-    ("dns", "DNS check"),
-    ("done", "Done"),
+from .client import DeployOptions as DeployOptions
+from .deploy_options import (
+    BUILDERS as BUILDERS,
+    STRATEGIES as STRATEGIES,
+    make_options as make_options,
+    options_from_fly_toml as options_from_fly_toml,
+    parse_build_args as parse_build_args,
 )
-STAGE_IDS = tuple(s for s, _ in STAGES)
-
-
-@dataclass
-class Stage:
-    id: str
-    title: str
-    status: str = PENDING
-    started: float | None = None
-    ended: float | None = None
-    detail: str = ""
-    lines: list[str] = field(default_factory=list)  # output kept for this stage (capped)
-
-    @property
-    def duration(self) -> float | None:
-        if self.started is None:
-            return None
-        end = self.ended if self.ended is not None else time.monotonic()
-        return max(0.0, end - self.started)
-
-    def keep(self, line: str, cap: int = 400) -> None:
-        self.lines.append(line)
-        if len(self.lines) > cap:
-            del self.lines[: len(self.lines) - cap]
-
-
-@dataclass(frozen=True)
-class DeployFailure:
-    kind: str          # payment_required | release_command | health_checks | smoke_checks | build | app_not_found | unknown
-    stage: str         # id of the failing stage
-    message: str       # flyctl's Error sentence
-    lines: tuple[str, ...]  # relevant error lines (release command output, last lines …)
-    hint: str
-    url: str | None = None     # billing URL for payment_required
-    machine: str | None = None  # machine whose checks / command failed
-
-
-# --------------------------------------------------------------------------------------------
-# Patterns (real flyctl texts, see shared/flyctl/README.md "fly deploy")
-# --------------------------------------------------------------------------------------------
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_MID = r"([0-9a-f]{8,20})"
-RX = {
-    "config_start": re.compile(r"^==> Verifying app config"),
-    "config_ok": re.compile(r"^--> Verified app config|^✓ Configuration is valid"),
-    "build_start": re.compile(r"^==> Building image"),
-    "builder": re.compile(r"^==> Building image with (\S+)|^\[remote\]|Remote builder|remote builder|^--> docker host"),
-    "build_ok": re.compile(r"^--> Building image done|^--> Build Summary|^Searching for image '.*' (?:remotely|locally)"),
-    "image_found": re.compile(r"^image found: "),
-    "push_start": re.compile(r"^==> Pushing image to fly"),
-    "layer": re.compile(r"^([0-9a-f]{12}): (Preparing|Waiting|Pushing|Pushed|Layer already exists|Mounted from .*)"),
-    "push_ok": re.compile(r"^--> Pushing image done"),
-    "image": re.compile(r"^image: (\S+)"),
-    "image_size": re.compile(r"^image size: (.+)$"),
-    "watch": re.compile(r"^Watch your (?:deployment|app) at (\S+)"),
-    "release_start": re.compile(r"^Running (\S+) release[_ ]command: (.*)$|^Running (\S+) (\S+)_command: (.*)$"),
-    "release_ok": re.compile(r"release_command \S+ completed successfully|^Release command finished"),
-    "release_failed": re.compile(r"release[_ ]command failed|^Error release_command failed"),
-    "machines_start": re.compile(
-        r"^This deployment will:|^Process groups have changed\. This will:|^No machines in group \S+, launching a new machine"
-        r"|^Updating existing machines in '([^']+)' with (\S+) strategy|^Creating a new machine|^Launching new machine"
-    ),
-    "machine_step": re.compile(r"^\[(\d+)/(\d+)\] (.*)$"),
-    "machine_id_group": re.compile(_MID + r" \[([\w-]+)\]"),
-    "machine_launch": re.compile(r"^Machine " + _MID + r" \[([\w-]+)\] (.*)$"),
-    # first launch ("No machines in group app, launching a new machine"): ids without a [group]
-    "launch_group": re.compile(r"^No machines in group ([\w-]+), launching"),
-    "machine_plain": re.compile(r"^(?:Waiting for |Machine )" + _MID + r" (?:to have state|update finished|is )"),
-    "machines_ok": re.compile(r"^Finished deploying|^Finished launching new machines"),
-    # internal/statuslogger non-interactive line: glyph, optional [i/n], text (deploy_status.py)
-    "status_line": STATUS_LINE,
-    "health": re.compile(r"become healthy|health check|smoke check|is up and running|Checking that", re.I),
-    "dns_start": re.compile(r"^Checking DNS configuration for (\S+)"),
-    "dns_ok": re.compile(r"^✓ DNS configuration verified|DNS configuration verified"),
-    "visit": re.compile(r"^Visit your newly deployed app at (\S+)|^Visit: (\S+)|available in the organizations' private network under (\S+)"),
-    "success": re.compile(r"SUCCESS! Your app is live"),
-    "error": re.compile(r"^Error[: ]"),
-}
-
-_FAILURES: list[tuple[str, re.Pattern[str]]] = [
-    ("payment_required", re.compile(r"payment information|add a payment method|add a credit card|buy credit", re.I)),
-    ("app_not_found", re.compile(r"could not be found, did you create the app|Could not find App|app not found", re.I)),
-    ("release_command", re.compile(r"release[_ ]command failed", re.I)),
-    ("smoke_checks", re.compile(r"smoke checks for \S+ failed", re.I)),
-    ("health_checks", re.compile(
-        r"never reached the state|--wait-timeout|failed to wait for health checks|health checks? .*(fail|critical)"
-        r"|timeout reached waiting for health checks|exited with non-zero status", re.I)),
-    ("push", re.compile(r"failed to push|error pushing|push refused|denied: requested access", re.I)),
-    ("build", re.compile(r"failed to fetch an image or build from source|failed to build|error building|"
-                         r"failed to solve|executor failed running|did not complete successfully|Dockerfile", re.I)),
-]
-
-_HINTS = {
-    "payment_required": "Fly.io needs a payment method for this: add a card at {url}, then deploy again.",
-    "app_not_found": "Check `app = …` in fly.toml (or create the app first with `fly apps create`).",
-    "release_command": "The release command (usually `alembic upgrade head`) failed and nothing was rolled out. "
-                       "Read its output above, fix the migration or DATABASE_URL, then deploy again.",
-    "smoke_checks": "The new machine crashed right after starting. Open its logs (`fly logs -i {machine}`) "
-                    "to see why (missing env var, wrong port, import error).",
-    "health_checks": "The machine did not become healthy. Check its logs (`fly logs -i {machine}`), the "
-                     "internal_port in fly.toml vs the port your app listens on, or raise --wait-timeout.",
-    "push": "Pushing the image to registry.fly.io failed (network, or the registry refused it). Check "
-            "`fly auth docker` and your connection, or let the remote builder push (`--remote-only`), then retry.",
-    "build": "The image build failed. Read the builder output, try `--local-only` / `--remote-only`, "
-             "and check the Dockerfile.",
-    "unknown": "flyctl stopped the deploy; read the last lines above.",
-}
-
-
-def _stage_for_kind(kind: str, reached: str) -> str:
-    return {
-        "payment_required": reached if reached in ("machines", "release") else "machines",
-        "app_not_found": "config",
-        "release_command": "release",
-        "smoke_checks": "health",
-        "health_checks": "health",
-        "build": "build",
-        "push": "push",
-    }.get(kind, reached)
-
+from .deploy_status import MachineRow, all_indexed_done, apply_status_line
+from .deploy_texts import (
+    _ANSI,
+    CANCELLED as CANCELLED,
+    FAILED as FAILED,
+    OK as OK,
+    PENDING as PENDING,
+    RUNNING as RUNNING,
+    RX as RX,
+    SKIPPED as SKIPPED,
+    STAGE_IDS as STAGE_IDS,
+    STAGES as STAGES,
+    DeployFailure as DeployFailure,
+    Stage as Stage,
+    classify_failure,
+)
 
 # --------------------------------------------------------------------------------------------
 # Tracker
@@ -357,104 +162,111 @@ class DeployTracker:
             return False
 
     def _dispatch(self, s: str) -> bool:
-        m = None
-        if RX["error"].match(s):
-            self.error_lines.append(s)
-            if self._current:
-                self.stages[self._current].keep(s)
-            if RX["release_failed"].search(s) and not self.reached("release"):
-                self._start("release")
-            return True
-        if RX["config_start"].match(s):
-            self._start("config")
-        elif RX["config_ok"].match(s):
-            if s.startswith("-->"):
-                self._ok("config")
-            else:
-                self.stages["config"].keep(s)
-        elif RX["push_start"].match(s):
-            self._start("push")
-        elif (m := RX["builder"].match(s)) and self._current in (None, "config", "build"):
-            if not self.reached("build"):
-                self._start("build")
-            if m.group(1):
-                self.builder = m.group(1)
-                self.stages["build"].detail = f"with {self.builder}"
-            self.stages["build"].keep(s)
-        elif RX["build_start"].match(s):
-            self._start("build")
-        elif RX["build_ok"].match(s) or RX["image_found"].match(s):
-            self._ok("build")
-        elif m := RX["layer"].match(s):
-            if not self.reached("push"):
-                self._start("push")
-            self.layers[m.group(1)] = m.group(2)
-            done, total = self.push_progress
-            self.stages["push"].detail = f"{done}/{total} layers"
-        elif RX["push_ok"].match(s):
-            self._ok("push")
-        elif m := RX["image"].match(s):
-            self.image = m.group(1)
-            if self.stages["push"].status == RUNNING:
-                self._ok("push")
-            self.stages["push"].detail = self.image
-        elif m := RX["image_size"].match(s):
-            self.image_size = m.group(1).strip()
-            self.stages["push"].detail = f"{self.image or ''} ({self.image_size})".strip()
-        elif m := RX["watch"].match(s):
-            self.monitor_url = m.group(1)
-        elif m := RX["release_start"].match(s):
-            self.release_command = (m.group(2) or m.group(5) or "").strip()
-            self._start("release", self.release_command)
-        elif RX["release_ok"].search(s):
-            self.stages["release"].keep(s)
-            self._ok("release")
-        elif m := RX["machines_start"].match(s):
-            st = self._start("machines")
-            if m.group(2):
-                self.strategy = m.group(2)
-                st.detail = f"{self.strategy} strategy"
-            if s.endswith("will:"):
-                self._in_plan = True
-            st.keep(s)
-        elif self._in_plan and s.startswith("*"):
-            self.plan.append(s.lstrip("* ").strip())
-            self.stages["machines"].keep(s)
-        elif m := RX["status_line"].match(s):
-            self._status_line(m.group("glyph"), m.group("i"), m.group("n"), m.group("text"))
-        elif m := RX["machine_step"].match(s):
-            self._machine_step(int(m.group(1)), int(m.group(2)), m.group(3))
-        elif m := RX["machine_launch"].match(s):
-            self._machine_row(m.group(1), m.group(2), s)
-        elif m := RX["launch_group"].match(s):
-            self._launch_group = m.group(1)
-            self.stages["machines"].keep(s)
-        elif m := RX["machine_plain"].match(s):
-            self._machine_row(m.group(1), self._launch_group, s)
-        elif RX["machines_ok"].match(s):
-            self._ok("machines")
-            for row in self.machines.values():
-                if row.state not in ("failed",):
-                    row.state = "done"
-            if self.stages["health"].status == RUNNING:
-                self._ok("health")
-        elif m := RX["dns_start"].match(s):
-            self._start("dns", m.group(1))
-        elif RX["dns_ok"].search(s):
-            self._ok("dns")
-        elif m := RX["visit"].search(s):
-            self.url = next(g for g in m.groups() if g)
-            self._ok("done", self.url)
-        elif RX["success"].search(s):
-            self._ok("done")
+        """The first rule of :data:`LINE_RULES` whose pattern matches handles the line (True: something changed);
+        any other line is plain output kept on the running stage."""
+        for rule in LINE_RULES:
+            if rule.when is not None and not rule.when(self):
+                continue
+            m = rule.pattern.search(s) if rule.search else rule.pattern.match(s)
+            if m is not None:
+                rule.on(self, m, s)
+                return True
+        if self._current:  # plain output: builder lines, release command output …
+            self.stages[self._current].keep(s)
+        if RX["health"].search(s) and self._current in ("machines", "health"):
+            self._health_running()
+        return False
+
+    # -- line handlers (one per rule) ------------------------------------------------------------
+    def _on_error(self, m: re.Match[str], s: str) -> None:
+        self.error_lines.append(s)
+        if self._current:
+            self.stages[self._current].keep(s)
+        if RX["release_failed"].search(s) and not self.reached("release"):
+            self._start("release")
+
+    def _on_config_ok(self, m: re.Match[str], s: str) -> None:
+        if s.startswith("-->"):
+            self._ok("config")
         else:
-            # plain output: keep it on the running stage (builder lines, release command output …)
-            if self._current:
-                self.stages[self._current].keep(s)
-            if RX["health"].search(s) and self._current in ("machines", "health"):
-                self._health_running()
-            return False
-        return True
+            self.stages["config"].keep(s)
+
+    def _on_builder(self, m: re.Match[str], s: str) -> None:
+        if not self.reached("build"):
+            self._start("build")
+        if m.group(1):
+            self.builder = m.group(1)
+            self.stages["build"].detail = f"with {self.builder}"
+        self.stages["build"].keep(s)
+
+    def _on_layer(self, m: re.Match[str], s: str) -> None:
+        if not self.reached("push"):
+            self._start("push")
+        self.layers[m.group(1)] = m.group(2)
+        done, total = self.push_progress
+        self.stages["push"].detail = f"{done}/{total} layers"
+
+    def _on_image(self, m: re.Match[str], s: str) -> None:
+        self.image = m.group(1)
+        if self.stages["push"].status == RUNNING:
+            self._ok("push")
+        self.stages["push"].detail = self.image
+
+    def _on_image_size(self, m: re.Match[str], s: str) -> None:
+        self.image_size = m.group(1).strip()
+        self.stages["push"].detail = f"{self.image or ''} ({self.image_size})".strip()
+
+    def _on_watch(self, m: re.Match[str], s: str) -> None:
+        self.monitor_url = m.group(1)
+
+    def _on_release_start(self, m: re.Match[str], s: str) -> None:
+        self.release_command = (m.group(2) or m.group(5) or "").strip()
+        self._start("release", self.release_command)
+
+    def _on_release_ok(self, m: re.Match[str], s: str) -> None:
+        self.stages["release"].keep(s)
+        self._ok("release")
+
+    def _on_machines_start(self, m: re.Match[str], s: str) -> None:
+        st = self._start("machines")
+        if m.group(2):
+            self.strategy = m.group(2)
+            st.detail = f"{self.strategy} strategy"
+        if s.endswith("will:"):
+            self._in_plan = True
+        st.keep(s)
+
+    def _on_plan_item(self, m: re.Match[str], s: str) -> None:
+        self.plan.append(s.lstrip("* ").strip())
+        self.stages["machines"].keep(s)
+
+    def _on_status_line(self, m: re.Match[str], s: str) -> None:
+        self._status_line(m.group("glyph"), m.group("i"), m.group("n"), m.group("text"))
+
+    def _on_machine_step(self, m: re.Match[str], s: str) -> None:
+        self._machine_step(int(m.group(1)), int(m.group(2)), m.group(3))
+
+    def _on_machine_launch(self, m: re.Match[str], s: str) -> None:
+        self._machine_row(m.group(1), m.group(2), s)
+
+    def _on_launch_group(self, m: re.Match[str], s: str) -> None:
+        self._launch_group = m.group(1)
+        self.stages["machines"].keep(s)
+
+    def _on_machine_plain(self, m: re.Match[str], s: str) -> None:
+        self._machine_row(m.group(1), self._launch_group, s)
+
+    def _on_machines_ok(self, m: re.Match[str], s: str) -> None:
+        self._ok("machines")
+        for row in self.machines.values():
+            if row.state not in ("failed",):
+                row.state = "done"
+        if self.stages["health"].status == RUNNING:
+            self._ok("health")
+
+    def _on_visit(self, m: re.Match[str], s: str) -> None:
+        self.url = next(g for g in m.groups() if g)
+        self._ok("done", self.url)
 
     def _health_running(self) -> None:
         st = self.stages["health"]
@@ -567,45 +379,9 @@ class DeployTracker:
 
     def classify(self) -> DeployFailure:
         """Failing stage + error lines + hint, from the error lines and the stage reached."""
-        text = "\n".join(self.error_lines + self.transcript[-60:])
-        kind = "unknown"
-        for k, rx in _FAILURES:
-            if rx.search(text):
-                kind = k
-                break
-        reached = self._current or "config"
-        if kind == "unknown" and reached == "build":
-            kind = "build"
-        stage = _stage_for_kind(kind, reached)
-        machine = None
-        mm = re.search(r"(?:smoke checks for|on machine|machine|fly logs -i) " + _MID, text)
-        if mm:
-            machine = mm.group(1)
-        elif self.machines:
-            machine = next(iter(r.id for r in self.machines.values() if r.state != "done"), None)
-        url = None
-        if kind == "payment_required":
-            um = re.search(r"https://fly\.io/dashboard/\S*billing", text)
-            url = um.group(0) if um else "https://fly.io/dashboard/personal/billing"
-        message = ""
-        for e in self.error_lines:
-            if e.startswith("Error:"):
-                message = e[len("Error:"):].strip()
-                break
-        if not message and self.error_lines:
-            message = self.error_lines[-1]
-        if not message:
-            message = next((t for t in reversed(self.transcript) if t.strip()), "") or (
-                f"flyctl exited with code {self.returncode}")
-        if kind == "release_command":
-            lines = tuple(self.stages["release"].lines[-60:])
-        elif kind == "build":
-            lines = tuple(self.stages["build"].lines[-30:]) + tuple(
-                e for e in self.error_lines if e not in self.stages["build"].lines)
-        else:
-            lines = tuple(self._relevant_tail())
-        hint = _HINTS[kind].format(url=url or "", machine=machine or "<machine id>")
-        return DeployFailure(kind, stage, message, lines, hint, url, machine)
+        pending = next(iter(r.id for r in self.machines.values() if r.state != "done"), None)
+        return classify_failure(self.error_lines, self.transcript, self._current or "config", self.stages,
+                                pending, self.returncode, self._relevant_tail())
 
     def _relevant_tail(self, n: int = 25) -> list[str]:
         tail = [t for t in self.transcript if t.strip()]
@@ -647,23 +423,53 @@ class DeployTracker:
         return "Nothing was deployed."
 
 
-__all__ = [
-    "DeployOptions",
-    "DeployTracker",
-    "DeployFailure",
-    "MachineRow",
-    "Stage",
-    "STAGES",
-    "STAGE_IDS",
-    "STRATEGIES",
-    "BUILDERS",
-    "make_options",
-    "PENDING",
-    "RUNNING",
-    "OK",
-    "FAILED",
-    "SKIPPED",
-    "CANCELLED",
-    "options_from_fly_toml",
-    "parse_build_args",
-]
+@dataclass(frozen=True)
+class LineRule:
+    """One kind of flyctl line: ``pattern`` (``re.match``, or ``re.search`` when ``search``), tried only while
+    ``when(tracker)`` holds, handled by ``on(tracker, match, line)``."""
+
+    pattern: re.Pattern[str]
+    on: Callable[[DeployTracker, re.Match[str], str], object]
+    search: bool = False
+    when: Callable[[DeployTracker], bool] | None = None
+
+
+def _start(sid: str) -> Callable[[DeployTracker, re.Match[str], str], object]:
+    return lambda t, m, s: t._start(sid)
+
+
+def _ok(sid: str) -> Callable[[DeployTracker, re.Match[str], str], object]:
+    return lambda t, m, s: t._ok(sid)
+
+
+#: flyctl's deploy lines in the order they are tried (the first match wins; order matters where texts overlap,
+#: e.g. the builder lines before "==> Building image", status-logger lines before the older "[i/n]" steps)
+LINE_RULES: tuple[LineRule, ...] = (
+    LineRule(RX["error"], DeployTracker._on_error),
+    LineRule(RX["config_start"], _start("config")),
+    LineRule(RX["config_ok"], DeployTracker._on_config_ok),
+    LineRule(RX["push_start"], _start("push")),
+    LineRule(RX["builder"], DeployTracker._on_builder, when=lambda t: t._current in (None, "config", "build")),
+    LineRule(RX["build_start"], _start("build")),
+    LineRule(RX["build_ok"], _ok("build")),
+    LineRule(RX["image_found"], _ok("build")),
+    LineRule(RX["layer"], DeployTracker._on_layer),
+    LineRule(RX["push_ok"], _ok("push")),
+    LineRule(RX["image"], DeployTracker._on_image),
+    LineRule(RX["image_size"], DeployTracker._on_image_size),
+    LineRule(RX["watch"], DeployTracker._on_watch),
+    LineRule(RX["release_start"], DeployTracker._on_release_start),
+    LineRule(RX["release_ok"], DeployTracker._on_release_ok, search=True),
+    LineRule(RX["machines_start"], DeployTracker._on_machines_start),
+    LineRule(RX["plan_item"], DeployTracker._on_plan_item, when=lambda t: t._in_plan),
+    LineRule(RX["status_line"], DeployTracker._on_status_line),
+    LineRule(RX["machine_step"], DeployTracker._on_machine_step),
+    LineRule(RX["machine_launch"], DeployTracker._on_machine_launch),
+    LineRule(RX["launch_group"], DeployTracker._on_launch_group),
+    LineRule(RX["machine_plain"], DeployTracker._on_machine_plain),
+    LineRule(RX["machines_ok"], DeployTracker._on_machines_ok),
+    LineRule(RX["dns_start"], lambda t, m, s: t._start("dns", m.group(1))),
+    LineRule(RX["dns_ok"], _ok("dns"), search=True),
+    LineRule(RX["visit"], DeployTracker._on_visit, search=True),
+    LineRule(RX["success"], _ok("done"), search=True),
+)
