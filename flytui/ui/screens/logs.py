@@ -1,6 +1,6 @@
 """Live logs of one app (optionally one machine): follow, pause, filters, search, save.
 
-Data path: :class:`flytui.fly.logs.LogTail` (in a named worker) decodes ``fly logs --json`` raw chunks with a
+Data path: :class:`flytui.fly.log_tail.LogTail` (in a named worker) decodes ``fly logs --json`` raw chunks with a
 time budget and queues the records in the screen's inbox; a 20 Hz timer moves them into the :class:`LogBuffer`
 and the :class:`LogView` (a line-API scroll view that renders only the visible lines), so a flood costs at most
 20 view updates per second.
@@ -28,7 +28,8 @@ from textual.strip import Strip
 from textual.widgets import Footer, Input, Static
 
 from flytui.ui import commands
-from flytui.fly.logs import LEVELS, LogBuffer, LogFilter, LogRecord, LogTail, TailStatus, now_stamp, search
+from flytui.fly.log_tail import LogTail, TailStatus, now_stamp
+from flytui.fly.logs import LEVELS, LogBuffer, LogFilter, LogRecord, search
 from flytui.ui.seams import Hosted
 
 #: registry keys shown in the footer (the others are listed by ``?``)
