@@ -14,10 +14,12 @@ Streaming / long-lived commands (``deploy``, ``logs``, ``proxy``) return the run
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
+from .argv import check_arg
+from .deploy_options import DeployOptions as DeployOptions
 from .errors import FlyctlError, FlyctlOutputError, classify
+from .run_types import RunnerLike as RunnerLike
 from .models import (
     App,
     AppStatus,
@@ -58,33 +60,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import CompletedRun, FlyProcess
 
 
-class RunnerLike(Protocol):
-    """The part of ``flytui.fly.runner.FlyctlRunner`` the client uses (see docs/ARCHITECTURE.md)."""
-
-    @property
-    def path(self) -> str: ...
-
-    async def run(
-        self,
-        *args: str,
-        stdin: bytes | None = None,
-        timeout: float | None = None,
-        check: bool = True,
-        cwd: str | None = None,
-    ) -> "CompletedRun": ...
-
-    async def run_json(self, *args: str, timeout: float | None = None, stdin: bytes | None = None) -> Any: ...
-
-    def spawn(
-        self,
-        *args: str,
-        stdin: bytes | None = None,
-        keep_stdin_open: bool = False,
-        max_line: int = 4096,
-        cwd: str | None = None,
-    ) -> "FlyProcess": ...
-
-
 MachineAction = Literal["start", "stop", "restart", "suspend", "destroy"]
 MACHINE_ACTIONS: tuple[str, ...] = ("start", "stop", "restart", "suspend", "destroy")
 
@@ -115,13 +90,7 @@ def validate_app_name(name: str) -> str:
     return name
 
 
-def _arg(value: str, what: str) -> str:
-    """A positional value (app, machine id, org, size…) that must not be mistaken for a flag."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} is empty")
-    if value.startswith("-") or any(ch in value for ch in "\x00\n\r"):
-        raise ValueError(f"{what} {value!r} is not valid (it must not start with '-' or contain newlines)")
-    return value
+_arg = check_arg
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,52 +108,6 @@ def ssh_exit_status(returncode: int, stderr: str) -> int | None:
         return 0
     matches = _SSH_EXIT.findall(stderr)
     return int(matches[-1]) if matches else None
-
-
-# --------------------------------------------------------------------------------------------
-# Deploy options
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeployOptions:
-    """Flags for ``fly deploy``; see :meth:`FlyClient.deploy`."""
-
-    local_only: bool = False
-    remote_only: bool = False
-    ha: bool | None = None
-    strategy: str | None = None  # canary | rolling | bluegreen | immediate
-    image: str | None = None
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    wait_timeout: str | None = None  # Go duration, e.g. "5m"
-    detach: bool = False
-    config: str | None = None
-    cwd: str | None = None
-
-    def argv(self, app: str) -> list[str]:
-        """``deploy -a APP --yes [flags…]``."""
-        if self.local_only and self.remote_only:
-            raise ValueError("Choose either a local build (--local-only) or a remote build (--remote-only), not both.")
-        args = ["deploy", "-a", _arg(app, "app name"), "--yes"]
-        if self.local_only:
-            args.append("--local-only")
-        if self.remote_only:
-            args.append("--remote-only")
-        if self.ha is not None:
-            args.append(f"--ha={'true' if self.ha else 'false'}")
-        if self.strategy:
-            args += ["--strategy", _arg(self.strategy, "deploy strategy")]
-        if self.image:
-            args += ["--image", _arg(self.image, "image")]
-        for key, value in self.build_args.items():
-            args += ["--build-arg", f"{_arg(key, 'build arg name')}={value}"]
-        if self.wait_timeout:
-            args += ["--wait-timeout", _arg(self.wait_timeout, "wait timeout")]
-        if self.detach:
-            args.append("--detach")
-        if self.config:
-            args += ["--config", _arg(self.config, "config path")]
-        return args
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .client import DeployOptions as DeployOptions
 from .deploy_options import (
+    DeployOptions as DeployOptions,
     BUILDERS as BUILDERS,
     STRATEGIES as STRATEGIES,
     make_options as make_options,

@@ -2,14 +2,57 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .client import DeployOptions
+from .argv import check_arg as _arg
 
 # --------------------------------------------------------------------------------------------
 # Options
 # --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeployOptions:
+    """Flags for ``fly deploy``; see :meth:`FlyClient.deploy`."""
+
+    local_only: bool = False
+    remote_only: bool = False
+    ha: bool | None = None
+    strategy: str | None = None  # canary | rolling | bluegreen | immediate
+    image: str | None = None
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    wait_timeout: str | None = None  # Go duration, e.g. "5m"
+    detach: bool = False
+    config: str | None = None
+    cwd: str | None = None
+
+    def argv(self, app: str) -> list[str]:
+        """``deploy -a APP --yes [flags…]``."""
+        if self.local_only and self.remote_only:
+            raise ValueError("Choose either a local build (--local-only) or a remote build (--remote-only), not both.")
+        args = ["deploy", "-a", _arg(app, "app name"), "--yes"]
+        if self.local_only:
+            args.append("--local-only")
+        if self.remote_only:
+            args.append("--remote-only")
+        if self.ha is not None:
+            args.append(f"--ha={'true' if self.ha else 'false'}")
+        if self.strategy:
+            args += ["--strategy", _arg(self.strategy, "deploy strategy")]
+        if self.image:
+            args += ["--image", _arg(self.image, "image")]
+        for key, value in self.build_args.items():
+            args += ["--build-arg", f"{_arg(key, 'build arg name')}={value}"]
+        if self.wait_timeout:
+            args += ["--wait-timeout", _arg(self.wait_timeout, "wait timeout")]
+        if self.detach:
+            args.append("--detach")
+        if self.config:
+            args += ["--config", _arg(self.config, "config path")]
+        return args
+
+
 STRATEGIES: tuple[str, ...] = ("rolling", "immediate", "bluegreen", "canary")
 BUILDERS: tuple[str, ...] = ("auto", "local-only", "remote-only")
 

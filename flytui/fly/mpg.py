@@ -21,7 +21,7 @@ from .errors import FlyctlOutputError
 from .models import _Obj, _parse_list, output_error
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import RunnerLike
+    from .run_types import RunnerLike
     from .retry import RateGate
     from .runner import CompletedRun, FlyProcess
 

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Mapping, TypeVar
 
+from .argv import check_arg
 from .errors import FlyctlError, FlyctlOutputError
 from .models import _Obj
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import RunnerLike
+    from .run_types import RunnerLike
     from .models import Machine
     from .retry import RateGate
     from .runner import CompletedRun
@@ -44,12 +45,7 @@ APPS_RESTART_TIMEOUT = 600.0
 _EMAIL = re.compile(r"^[^@\s-][^@\s]*@[^@\s]+\.[^@\s]+$")
 
 
-def _arg(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} is empty")
-    if value.startswith("-") or any(ch in value for ch in "\x00\n\r"):
-        raise ValueError(f"{what} {value!r} is not valid (it must not start with '-' or contain newlines)")
-    return value
+_arg = check_arg
 
 
 def validate_email(email: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import signal
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from flytui.fly.errors import (
     FlyctlOutputError,
@@ -116,3 +116,32 @@ def _excerpt(text: str, limit: int = 160) -> str:
     return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
 
 
+if TYPE_CHECKING:  # pragma: no cover
+    from flytui.fly.process import FlyProcess
+
+
+class RunnerLike(Protocol):
+    """The part of ``flytui.fly.runner.FlyctlRunner`` the client uses (see docs/ARCHITECTURE.md)."""
+
+    @property
+    def path(self) -> str: ...
+
+    async def run(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        cwd: str | None = None,
+    ) -> "CompletedRun": ...
+
+    async def run_json(self, *args: str, timeout: float | None = None, stdin: bytes | None = None) -> Any: ...
+
+    def spawn(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        keep_stdin_open: bool = False,
+        max_line: int = 4096,
+        cwd: str | None = None,
+    ) -> "FlyProcess": ...
