@@ -31,16 +31,11 @@ from typing import TYPE_CHECKING, Any
 from flytui.db.alembic_service import (
     AlembicProject,
     AlembicRunner,
-    DowngradeWarning,
     History,
-    Revision,
     RunFinished,
     RunResult,
-    SqlPreview,
-    check_downgrade,
     current_heads_async,
     load_history,
-    plan,
 )
 from flytui.db.lock import MigrationLock
 from flytui.db.migration_types import (  # re-exported
@@ -50,7 +45,6 @@ from flytui.db.migration_types import (  # re-exported
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from flytui.db.sqllint import Finding
     from flytui.db.tunnel import Tunnel, TunnelManager
 
 __all__ = [
@@ -292,73 +286,18 @@ class MigrationSession:
     # ---------------------------------------------------------------- previews
     async def preview(self, action: MigrationAction) -> ActionPreview:
         """Which revisions ``action`` runs, their SQL (``--sql cur:target``), lint findings, downgrade warnings."""
-        from flytui.db.sqllint import lint_sql
+        from flytui.db.previews import preview_action
 
         history = self.history or await self.load_history()
-        current = await self.current_heads()
-        warnings: list[str] = []
-        try:
-            if action.kind == "stamp":
-                revisions: list[Revision] = []
-                warnings.append(STAMP_WARNING)
-            else:
-                revisions = plan(history, current, action.target, action.kind)
-        except (ValueError, KeyError) as exc:
-            return ActionPreview(action, (), None, (), (), tuple(warnings), _text(exc), current)
-        if action.kind != "stamp" and not revisions:
-            return ActionPreview(action, (), None, (), (), (), f"nothing to {action.kind}: the database is at "
-                                 f"{', '.join(current) or 'base'}", current)
-        dwarn: list[DowngradeWarning] = []
-        if action.kind == "downgrade":
-            for rev in revisions:
-                dwarn.extend(await asyncio.to_thread(check_downgrade, rev))
-        sql: SqlPreview | None = None
-        findings: list[Finding] = []
-        if action.kind != "stamp":
-            sql = await self.alembic.preview_sql(action.kind, action.target, self.local_url or "",
-                                                 history=history, current=current, env_extra=self.env_extra,
-                                                 x_args=self.x_args)
-            if sql.ok:
-                findings = lint_sql(sql.sql)
-            else:  # name the revisions that cannot be rendered offline; lint the others one by one
-                from flytui.db.previews import render_each
-
-                rendered, unrendered = await render_each(self.alembic, history, revisions, action.kind,
-                                                         self.local_url or "", self.env_extra, self.x_args,
-                                                         range_error=sql.error)
-                findings = [f for r in rendered for f in r.findings]
-                return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
-                                     None, current, tuple(unrendered), tuple(r.revision for r in rendered))
-        return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
-                             None, current)
+        return await preview_action(self.alembic, history, await self.current_heads(), action, self.local_url or "",
+                                    self.env_extra, self.x_args)
 
     async def preview_revision(self, rev_id: str) -> RevisionPreview:
         """Upgrade SQL ``parent:rev`` and downgrade SQL ``rev:parent`` of one revision (no DB state used)."""
-        from flytui.db.sqllint import lint_sql
+        from flytui.db.previews import preview_one
 
         history = self.history or await self.load_history()
-        rev = history.get(rev_id)
-        url = self.local_url or "postgresql+psycopg://preview@localhost/preview"
-        parents = list(rev.down_revisions)
-        up = await self.alembic.preview_sql("upgrade", rev.id, url, history=history, current=parents,
-                                            env_extra=self.env_extra, x_args=self.x_args)
-        down_target = parents[0] if len(parents) == 1 else "base"
-        if len(parents) > 1:
-            down = SqlPreview(False, "", "a merge revision: downgrade one branch at a time", [], "")
-        else:
-            down = await self.alembic.preview_sql("downgrade", down_target, url, history=history,
-                                                  current=[rev.id], env_extra=self.env_extra, x_args=self.x_args)
-        findings = tuple(lint_sql(up.sql)) if up.ok else ()
-        dwarn = tuple(await asyncio.to_thread(check_downgrade, rev))
-        if not up.ok:
-            from flytui.db.previews import reason
-
-            up = SqlPreview(False, up.sql, reason(up, rev, "upgrade"), up.argv, up.range)
-        if not down.ok and len(parents) <= 1:
-            from flytui.db.previews import reason
-
-            down = SqlPreview(False, down.sql, reason(down, rev, "downgrade"), down.argv, down.range)
-        return RevisionPreview(rev, up, down, findings, dwarn)
+        return await preview_one(self.alembic, history, rev_id, self.local_url, self.env_extra, self.x_args)
 
     # ---------------------------------------------------------------- running
     def set_remote(self, app: str | None, machine: str | None = None) -> None:
@@ -499,10 +438,6 @@ def _remote_module() -> Any:
         return importlib.import_module("flytui.db.remote")
     except ImportError:
         raise RemoteUnavailable("remote mode not available", "flytui.db.remote is not installed") from None
-
-
-def _text(exc: BaseException) -> str:
-    return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
 def find_project(start: Path | None) -> AlembicProject | None:

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from flytui.db.alembic_plan import DowngradeWarning
     from flytui.db.alembic_run import AlembicRunner, SqlPreview
     from flytui.db.alembic_service import History, Revision
+    from flytui.db.migration_types import ActionPreview, MigrationAction, RevisionPreview
     from flytui.db.sqllint import Finding
 
-__all__ = ["Unrendered", "RevisionSql", "offline_blockers", "render_each"]
+__all__ = ["Unrendered", "RevisionSql", "offline_blockers", "render_each", "preview_action", "preview_one"]
 
 #: calls that need a live database (attribute name -> why)
 _BLOCKERS = {
@@ -105,3 +107,76 @@ def reason(pv: Any, rev: "Revision", direction: str = "upgrade") -> str:
     blockers = offline_blockers(rev, direction)
     text = pv.error or "alembic could not render it offline"
     return text + (f" — {'; '.join(blockers)}" if blockers else "")
+
+
+async def preview_action(alembic: AlembicRunner, history: History, current: tuple[str, ...], action: MigrationAction,
+                         url: str, env_extra: Mapping[str, str] | None, x_args: Sequence[str]) -> ActionPreview:
+    """Which revisions ``action`` runs, their SQL (``--sql cur:target``), lint findings, downgrade warnings."""
+    import asyncio
+
+    from flytui.db.alembic_plan import check_downgrade, plan
+    from flytui.db.migration_types import STAMP_WARNING, ActionPreview
+    from flytui.db.sqllint import lint_sql
+
+    warnings: list[str] = []
+    try:
+        if action.kind == "stamp":
+            revisions: list[Revision] = []
+            warnings.append(STAMP_WARNING)
+        else:
+            revisions = plan(history, current, action.target, action.kind)
+    except (ValueError, KeyError) as exc:
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return ActionPreview(action, (), None, (), (), tuple(warnings), text, current)
+    if action.kind != "stamp" and not revisions:
+        return ActionPreview(action, (), None, (), (), (), f"nothing to {action.kind}: the database is at "
+                             f"{', '.join(current) or 'base'}", current)
+    dwarn: list[DowngradeWarning] = []
+    if action.kind == "downgrade":
+        for rev in revisions:
+            dwarn.extend(await asyncio.to_thread(check_downgrade, rev))
+    sql: SqlPreview | None = None
+    findings: list[Finding] = []
+    if action.kind != "stamp":
+        sql = await alembic.preview_sql(action.kind, action.target, url, history=history, current=current,
+                                        env_extra=env_extra, x_args=x_args)
+        if sql.ok:
+            findings = lint_sql(sql.sql)
+        else:  # name the revisions that cannot be rendered offline; lint the others one by one
+            rendered, unrendered = await render_each(alembic, history, revisions, action.kind, url, env_extra,
+                                                     x_args, range_error=sql.error)
+            findings = [f for r in rendered for f in r.findings]
+            return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
+                                 None, current, tuple(unrendered), tuple(r.revision for r in rendered))
+    return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
+                         None, current)
+
+
+async def preview_one(alembic: AlembicRunner, history: History, rev_id: str, url: str | None,
+                      env_extra: Mapping[str, str] | None, x_args: Sequence[str]) -> RevisionPreview:
+    """Upgrade SQL ``parent:rev`` and downgrade SQL ``rev:parent`` of one revision (no DB state used)."""
+    import asyncio
+
+    from flytui.db.alembic_plan import check_downgrade
+    from flytui.db.alembic_run import SqlPreview
+    from flytui.db.migration_types import RevisionPreview
+    from flytui.db.sqllint import lint_sql
+
+    rev = history.get(rev_id)
+    url = url or "postgresql+psycopg://preview@localhost/preview"
+    parents = list(rev.down_revisions)
+    up = await alembic.preview_sql("upgrade", rev.id, url, history=history, current=parents,
+                                   env_extra=env_extra, x_args=x_args)
+    down_target = parents[0] if len(parents) == 1 else "base"
+    if len(parents) > 1:
+        down = SqlPreview(False, "", "a merge revision: downgrade one branch at a time", [], "")
+    else:
+        down = await alembic.preview_sql("downgrade", down_target, url, history=history, current=[rev.id],
+                                         env_extra=env_extra, x_args=x_args)
+    findings = tuple(lint_sql(up.sql)) if up.ok else ()
+    dwarn = tuple(await asyncio.to_thread(check_downgrade, rev))
+    if not up.ok:
+        up = SqlPreview(False, up.sql, reason(up, rev, "upgrade"), up.argv, up.range)
+    if not down.ok and len(parents) <= 1:
+        down = SqlPreview(False, down.sql, reason(down, rev, "downgrade"), down.argv, down.range)
+    return RevisionPreview(rev, up, down, findings, dwarn)
