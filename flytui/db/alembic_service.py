@@ -485,23 +485,11 @@ async def current_heads_async(url: str, version_table: str = "alembic_version",
 # downgrade checks in flytui.db.alembic_plan; these names stay importable from here.
 from flytui.db.interpreter import detect_alembic_command as detect_alembic_command  # noqa: E402
 from flytui.db.alembic_plan import (  # noqa: E402
-    Direction as Direction,
-    DowngradeWarning as DowngradeWarning,
-    check_downgrade as check_downgrade,
-    plan as plan,
+    Direction as Direction, DowngradeWarning as DowngradeWarning, check_downgrade as check_downgrade, plan as plan,
 )
 from flytui.db.alembic_run import (  # noqa: E402
-    AlembicEvent as AlembicEvent,
-    AlembicRunner as AlembicRunner,
-    AlembicSetupError as AlembicSetupError,
-    LogLine as LogLine,
-    Progress as Progress,
-    RunFinished as RunFinished,
-    RunResult as RunResult,
-    RunStarted as RunStarted,
-    SqlPreview as SqlPreview,
-    TargetProbe as TargetProbe,
-    _error_line as _error_line,
-    parse_progress as parse_progress,
-    redact as redact,
+    AlembicEvent as AlembicEvent, AlembicRunner as AlembicRunner, AlembicSetupError as AlembicSetupError,
+    LogLine as LogLine, Progress as Progress, RunFinished as RunFinished, RunResult as RunResult,
+    RunStarted as RunStarted, SqlPreview as SqlPreview, TargetProbe as TargetProbe, _error_line as _error_line,
+    parse_progress as parse_progress, redact as redact,
 )
