@@ -147,7 +147,7 @@ class DatabaseUrlScreen(Dialog[str | None], Hosted):
         fixed = self.fixed
         self.host.database_url = fixed  # memory only: the doctor re-run and the migrations screen use it
         # flyctl stages secrets by itself for an app that has never been deployed
-        said = f"{getattr(run, 'stdout', '')} {getattr(run, 'stderr', '')}".lower()
+        said = f"{run.stdout} {run.stderr}".lower()
         staged = stage or "staged" in said
         self.app.notify(f"DATABASE_URL fixed on {self.app_name}"
                         + (" (staged: deploy with d to apply it)" if staged else " (machines updated)")

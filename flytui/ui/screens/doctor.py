@@ -469,7 +469,7 @@ class DoctorScreen(Screen[None], Hosted):
 
     async def _default_org(self) -> str:
         """The only organization, or ``personal``; ValueError when the user must choose."""
-        slugs = [str(getattr(o, "slug", "")) for o in await self.host.client.orgs()]
+        slugs = [o.slug for o in await self.host.client.orgs()]
         if len(slugs) == 1:
             return slugs[0]
         if "personal" in slugs:

@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -18,6 +18,9 @@ from flytui.ui.screens.dialog import Dialog
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
+
+if TYPE_CHECKING:  # pragma: no cover - the tunnel manager is imported when first used
+    from flytui.db.tunnel import TunnelInfo
 
 GROUP = "tunnels"
 PG_PORT = 5432
@@ -52,7 +55,7 @@ def connect_command(local_port: int | None, remote_port: int, bind: str = "127.0
     return f"{bind}:{local_port}"
 
 
-def tunnel_row(info: Any) -> dict[str, Any]:
+def tunnel_row(info: TunnelInfo) -> dict[str, Any]:
     """One row for a :class:`flytui.db.tunnel.TunnelInfo`."""
     state = Text(info.state, style=TUNNEL_STYLES.get(info.state, ""))
     return {
@@ -63,7 +66,7 @@ def tunnel_row(info: Any) -> dict[str, Any]:
         "uptime": fmt_uptime(info.uptime),
         "users": str(info.refs),
         "pid": str(info.pid) if info.pid else "-",
-        "connect": connect_command(info.local_port, info.remote_port, kind=getattr(info, "kind", "proxy")),
+        "connect": connect_command(info.local_port, info.remote_port, kind=info.kind),
         "error": (info.error or "").splitlines()[0][:80] if info.error else "",
     }
 
@@ -255,6 +258,6 @@ class TunnelsPane(Pane):
         if info is None:
             self.app.notify("No tunnel selected", severity="warning")
             return
-        cmd = connect_command(info.local_port, info.remote_port, kind=getattr(info, "kind", "proxy"))
+        cmd = connect_command(info.local_port, info.remote_port, kind=info.kind)
         self.app.copy_to_clipboard(cmd)
         self.app.notify(cmd, title="Copied to the clipboard")
