@@ -1,18 +1,18 @@
-"""Apps pane: every app of the current org, with per-app status refreshed concurrently (bounded)."""
+"""Apps pane: every app of the current org, with its status refreshed (flytui/fly/statuses.py)."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from rich.text import Text
 
+from flytui.fly.statuses import STATUS_CONCURRENCY, gather_statuses
 from flytui.ui import commands
 from flytui.ui.screens.app_ops import AppOpsMixin
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
 
-STATUS_CONCURRENCY = 8
+__all__ = ["AppsPane", "STATUS_CONCURRENCY", "app_row", "gather_statuses"]
 
 
 def app_row(app: Any, status: Any = None) -> dict[str, Any]:
@@ -39,20 +39,6 @@ def app_row(app: Any, status: Any = None) -> dict[str, Any]:
         "hostname": text(pick(src, "hostname", default=pick(app, "hostname"))),
         "release": rel_text,
     }
-
-
-async def gather_statuses(client: Any, names: list[str], limit: int = STATUS_CONCURRENCY) -> dict[str, Any]:
-    """``client.status(name)`` for every app, at most ``limit`` at a time; failures map to the exception."""
-    sem = asyncio.Semaphore(limit)
-
-    async def one(name: str) -> tuple[str, Any]:
-        async with sem:
-            try:
-                return name, await client.status(name)
-            except Exception as exc:  # noqa: BLE001 - reported per row, never crashes the refresh
-                return name, exc
-
-    return dict(await asyncio.gather(*(one(n) for n in names)))
 
 
 class AppsPane(AppOpsMixin, Pane):
@@ -84,7 +70,10 @@ class AppsPane(AppOpsMixin, Pane):
         else:
             apps = await self.app.client.apps(org=token) if token else await self.app.client.apps()
         by_name = {pick(a, "name"): a for a in apps}
-        statuses = await gather_statuses(self.app.client, list(by_name))
+        orgs = {name: slug for name, a in by_name.items()
+                if (slug := pick(a, "organization.slug", "org_slug", "org"))}
+        # one Machines API request per organization when the fast path is on, else one read per app
+        statuses = await gather_statuses(self.app.client, list(by_name), orgs=orgs)
         rows = {}
         for name, app in by_name.items():
             st = statuses.get(name)
