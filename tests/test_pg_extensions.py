@@ -107,3 +107,37 @@ def test_alembic_revisions_creating_extensions_upgrade(pg_fly_extensions: Embedd
     down = subprocess.run([sys.executable, "-m", "alembic", "downgrade", "base"], cwd=project, env=env,
                           capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
+
+
+@pytest.mark.parametrize("kind", ["system", "embedded"])
+def test_each_installation_starts_as_the_service_user_with_the_extensions_it_lists(
+        kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FLYTUI_PG_BINDIR forces the installation; either one runs unprivileged when we are root (PostgreSQL refuses
+    to run as root) and offers exactly the Fly extensions its PgInstall lists."""
+    import shutil
+    import tempfile
+
+    from flytui.sandbox.pg_install import ENV_VAR, PgInstallError, find_pg_install
+    from tests.plugins.pg import in_ci
+
+    try:
+        find_pg_install({ENV_VAR: kind})
+    except PgInstallError as exc:
+        if kind == "system" and in_ci():
+            pytest.fail(f"no system PostgreSQL with the Fly extensions on CI: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    monkeypatch.setenv(ENV_VAR, kind)
+    base = Path(tempfile.mkdtemp(prefix="flytui-pgkind-"))
+    base.chmod(0o755)  # the service user must reach it (pytest's tmp_path is 0700 under root)
+    pg = EmbeddedPostgres(base_dir=base)
+    try:
+        pg.start(timeout=60)
+        assert pg.install is not None and pg.install.source == kind and pg.install.why == f"{ENV_VAR}={kind}"
+        uid = os.stat(f"/proc/{pg.pid}").st_uid
+        assert uid != 0 if os.geteuid() == 0 else uid == os.geteuid()
+        with psycopg.connect(pg.dsn()) as conn:
+            available = {r[0] for r in conn.execute("select name from pg_available_extensions")}
+        assert tuple(e for e in FLY_EXTENSIONS if e in available) == pg.install.extensions
+    finally:
+        pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
