@@ -270,16 +270,19 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
         wanted = [r.id for r in snap.history.revisions]
         existing = [str(k.value) for k in table.rows]
         root = self.session.project.root
+        from flytui.db.alembic_graph import graph_cells
+
+        graph = graph_cells(snap.history.graph_rows())  # a revision's commit line + the |/ |\ lines below it
         rows = {}
         for rev in snap.history.revisions:
             state = self._state_label(rev, snap)
             path = str(rev.path.relative_to(root)) if rev.path and rev.path.is_relative_to(root) else str(rev.path)
-            rows[rev.id] = (snap.graph.get(rev.id, "*"), rev.id, state, rev.message, path)
-        if existing != wanted:
+            rows[rev.id] = (graph.get(rev.id, "*"), rev.id, state, rev.message, path)
+        if existing != wanted or any(table.get_cell(rid, "graph") != rows[rid][0] for rid in wanted):
             cursor = table.cursor_row
             table.clear()
             for rid in wanted:
-                table.add_row(*rows[rid], key=rid)
+                table.add_row(*rows[rid], key=rid, height=rows[rid][0].count("\n") + 1)
             if wanted:
                 table.move_cursor(row=min(cursor, len(wanted) - 1))
         else:
