@@ -1,0 +1,162 @@
+"""Real public Alembic projects (``tests/fixtures/alembic_corpus/``, each with its licence and a README naming the
+PyPI release it was taken from and what was trimmed) through flytui's own services, against real PostgreSQL.
+
+Each project goes the way the migrations screen takes it (``flytui/ui/screens/migrations_setup.py``: ``prepare`` =
+settings + discovery, ``make_session``; then the session's history, preview, lint, run): discovery → history →
+preview (SQL) + lint → upgrade head → downgrade → the database's real heads. Each project has its own settings file
+(``.flytui.toml``) and the test sets no environment variable and no PYTHONPATH: the project's alembic (or
+``flask db``) is the one flytui finds (the repository's ``.venv``), its URL goes in the way its settings say.
+
+- ``mlflow_auth`` (mlflow-skinny 3.17.2): env.py builds its engine from ``sqlalchemy.url`` of alembic.ini; two
+  databases on one server: without the setting flytui refuses and neither moves, with it only the shown one does.
+- ``langflow`` (langflow-base 1.13.0): 162 revisions with 30 merges, async env.py (also the ini's URL).
+- ``ihatemoney`` (ihatemoney 7.2.1): Flask-Migrate ``ihatemoney/migrations/alembic.ini`` found from the repository
+  root, ``flask db``, env.py with ``current_app``; revisions that need a live connection offline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from flytui.db.alembic_service import current_heads
+from flytui.db.migrations import MigrationAction, MigrationSession, RunSummary
+from flytui.db.target import TargetMismatch
+from flytui.fly.runner import FlyctlRunner
+from flytui.ui.screens.migrations_setup import Setup, make_session, prepare
+
+CORPUS = Path(__file__).parent / "fixtures" / "alembic_corpus"
+REPO_VENV = Path(__file__).resolve().parents[1] / ".venv"
+_n = itertools.count()
+
+
+@pytest.fixture
+def two_dbs(pg_server: Any) -> Any:
+    """Two empty databases on the same server: (url_a, url_b, name_a, name_b)."""
+    names = [f"corpus_a_{os.getpid()}_{next(_n)}", f"corpus_b_{os.getpid()}_{next(_n)}"]
+    for name in names:
+        pg_server.create_database(name)
+    yield tuple(pg_server.url(n) for n in names) + tuple(names)
+    for name in names:
+        pg_server.drop_database(name)
+
+
+def _session(start: Path) -> tuple[Setup, MigrationSession]:
+    """What the migrations screen does on open: settings + discovery, then the session with the settings."""
+    setup = prepare(start)
+    assert setup.error is None, setup.error
+    assert len(setup.projects) == 1, [str(p.config_file) for p in setup.projects]
+    app = SimpleNamespace(runner=FlyctlRunner(), client=None)
+    return setup, make_session(app, setup, setup.projects[0], None)
+
+
+async def _run(session: MigrationSession, action: MigrationAction) -> RunSummary:
+    events = [e async for e in session.run(action)]
+    summary = events[-1]
+    assert isinstance(summary, RunSummary)
+    return summary
+
+
+def _tables(pg_server: Any, database: str) -> set[str]:
+    import psycopg
+
+    from flytui.db.lock import libpq_url
+
+    with psycopg.connect(libpq_url(pg_server.url(database)), autocommit=True) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return {r[0] for r in rows}
+
+
+# --------------------------------------------------------------------------- mlflow auth: env.py reads the ini URL
+
+MLFLOW = CORPUS / "mlflow_auth"
+MLFLOW_HEAD = "f1a2b3c4d5e6"
+
+
+async def test_mlflow_auth_whole_sequence_on_the_shown_database_only(pg_server: Any, two_dbs: Any) -> None:
+    url_a, _url_b, name_a, name_b = two_dbs
+    setup, session = _session(MLFLOW)
+    project = session.project
+    # discovery: the settings' `config` names the ini; mlflow keeps its own version table (env.py's literal)
+    assert project.config_file == MLFLOW / "mlflow/server/auth/db/migrations/alembic.ini"
+    assert project.version_table == "alembic_version_auth"
+    assert session.alembic.command[0] == str(REPO_VENV / "bin" / "alembic"), session.command_reason
+    assert session.alembic.url_kind == "ini"
+    session.set_url(url_a)
+    await session.connect()
+    # history: in flytui's Python, with the ini's prepend_sys_path (the trimmed `mlflow` package)
+    history = await session.load_history()
+    assert history.source == "alembic", history.how
+    assert len(history.revisions) == 7 and history.heads == (MLFLOW_HEAD,) and history.bases == ("8606fa83a998",)
+    snap = await session.snapshot(reload_history=False)
+    assert snap.current == () and len(snap.pending) == 7
+
+    # preview: three of mlflow's revisions read the live schema (sa.inspect(op.get_bind())) or move rows, so the
+    # range cannot be rendered offline; each is named with the reason, the other four are rendered and linted
+    preview = await session.preview(MigrationAction("upgrade", "head"))
+    assert preview.ok and preview.sql is not None and not preview.sql.ok
+    assert [r.id for r in preview.revisions][-1] == MLFLOW_HEAD and len(preview.revisions) == 7
+    unrendered = {u.revision: u.reason for u in preview.unrendered}
+    assert set(unrendered) == {"2ed73881770d", "e5f6a7b8c9d0", MLFLOW_HEAD}, unrendered
+    assert all("op.get_bind() needs a live connection" in why for why in unrendered.values()), unrendered
+    assert "inspect() reads the live schema" in unrendered["2ed73881770d"]
+    assert set(preview.checked) == {"8606fa83a998", "0965eb92f5f0", "a1b2c3d4e5f6", "c3d4e5f6a7b8"}
+    assert not preview.lint_checked  # never a green "no findings" while three revisions were not checked
+    one = await session.preview_revision("8606fa83a998")
+    assert one.upgrade.ok and "CREATE TABLE users" in one.upgrade.sql and "alembic_version_auth" in one.upgrade.sql
+    assert one.downgrade.ok and "DROP TABLE users" in one.downgrade.sql
+
+    summary = await _run(session, MigrationAction("upgrade", "head"))
+    assert summary.ok, summary.result.output
+    assert summary.heads_after == (MLFLOW_HEAD,)
+    assert current_heads(url_a, "alembic_version_auth") == (MLFLOW_HEAD,)
+    assert {"users", "roles", "role_permissions", "user_role_assignments"} <= _tables(pg_server, name_a)
+    assert _tables(pg_server, name_b) == set()  # the other database on the same server never moved
+
+    down = await session.preview(MigrationAction("downgrade", "base"))
+    assert down.ok and [r.id for r in down.revisions][0] == MLFLOW_HEAD
+    assert {u.revision for u in down.unrendered} == {"e5f6a7b8c9d0", "2ed73881770d"} and not down.lint_checked
+    summary = await _run(session, MigrationAction("downgrade", "base"))
+    assert summary.ok, summary.result.output
+    assert summary.heads_after == () and current_heads(url_a, "alembic_version_auth") == ()
+    assert _tables(pg_server, name_a) == {"alembic_version_auth"}
+    await session.close()
+
+
+async def test_mlflow_auth_ini_url_elsewhere_is_refused_without_the_setting(tmp_path: Path, pg_server: Any,
+                                                                          two_dbs: Any) -> None:
+    """The user's alembic.ini points at another database (B) on the same server: without `database_url = "ini"`
+    flytui refuses and neither database moves; with it, only the shown one (A) is migrated."""
+    url_a, url_b, name_a, name_b = two_dbs
+    copy = tmp_path / "mlflow_auth"
+    shutil.copytree(MLFLOW, copy)
+    ini = copy / "mlflow/server/auth/db/migrations/alembic.ini"
+    ini.write_text(ini.read_text().replace("sqlalchemy.url =", f"sqlalchemy.url = {url_b.replace('%', '%%')}", 1))
+    settings = copy / ".flytui.toml"
+    settings.write_text(settings.read_text().replace('database_url = "ini"\n', ""))
+
+    _, session = _session(copy)
+    session.set_url(url_a)
+    await session.connect()
+    await session.load_history()
+    with pytest.raises(TargetMismatch) as info:
+        await _run(session, MigrationAction("upgrade", "head"))
+    assert f"env.py would migrate database {name_b!r}" in info.value.message, info.value.message
+    assert "sqlalchemy.url from the ini" in info.value.message and 'database_url = "ini"' in info.value.hint
+    assert current_heads(url_a, "alembic_version_auth") == () and current_heads(url_b, "alembic_version_auth") == ()
+
+    settings.write_text(settings.read_text() + 'database_url = "ini"\n')
+    _, session = _session(copy)
+    session.set_url(url_a)
+    await session.connect()
+    await session.load_history()
+    summary = await _run(session, MigrationAction("upgrade", "head"))
+    assert summary.ok, summary.result.output
+    assert current_heads(url_a, "alembic_version_auth") == (MLFLOW_HEAD,)
+    assert current_heads(url_b, "alembic_version_auth") == () and _tables(pg_server, name_b) == set()
