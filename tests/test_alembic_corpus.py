@@ -160,3 +160,54 @@ async def test_mlflow_auth_ini_url_elsewhere_is_refused_without_the_setting(tmp_
     assert summary.ok, summary.result.output
     assert current_heads(url_a, "alembic_version_auth") == (MLFLOW_HEAD,)
     assert current_heads(url_b, "alembic_version_auth") == () and _tables(pg_server, name_b) == set()
+
+
+# --------------------------------------------------------------------------- langflow: 162 revisions, 30 merges
+
+LANGFLOW = CORPUS / "langflow"
+LF_HEAD = "e5a7c9b1d3f2"
+LF_BELOW = "b8e1f3a5c709"          # a branch point 9 revisions below the head, under 2 merges
+LF_SIDE = "27727fccba3e"           # the audit-events branch: merged above LF_BELOW, not a descendant of it
+
+
+async def test_langflow_large_history_with_merges(pg_server: Any, pg_database: str) -> None:
+    setup, session = _session(LANGFLOW)
+    # discovery: no `config` in the settings; the project's langflow/alembic.ini is found below the start folder
+    assert setup.settings.config is None
+    assert session.project.config_file == LANGFLOW / "langflow" / "alembic.ini"
+    assert session.project.prepend_sys_path == (".", "..")
+    assert session.alembic.command[0] == str(REPO_VENV / "bin" / "alembic"), session.command_reason
+    session.set_url(pg_database)
+    await session.connect()
+    history = await session.load_history()
+    assert history.source == "alembic", history.how
+    assert len(history.revisions) == 162 and history.heads == (LF_HEAD,)
+    assert sum(r.is_merge for r in history.revisions) == 30
+    rows = history.graph_rows()
+    assert any(r.revision is None and "|\\" in r.text for r in rows)  # the graph keeps its merge connectors
+
+    # upgrade head: all 162 revisions, in one run (about 10 s here)
+    summary = await _run(session, MigrationAction("upgrade", "head"))
+    assert summary.ok, summary.result.output
+    assert len(summary.result.steps) == 162 and summary.heads_after == (LF_HEAD,)
+
+    # downgrade below two merges: the preview lists exactly what alembic then runs (not the later-merged branch)
+    down = await session.preview(MigrationAction("downgrade", LF_BELOW))
+    assert down.ok and down.sql is not None
+    planned = [r.id for r in down.revisions]
+    assert len(planned) == 9 and LF_SIDE not in planned and "b4e8d2f1c9a3" in planned
+    unrendered = {u.revision: u.reason for u in down.unrendered}
+    assert "merge revision" in unrendered["b4e8d2f1c9a3"] and not down.lint_checked
+    summary = await _run(session, MigrationAction("downgrade", LF_BELOW))
+    assert summary.ok, summary.result.output
+    assert sorted(s.revision or "" for s in summary.result.steps) == sorted(planned)
+    assert sorted(summary.heads_after or ()) == sorted((LF_SIDE, LF_BELOW))
+    assert set(current_heads(pg_database)) == {LF_SIDE, LF_BELOW}
+
+    # one revision's SQL and its lint: env.py sets `SET LOCAL lock_timeout = '180s'` before the migrations run,
+    # so the ALTER on an existing table is not reported as lacking a lock timeout
+    assert session.env_sets_lock_timeout
+    one = await session.preview_revision("f5ee9749d1a6")
+    assert one.upgrade.ok and "ALTER TABLE flow ALTER COLUMN user_id DROP NOT NULL" in one.upgrade.sql
+    assert "require-timeout-settings" not in {f.rule for f in one.upgrade_findings}
+    await session.close()

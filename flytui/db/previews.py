@@ -9,6 +9,7 @@ say which revisions were **not checked**, never "no findings": each revision of 
 from __future__ import annotations
 
 import ast
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ _BLOCKERS = {
     "commit": ".commit() on the connection",
 }
 MAX_EACH = 25
+PARALLEL = 3         # alembic processes rendering at once
 
 
 @dataclass(frozen=True)
@@ -66,37 +68,49 @@ def offline_blockers(rev: "Revision", function: str = "upgrade") -> list[str]:
 
 async def render_each(alembic: "AlembicRunner", history: "History", revisions: Sequence["Revision"], direction: str,
                       url: str, env_extra: Mapping[str, str] | None, x_args: Sequence[str],
-                      range_error: str | None = None) -> tuple[list[RevisionSql], list[Unrendered]]:
-    """Render each revision of a failed range on its own; lint the ones that render."""
+                      range_error: str | None = None,
+                      lock_timeout_set: bool = False) -> tuple[list[RevisionSql], list[Unrendered]]:
+    """Render each revision of a failed range on its own; lint the ones that render (``lock_timeout_set``: see
+    :func:`flytui.db.sqllint.lint_sql`)."""
     from flytui.db.sqllint import lint_sql
 
     rendered: list[RevisionSql] = []
     unrendered: list[Unrendered] = []
     if range_error and "did not finish within" in range_error:  # a hanging env.py: one wait is enough
         return rendered, [Unrendered(r.id, range_error) for r in revisions]
-    for i, rev in enumerate(revisions):
-        if i >= MAX_EACH:
-            unrendered += [Unrendered(r.id, f"not tried (only the first {MAX_EACH} revisions are rendered one by one)")
-                           for r in revisions[i:]]
-            break
+    tried, skipped = list(revisions[:MAX_EACH]), revisions[MAX_EACH:]
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def render(rev: "Revision") -> "SqlPreview | None":
         parents = list(rev.down_revisions)
-        if direction == "upgrade":
-            pv = await alembic.preview_sql("upgrade", rev.id, url, history=history, current=parents[:1],
-                                           env_extra=env_extra, x_args=x_args)
-        elif len(parents) > 1:
+        if direction == "downgrade" and len(parents) > 1:
+            return None
+        async with gate:
+            if direction == "upgrade":
+                return await alembic.preview_sql("upgrade", rev.id, url, history=history, current=parents[:1],
+                                                 env_extra=env_extra, x_args=x_args)
+            return await alembic.preview_sql("downgrade", parents[0] if parents else "base", url, history=history,
+                                             current=[rev.id], env_extra=env_extra, x_args=x_args)
+
+    if not tried:
+        return rendered, unrendered
+    first = await render(tried[0])
+    if (first is not None and not first.ok and range_error and first.error == range_error
+            and not offline_blockers(tried[0], direction)):
+        # the first revision fails like the whole range, for no reason of its own: env.py itself cannot run
+        why = f"env.py could not run offline: {first.error}"
+        return rendered, [Unrendered(r.id, why) for r in revisions]
+    # the others concurrently (each is a whole alembic start-up; langflow's 9-revision downgrade took 25 s in turn)
+    rest = await asyncio.gather(*(render(rev) for rev in tried[1:]))
+    for rev, pv in zip(tried, [first, *rest]):
+        if pv is None:
             unrendered.append(Unrendered(rev.id, "a merge revision: its downgrade is rendered per branch"))
-            continue
-        else:
-            pv = await alembic.preview_sql("downgrade", parents[0] if parents else "base", url, history=history,
-                                           current=[rev.id], env_extra=env_extra, x_args=x_args)
-        if pv.ok:
-            rendered.append(RevisionSql(rev.id, pv, tuple(lint_sql(pv.sql))))
-        elif i == 0 and range_error and pv.error == range_error and not offline_blockers(rev, direction):
-            # the first revision fails like the whole range, for no reason of its own: env.py itself cannot run
-            why = f"env.py could not run offline: {pv.error}"
-            return rendered, [Unrendered(r.id, why) for r in revisions]
+        elif pv.ok:
+            rendered.append(RevisionSql(rev.id, pv, tuple(lint_sql(pv.sql, lock_timeout_set=lock_timeout_set))))
         else:
             unrendered.append(Unrendered(rev.id, reason(pv, rev, direction)))
+    unrendered += [Unrendered(r.id, f"not tried (only the first {MAX_EACH} revisions are rendered one by one)")
+                   for r in skipped]
     return rendered, unrendered
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ class EnvPyReading:
     sets_ini_url: bool = False             # config.set_main_option("sqlalchemy.url", ...)
     error: str | None = None
     settings: tuple[str, ...] = ()         # settings.DATABASE_URL, app.config.SQLALCHEMY_DATABASE_URI ...
+    sets_lock_timeout: bool = False        # executes SET [LOCAL] lock_timeout before the migrations (langflow)
 
     def describe(self) -> str:
         """One sentence: ``env.py reads $DATABASE_URL; sqlalchemy.url from the ini``."""
@@ -122,7 +124,13 @@ def read_env_py(path: Path) -> EnvPyReading:
             elif chain.endswith("engine_from_config") or chain.endswith("async_engine_from_config"):
                 reads_ini = True
     dedup = lambda xs: tuple(dict.fromkeys(xs))  # noqa: E731
-    return EnvPyReading(dedup(env_vars), dedup(x_keys), reads_ini, sets_ini, settings=dedup(attrs))
+    lock_timeout = any(isinstance(n, ast.Constant) and isinstance(n.value, str) and _LOCK_TIMEOUT.search(n.value)
+                       for n in ast.walk(tree))
+    return EnvPyReading(dedup(env_vars), dedup(x_keys), reads_ini, sets_ini, settings=dedup(attrs),
+                        sets_lock_timeout=lock_timeout)
+
+
+_LOCK_TIMEOUT = re.compile(r"\bSET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b|set_config\(\s*'lock_timeout'", re.IGNORECASE)
 
 
 def ini_url(project: "AlembicProject") -> str | None:
