@@ -211,3 +211,69 @@ async def test_langflow_large_history_with_merges(pg_server: Any, pg_database: s
     assert one.upgrade.ok and "ALTER TABLE flow ALTER COLUMN user_id DROP NOT NULL" in one.upgrade.sql
     assert "require-timeout-settings" not in {f.rule for f in one.upgrade_findings}
     await session.close()
+
+
+# --------------------------------------------------------------------------- ihatemoney: Flask-Migrate, `flask db`
+
+IHM = CORPUS / "ihatemoney"
+IHM_HEAD = "c941aaca38c2"
+
+
+@pytest.fixture
+def tcp_db(pg_server: Any) -> Any:
+    name = f"corpus_ihm_{os.getpid()}_{next(_n)}"
+    pg_server.create_database(name)
+    yield name
+    pg_server.drop_database(name)
+
+
+async def test_ihatemoney_flask_migrate_from_the_repository_root(pg_server: Any, tcp_db: str) -> None:
+    setup, session = _session(IHM)
+    project = session.project
+    # discovery from the repository root: ihatemoney/migrations/alembic.ini, Flask-Migrate's env.py although the
+    # ini has a script_location of its own; run as `flask db -d <migrations>` from the settings' cwd
+    assert setup.settings.config is None and project.flask_migrate
+    assert project.config_file == IHM / "ihatemoney" / "migrations" / "alembic.ini"
+    assert session.alembic.command == [str(REPO_VENV / "bin" / "flask"), "db"], session.command_reason
+    assert session.alembic.argv(["upgrade", "head"]) == [str(REPO_VENV / "bin" / "flask"), "db", "upgrade", "-d",
+                                                         str(project.script_location), "head"]
+    assert session.alembic.cwd == IHM
+
+    # ihatemoney's env.py copies the app's URI into alembic's config without doubling '%': a socket URL
+    # (host=%2Ftmp%2F...) breaks it; flytui refuses, says why and what to do, and nothing runs
+    session.set_url(pg_server.url(tcp_db))
+    await session.connect()
+    history = await session.load_history()
+    with pytest.raises(TargetMismatch) as info:
+        await _run(session, MigrationAction("upgrade", "head"))
+    assert "invalid interpolation syntax" in info.value.message and "without doubling '%'" in info.value.hint
+    assert current_heads(pg_server.url(tcp_db)) == ()
+
+    # over TCP (as through a `fly proxy` tunnel) the URL has no '%': the whole sequence
+    url = pg_server.url(tcp_db, tcp=True)
+    session.set_url(url)
+    await session.connect()
+    # history: ihatemoney is not importable in flytui's Python; read with Alembic in the project's Python
+    history = await session.load_history()
+    assert history.source == "alembic" and "project's Python" in history.how, history.how
+    assert len(history.revisions) == 13 and history.heads == (IHM_HEAD,)
+
+    preview = await session.preview(MigrationAction("upgrade", "head"))
+    assert preview.ok and preview.sql is not None and not preview.sql.ok
+    assert [u.revision for u in preview.unrendered] == ["b78f8a8bdb16"]  # re-hashes passwords row by row
+    assert "op.get_bind() needs a live connection" in preview.unrendered[0].reason
+    assert len(preview.checked) == 12 and not preview.lint_checked
+    rules = {f.rule for f in preview.findings}
+    assert {"ban-drop-column", "changing-column-type", "require-timeout-settings"} <= rules, rules
+
+    summary = await _run(session, MigrationAction("upgrade", "head"))
+    assert summary.ok, summary.result.output
+    assert len(summary.result.steps) == 13 and summary.heads_after == (IHM_HEAD,)
+    assert {"project", "person", "bill", "billowers"} <= _tables(pg_server, tcp_db)
+
+    down = await session.preview(MigrationAction("downgrade", "base"))
+    assert down.ok and down.sql is not None and down.sql.ok and "DROP TABLE project" in down.sql.sql
+    summary = await _run(session, MigrationAction("downgrade", "base"))
+    assert summary.ok, summary.result.output
+    assert summary.heads_after == () and _tables(pg_server, tcp_db) == {"alembic_version"}
+    await session.close()

@@ -109,7 +109,20 @@ def _project_from_ini(ini: Path) -> AlembicProject | None:
             return replace(project, flask_migrate=True, prepend_sys_path=prepend)
         return None
     project = _make_project(here, ini, section.get("script_location"), section.get("version_locations"), separator)
+    if _flask_migrate_env(project.script_location / "env.py"):
+        # Flask-Migrate's env.py with a script_location of its own (ihatemoney: `script_location = .`): only
+        # `flask db` gives env.py its app; it runs from the folder holding migrations/
+        return replace(project, root=project.script_location.parent, flask_migrate=True, prepend_sys_path=prepend)
     return replace(project, prepend_sys_path=prepend)
+
+
+def _flask_migrate_env(env_py: Path) -> bool:
+    """env.py is Flask-Migrate's (it takes the app's database from ``current_app.extensions["migrate"]``)."""
+    try:
+        src = env_py.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "current_app" in src and re.search(r"""extensions\[\s*['"]migrate['"]\s*\]""", src) is not None
 
 
 def _project_from_pyproject(pyproject: Path) -> AlembicProject | None:

@@ -186,9 +186,15 @@ def judge(probe: "TargetProbe", shown_database: str | None, project: "AlembicPro
     if ini and reading.reads_ini_url and not reading.sets_ini_url:
         why += f" (sqlalchemy.url = {ini} in {project.config_file.name})"
     if probe.same is None:
+        hint = _setting_hint(reading, runner) if probe.database is None else ""
+        if "invalid interpolation syntax" in (probe.error or "") and reading.sets_ini_url:
+            # ihatemoney's env.py (Flask-Migrate's older template): set_main_option("sqlalchemy.url", uri) without
+            # doubling '%', so any %-escape in the URL (a socket folder, a password) breaks configparser
+            hint = ("env.py puts the URL into alembic's config without doubling '%' (config.set_main_option needs "
+                    "'%%'): escape it there (.replace('%', '%%')), or use a URL without '%' (no %-escaped "
+                    "characters in the password or host)")
         raise TargetMismatch(
-            f"flytui could not check which database env.py reaches, so nothing was run: {probe.error}. {why}.",
-            _setting_hint(reading, runner) if probe.database is None else "")
+            f"flytui could not check which database env.py reaches, so nothing was run: {probe.error}. {why}.", hint)
     shown = f"{shown_database!r}" if shown_database else "the shown database"
     raise TargetMismatch(
         f"env.py would migrate database {probe.database!r} (user {probe.user}), not {shown} that flytui shows "
