@@ -277,3 +277,68 @@ async def test_ihatemoney_flask_migrate_from_the_repository_root(pg_server: Any,
     assert summary.ok, summary.result.output
     assert summary.heads_after == () and _tables(pg_server, tcp_db) == {"alembic_version"}
     await session.close()
+
+
+# --------------------------------------------------------------------------- what the corpus revealed, pinned fast
+
+
+def test_discovery_searches_the_start_folder_before_the_repository_root() -> None:
+    from flytui.db.discovery import discover_projects
+
+    # the corpus sits inside flytui's repository, whose root holds another project (the demo's), deeper down
+    assert [p.config_file for p in discover_projects(LANGFLOW)] == [LANGFLOW / "langflow" / "alembic.ini"]
+    assert [p.config_file for p in discover_projects(IHM)] == [IHM / "ihatemoney" / "migrations" / "alembic.ini"]
+
+
+def test_flask_migrate_env_py_decides_even_with_a_script_location() -> None:
+    from flytui.db.discovery import project_at
+
+    project = project_at(IHM / "ihatemoney" / "migrations" / "alembic.ini")
+    assert project is not None and project.flask_migrate and project.root == IHM / "ihatemoney"
+    mlflow = project_at(MLFLOW / "mlflow/server/auth/db/migrations/alembic.ini")
+    assert mlflow is not None and not mlflow.flask_migrate
+
+
+def test_prepend_sys_path_is_split_as_alembic_splits_it(tmp_path: Path) -> None:
+    from flytui.db.discovery import project_at
+
+    (tmp_path / "migrations").mkdir()
+    ini = tmp_path / "alembic.ini"
+    # mlflow's and langflow's ini: only the deprecated version_path_separator, with an inline comment
+    ini.write_text("[alembic]\nscript_location = migrations\nprepend_sys_path = . ../src\n"
+                   "version_path_separator = os  # Use os.pathsep.\n")
+    assert project_at(ini).prepend_sys_path == (".", "../src")  # type: ignore[union-attr]
+    ini.write_text("[alembic]\nscript_location = migrations\nprepend_sys_path = .:lib\npath_separator = os\n")
+    assert project_at(ini).prepend_sys_path == (".", "lib")  # type: ignore[union-attr]
+
+
+def test_a_decorated_step_is_still_a_step() -> None:
+    from flytui.db.alembic_run import parse_progress
+
+    line = "INFO  [alembic.runtime.migration] Running wrapper 7a9b38559992 -> 06884b17c50f, fix password hash length"
+    up = parse_progress(line, direction="upgrade")
+    assert up is not None and up.direction == "upgrade" and up.revision == "06884b17c50f"
+    down = parse_progress("Running wrapper 06884b17c50f -> 7a9b38559992, fix", direction="downgrade")
+    assert down is not None and down.revision == "06884b17c50f"
+    assert parse_progress(line) is None  # an unknown step name without the command being run: not guessed
+
+
+def test_downgrade_plan_is_what_alembic_removes() -> None:
+    from flytui.db.alembic_service import find_alembic_project, load_history, plan
+
+    project = find_alembic_project(LANGFLOW / "langflow")
+    assert project is not None
+    history = load_history(project, prefer_static=True)
+    ids = [r.id for r in plan(history, [LF_HEAD], LF_BELOW, "downgrade")]
+    assert len(ids) == 9 and LF_SIDE not in ids and "df1410b1eefa" not in ids and "c91d2e3f4a50" in ids
+
+
+def test_lint_knows_the_lock_timeout_env_py_sets() -> None:
+    from flytui.db.sqllint import lint_sql
+    from flytui.db.target import read_env_py
+
+    assert read_env_py(LANGFLOW / "langflow" / "alembic" / "env.py").sets_lock_timeout
+    assert not read_env_py(MLFLOW / "mlflow/server/auth/db/migrations/env.py").sets_lock_timeout
+    sql = "ALTER TABLE flow ALTER COLUMN user_id DROP NOT NULL;"
+    assert "require-timeout-settings" in {f.rule for f in lint_sql(sql)}
+    assert "require-timeout-settings" not in {f.rule for f in lint_sql(sql, lock_timeout_set=True)}

@@ -333,7 +333,7 @@ class MigrationSession:
 
                 rendered, unrendered = await render_each(self.alembic, history, revisions, action.kind,
                                                          self.local_url or "", self.env_extra, self.x_args,
-                                                         range_error=sql.error,
+                                                         range_error=sql.error, range_sql=sql.sql,
                                                          lock_timeout_set=self.env_sets_lock_timeout)
                 findings = [f for r in rendered for f in r.findings]
                 return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),

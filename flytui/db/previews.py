@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -68,16 +69,20 @@ def offline_blockers(rev: "Revision", function: str = "upgrade") -> list[str]:
 
 async def render_each(alembic: "AlembicRunner", history: "History", revisions: Sequence["Revision"], direction: str,
                       url: str, env_extra: Mapping[str, str] | None, x_args: Sequence[str],
-                      range_error: str | None = None,
-                      lock_timeout_set: bool = False) -> tuple[list[RevisionSql], list[Unrendered]]:
+                      range_error: str | None = None, lock_timeout_set: bool = False,
+                      range_sql: str = "") -> tuple[list[RevisionSql], list[Unrendered]]:
     """Render each revision of a failed range on its own; lint the ones that render (``lock_timeout_set``: see
-    :func:`flytui.db.sqllint.lint_sql`)."""
+    :func:`flytui.db.sqllint.lint_sql`). ``range_sql``: what the failed range printed before it failed (a linear
+    range goes on from there, see :func:`_render_linear`)."""
     from flytui.db.sqllint import lint_sql
 
     rendered: list[RevisionSql] = []
     unrendered: list[Unrendered] = []
     if range_error and "did not finish within" in range_error:  # a hanging env.py: one wait is enough
         return rendered, [Unrendered(r.id, range_error) for r in revisions]
+    if _linear(revisions, direction) and _segments(range_sql):
+        return await _render_linear(alembic, history, list(revisions), direction, url, env_extra, x_args,
+                                    range_sql, range_error, lock_timeout_set)
     tried, skipped = list(revisions[:MAX_EACH]), revisions[MAX_EACH:]
     gate = asyncio.Semaphore(PARALLEL)
 
@@ -111,6 +116,77 @@ async def render_each(alembic: "AlembicRunner", history: "History", revisions: S
             unrendered.append(Unrendered(rev.id, reason(pv, rev, direction)))
     unrendered += [Unrendered(r.id, f"not tried (only the first {MAX_EACH} revisions are rendered one by one)")
                    for r in skipped]
+    return rendered, unrendered
+
+
+#: alembic's offline marker before each revision's SQL (MigrationContext.run_migrations: "-- Running <step>"; the
+#: step is named after the migration function, so a decorated one reads "wrapper")
+_MARK = re.compile(r"^-- Running \w+ (.*?) -> (.*?)\s*$", re.MULTILINE)
+
+
+def _segments(sql: str) -> list[tuple[str, str, str]]:
+    """(from, to, text) per revision in alembic's offline output (the preamble goes with the first)."""
+    marks = list(_MARK.finditer(sql or ""))
+    return [(m.group(1).strip(), m.group(2).strip(),
+             sql[(0 if i == 0 else m.start()):(marks[i + 1].start() if i + 1 < len(marks) else len(sql))])
+            for i, m in enumerate(marks)]
+
+
+def _linear(revisions: Sequence["Revision"], direction: str) -> bool:
+    """Each revision (in run order) follows the previous one alone: no merge, no other branch in between."""
+    if any(len(r.down_revisions) > 1 for r in revisions):
+        return False
+    pairs = zip(revisions, revisions[1:])
+    if direction == "upgrade":
+        return all(b.down_revisions == (a.id,) for a, b in pairs)
+    return all(a.down_revisions == (b.id,) for a, b in pairs)
+
+
+async def _render_linear(alembic: "AlembicRunner", history: "History", revisions: list["Revision"], direction: str,
+                         url: str, env_extra: Mapping[str, str] | None, x_args: Sequence[str], sql: str,
+                         error: str | None, lock_timeout_set: bool) -> tuple[list[RevisionSql], list[Unrendered]]:
+    """A linear range whose offline rendering failed: the revisions before the failing one rendered (their SQL is in
+    the output, after alembic's ``-- Running`` markers); the failing one is named; the range goes on after it. One
+    alembic start per revision that cannot be rendered, not one per revision (ihatemoney: 2 instead of 13)."""
+    from flytui.db.alembic_run import SqlPreview
+    from flytui.db.sqllint import lint_sql
+
+    rendered: list[RevisionSql] = []
+    unrendered: list[Unrendered] = []
+    by_id = {r.id: r for r in revisions}
+    remaining = list(revisions)
+    ok = False
+    while remaining:
+        segments = [(to if direction == "upgrade" else frm, text) for frm, to, text in _segments(sql)]
+        done = segments if ok else segments[:-1]   # a failed run stopped inside its last revision
+        for rev_id, text in done:
+            if rev_id in by_id:
+                rendered.append(RevisionSql(rev_id, SqlPreview(True, text, None, [], ""),
+                                            tuple(lint_sql(text, lock_timeout_set=lock_timeout_set))))
+        if ok:
+            break
+        failed = segments[-1][0] if segments else remaining[0].id
+        ids = [r.id for r in remaining]
+        if failed not in ids:  # not what was asked for: say so rather than guess
+            unrendered += [Unrendered(r.id, error or "alembic could not render it offline") for r in remaining]
+            break
+        at = ids.index(failed)
+        rev = remaining[at]
+        unrendered.append(Unrendered(rev.id, reason(SqlPreview(False, "", error, [], ""), rev, direction)))
+        remaining = remaining[at + 1:]
+        if not remaining:
+            break
+        if direction == "upgrade":
+            pv = await alembic.preview_sql("upgrade", remaining[-1].id, url, history=history, current=[rev.id],
+                                           env_extra=env_extra, x_args=x_args)
+        else:
+            last = remaining[-1].down_revisions
+            pv = await alembic.preview_sql("downgrade", last[0] if last else "base", url, history=history,
+                                           current=[remaining[0].id], env_extra=env_extra, x_args=x_args)
+        sql, error, ok = pv.sql, pv.error, pv.ok
+        if not ok and not _segments(sql):  # failed before its first revision: nothing to attribute
+            unrendered += [Unrendered(r.id, error or "alembic could not render it offline") for r in remaining]
+            break
     return rendered, unrendered
 
 
