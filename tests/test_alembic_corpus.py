@@ -321,6 +321,11 @@ def test_a_decorated_step_is_still_a_step() -> None:
     down = parse_progress("Running wrapper 06884b17c50f -> 7a9b38559992, fix", direction="downgrade")
     assert down is not None and down.revision == "06884b17c50f"
     assert parse_progress(line) is None  # an unknown step name without the command being run: not guessed
+    from flytui.db.remote import _Collector  # the same inside a machine (remote mode)
+
+    collector = _Collector(None, "flask db upgrade -d migrations head")
+    collector.feed("err", line)
+    assert [s.revision for s in collector.steps] == ["06884b17c50f"]
 
 
 def test_downgrade_plan_is_what_alembic_removes() -> None:
