@@ -108,6 +108,7 @@ async def test_mlflow_auth_whole_sequence_on_the_shown_database_only(pg_server: 
     assert "inspect() reads the live schema" in unrendered["2ed73881770d"]
     assert set(preview.checked) == {"8606fa83a998", "0965eb92f5f0", "a1b2c3d4e5f6", "c3d4e5f6a7b8"}
     assert not preview.lint_checked  # never a green "no findings" while three revisions were not checked
+    assert preview.findings == ()    # the four rendered ones only create tables (new tables: no lock rules)
     one = await session.preview_revision("8606fa83a998")
     assert one.upgrade.ok and "CREATE TABLE users" in one.upgrade.sql and "alembic_version_auth" in one.upgrade.sql
     assert one.downgrade.ok and "DROP TABLE users" in one.downgrade.sql
