@@ -291,6 +291,13 @@ class MigrationSession:
         return Snapshot(history, current, states, pending, history.graph_column())
 
     # ---------------------------------------------------------------- previews
+    @property
+    def env_sets_lock_timeout(self) -> bool:
+        """env.py runs ``SET [LOCAL] lock_timeout`` before the migrations (lint's timeout rule is then met)."""
+        from flytui.db.target import read_env_py
+
+        return read_env_py(self.project.script_location / "env.py").sets_lock_timeout
+
     async def preview(self, action: MigrationAction) -> ActionPreview:
         """Which revisions ``action`` runs, their SQL (``--sql cur:target``), lint findings, downgrade warnings."""
         from flytui.db.sqllint import lint_sql
@@ -320,13 +327,14 @@ class MigrationSession:
                                                  history=history, current=current, env_extra=self.env_extra,
                                                  x_args=self.x_args)
             if sql.ok:
-                findings = lint_sql(sql.sql)
+                findings = lint_sql(sql.sql, lock_timeout_set=self.env_sets_lock_timeout)
             else:  # name the revisions that cannot be rendered offline; lint the others one by one
                 from flytui.db.previews import render_each
 
                 rendered, unrendered = await render_each(self.alembic, history, revisions, action.kind,
                                                          self.local_url or "", self.env_extra, self.x_args,
-                                                         range_error=sql.error)
+                                                         range_error=sql.error, range_sql=sql.sql,
+                                                         lock_timeout_set=self.env_sets_lock_timeout)
                 findings = [f for r in rendered for f in r.findings]
                 return ActionPreview(action, tuple(revisions), sql, tuple(findings), tuple(dwarn), tuple(warnings),
                                      None, current, tuple(unrendered), tuple(r.revision for r in rendered))
@@ -349,7 +357,7 @@ class MigrationSession:
         else:
             down = await self.alembic.preview_sql("downgrade", down_target, url, history=history,
                                                   current=[rev.id], env_extra=self.env_extra, x_args=self.x_args)
-        findings = tuple(lint_sql(up.sql)) if up.ok else ()
+        findings = tuple(lint_sql(up.sql, lock_timeout_set=self.env_sets_lock_timeout)) if up.ok else ()
         dwarn = tuple(await asyncio.to_thread(check_downgrade, rev))
         if not up.ok:
             from flytui.db.previews import reason
