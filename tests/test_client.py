@@ -59,6 +59,10 @@ class FakeRunner:
             return canned
         return CompletedRun(argv=["fly", *args], returncode=0, stdout="", stderr="", duration=0.01)
 
+    async def execute(self, command: Any) -> CompletedRun:  # FlyctlRunner.execute: the command's own options
+        return await self.run(*command.args, stdin=command.stdin, timeout=command.timeout, check=command.check,
+                              cwd=command.cwd)
+
     async def run_json(self, *args: str, timeout: float | None = None, stdin: bytes | None = None) -> Any:
         self.calls.append(Call("json", args, stdin, {"timeout": timeout}))
         value = self.json[self._key(args)]

@@ -141,13 +141,14 @@ class AppsPane(AppOpsMixin, Pane):
             return
 
         async def run() -> None:
-            req = ConfirmRequest(f"Destroy app {name}?", [name], [self.app.flyctl_argv("apps", "destroy", name, "--yes")],
+            command = self.app.client.destroy_app_command(name)
+            req = ConfirmRequest(f"Destroy app {name}?", [name], commands=[command],
                                  typed_name=name, danger=True, confirm_label="Destroy")
             if not await self.app.confirm(req):
                 return
             op = self.app.begin_op(f"destroy {name}")
             try:
-                await self.app.client.destroy_app(name)
+                await self.app.client.execute(command)
             finally:
                 self.app.end_op(op)
             self.app.notify(f"Destroyed app {name}")

@@ -41,14 +41,14 @@ class VolumesPane(Pane):
 
         async def run() -> None:
             name = self.table.rows_data[vid]["name"]
+            command = self.app.client.destroy_volume_command(app, vid)
             req = ConfirmRequest(f"Destroy volume {name} ({vid}) of {app}? Its data is lost.", [vid],
-                                 [self.app.flyctl_argv("volumes", "destroy", vid, "-a", app, "--yes")], typed_name=vid,
-                                 danger=True, confirm_label="Destroy")
+                                 commands=[command], typed_name=vid, danger=True, confirm_label="Destroy")
             if not await self.app.confirm(req):
                 return
             op = self.app.begin_op(f"destroy volume {vid}")
             try:
-                await self.app.client.destroy_volume(app, vid)
+                await self.app.client.execute(command)
             finally:
                 self.app.end_op(op)
             self.app.notify(f"Destroyed volume {vid}")
