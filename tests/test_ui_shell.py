@@ -12,6 +12,7 @@ import pytest
 
 from flytui.fly.client import FlyClient
 from flytui.fly.errors import MachineNeedsForce
+from flytui.fly.names import app_name_error
 from flytui.fly.models import App, AppStatus, Machine, Organization, Secret, VersionInfo, Volume, WhoAmI
 from flytui.ui import commands
 from flytui.ui.app import FlytuiApp, RegistryProvider
@@ -172,9 +173,12 @@ def test_registry_ids_and_keys_are_unique_per_scope():
 
 
 def test_app_name_validation():
-    assert commands.validate_app_name("my-app-1") is None
-    for bad in ("", "A", "My_App", "-x-", "ab", "a--b", "x" * 64):
-        assert commands.validate_app_name(bad), bad
+    # flyctl @ ad0172f internal/command/launch/plan_builder.go validateAppName: only [a-z0-9-] (so "1app", "ab"
+    # and "a--b" are names flyctl accepts); 63 characters at most (machine/run.go); no leading dash (a flag)
+    for good in ("my-app-1", "1app", "ab", "a--b", "x" * 63):
+        assert app_name_error(good) is None, good
+    for bad in ("", "A", "My_App", "-x-", "app name", "äpp", "x" * 64):
+        assert app_name_error(bad), bad
 
 
 def test_config_parse_and_errors(tmp_path):

@@ -43,6 +43,7 @@ from .models import (
     parse_volumes,
 )
 from .mpg import MpgCommands
+from .names import validate_app_name
 from .ops import OpsCommands
 from .retry import RateGate
 from .secrets import (
@@ -94,24 +95,7 @@ SECRETS_ROLLOUT_TIMEOUT = 900.0
 # Validation
 # --------------------------------------------------------------------------------------------
 
-_APP_NAME = re.compile(r"[a-z][a-z0-9-]*", re.ASCII)
 _SSH_EXIT = re.compile(r"ssh shell: Process exited with status (\d+)")
-
-
-def validate_app_name(name: str) -> str:
-    """Check an app name like flyctl: lowercase letters, digits and dashes, starts with a letter, <= 63 chars.
-
-    Returns the name; raises ``ValueError`` with a message the UI can show as is.
-    """
-    if not name:
-        raise ValueError("App name is empty: use lowercase letters, digits and dashes, starting with a letter.")
-    if len(name) > 63:
-        raise ValueError(f"App name {name!r} is {len(name)} characters long; the limit is 63.")
-    if not _APP_NAME.fullmatch(name):
-        raise ValueError(
-            f"Invalid app name {name!r}: use only lowercase letters, digits and dashes, and start with a letter."
-        )
-    return name
 
 
 def _arg(value: str, what: str) -> str:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select
 
 from flytui.ui.screens.dialog import Dialog
-from flytui.ui.commands import validate_app_name
+from flytui.fly.names import app_name_error
 from flytui.ui.widgets.fields import pick
 
 
@@ -60,12 +60,12 @@ class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
             select.value = slugs[0]
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        err = validate_app_name(event.value) if event.value else None
+        err = app_name_error(event.value) if event.value else None
         self.query_one("#create-error", Label).update(err or "")
 
     def _submit(self) -> None:
         name = self.query_one("#create-name", Input).value.strip()
-        err = validate_app_name(name)
+        err = app_name_error(name)
         if err:
             self.query_one("#create-error", Label).update(err)
             return

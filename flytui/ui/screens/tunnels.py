@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
+from flytui.fly.names import app_name_error
 from flytui.ui.screens.dialog import Dialog
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
@@ -106,8 +107,8 @@ class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
         port_text = self.query_one("#tunnel-port", Input).value.strip()
         host = self.query_one("#tunnel-host", Input).value.strip() or None
         error = self.query_one("#tunnel-error", Label)
-        if not app:
-            error.update("App is required")
+        if (problem := app_name_error(app)) is not None:
+            error.update(Text(problem))
             return
         if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
             error.update("Remote port must be a number 1-65535")
