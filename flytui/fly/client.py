@@ -44,7 +44,7 @@ from .models import (
 )
 from .mpg import MpgCommands
 from .names import validate_app_name
-from .ops import OpsCommands
+from .ops import OpsCommands, lease_hint
 from .retry import RateGate
 from .secrets import (
     SECRET_NAME as _SECRET_NAME,
@@ -199,8 +199,13 @@ class FlyClient(MpgCommands, OpsCommands):
         return bool(self.api is not None and await self.api.warm())
 
     async def execute(self, command: FlyCommand) -> "CompletedRun":
-        """Run a command this client built, exactly as built (the object a confirmation showed)."""
-        return await self.runner.execute(command)
+        """Run a command this client built, exactly as built (the object a confirmation showed).
+
+        A failure because someone holds a machine's lease gets a hint saying what to do (ops.lease_hint)."""
+        try:
+            return await self.runner.execute(command)
+        except FlyctlError as exc:
+            raise lease_hint(exc, command.target if command.args[:1] == ("machine",) else None)
 
     async def _read_json(self, *args: str) -> Any:
         """``run_json`` for a read-only command: waits out a rate-limit back-off, retries RateLimited."""

@@ -141,16 +141,10 @@ class AppsPane(AppOpsMixin, Pane):
             return
 
         async def run() -> None:
-            command = self.app.client.destroy_app_command(name)
-            req = ConfirmRequest(f"Destroy app {name}?", [name], commands=[command],
+            req = ConfirmRequest(f"Destroy app {name}?", [name], commands=[self.app.client.destroy_app_command(name)],
                                  typed_name=name, danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
+            if not await self.confirm_and_execute(req, f"destroy {name}"):
                 return
-            op = self.app.begin_op(f"destroy {name}")
-            try:
-                await self.app.client.execute(command)
-            finally:
-                self.app.end_op(op)
             self.app.notify(f"Destroyed app {name}")
             if self.app.current_app == name:
                 self.app.current_app = None

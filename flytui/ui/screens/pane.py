@@ -7,7 +7,7 @@ Results that arrive for a selection the user already left (other app) are discar
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -17,6 +17,10 @@ from textual.worker import Worker, WorkerState
 
 from flytui.ui import commands
 from flytui.ui.widgets.table import ResourceTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flytui.fly.command import FlyCommand
+    from flytui.ui.screens.confirm import ConfirmRequest
 
 
 def rate_gate(app: Any) -> Any:
@@ -175,6 +179,22 @@ class Pane(Vertical):
             self.on_pane_loaded(self.Loaded(self, token, *ready))
             return
         self._load_worker(token)
+
+    async def confirm_and_execute(self, request: "ConfirmRequest", label: str) -> bool:
+        """Ask ``request``; once confirmed, run its commands (the very objects the dialog showed) in order as one
+        operation ``label`` of the status line. False when declined; a failure raises (the worker reports it)."""
+        if not await self.app.confirm(request):
+            return False
+        await self.execute_commands(request.commands, label)
+        return True
+
+    async def execute_commands(self, commands: "Sequence[FlyCommand]", label: str) -> None:
+        op = self.app.begin_op(label)
+        try:
+            for command in commands:
+                await self.app.client.execute(command)
+        finally:
+            self.app.end_op(op)
 
     def prefilled(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any] | None:
         """(rows, extra) from a read that already finished (the app's launch-time read), else None."""

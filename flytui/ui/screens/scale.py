@@ -11,13 +11,12 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select
 
 from flytui.fly.command import FlyCommand
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.screens.dialog import FormDialog
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
 
@@ -70,11 +69,11 @@ def scale_plan(client: Any, app: str, current: ScaleState, counts: dict[str, int
     return plan
 
 
-class ScaleScreen(Dialog[bool]):
+class ScaleScreen(FormDialog[bool]):
     """Dismisses True when at least one change was applied."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    CANCEL_RESULT = False
 
     def __init__(self, app_name: str) -> None:
         super().__init__()
@@ -89,15 +88,10 @@ class ScaleScreen(Dialog[bool]):
             yield Label("VM size (all machines)")
             yield Select([(s, s) for s in VM_SIZES], id="scale-vm", allow_blank=True, prompt="unchanged")
             yield Label("", id="scale-error", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Apply", id="confirm-yes", variant="primary", disabled=True)
-                yield Button("Cancel", id="confirm-no")
+            yield self.form_buttons("Apply", disabled=True)
             yield self.key_hints()
 
     ENTER_HINT = "apply (asks first)"
-
-    def hints(self) -> list[tuple[str, str]]:
-        return [("tab", "next field"), ("esc", "cancel")]
 
     def on_mount(self) -> None:
         self.load_current()
@@ -138,17 +132,8 @@ class ScaleScreen(Dialog[bool]):
         value = self.query_one("#scale-vm", Select).value
         return counts, value if isinstance(value, str) else None
 
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def submit(self) -> None:
         self.apply()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
-            self.apply()
-        else:
-            self.dismiss(False)
 
     @work(exclusive=True, group="scale-apply", exit_on_error=False)
     async def apply(self) -> None:

@@ -72,16 +72,11 @@ class SecretsPane(Pane):
             return
 
         async def run() -> None:
-            command = self.app.client.unset_secrets_command(app, names)
-            req = ConfirmRequest(f"Unset {len(names)} secret(s) on {app}?", names, commands=[command], danger=True,
+            req = ConfirmRequest(f"Unset {len(names)} secret(s) on {app}?", names,
+                                 commands=[self.app.client.unset_secrets_command(app, names)], danger=True,
                                  confirm_label="Unset")
-            if not await self.app.confirm(req):
+            if not await self.confirm_and_execute(req, f"secrets unset {app}"):
                 return
-            op = self.app.begin_op(f"secrets unset {app}")
-            try:
-                await self.app.client.execute(command)
-            finally:
-                self.app.end_op(op)
             self.app.notify(f"Unset {', '.join(names)} on {app}")
             self.reload()
 

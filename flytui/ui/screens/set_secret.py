@@ -20,13 +20,13 @@ from textual import events
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from rich.text import Text
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from flytui.fly.command import FlyCommand
 from flytui.fly.errors import FlyError
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.screens.dialog import FormDialog
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SPLIT = re.compile(r"[=\t]")
@@ -66,7 +66,7 @@ class SecretsToSet:
     commands: tuple[FlyCommand, ...] = ()
 
 
-class SetSecretScreen(Dialog[SecretsToSet | None]):
+class SetSecretScreen(FormDialog[SecretsToSet | None]):
     """Returns :class:`SecretsToSet` or None. The value never leaves this process except on stdin."""
 
     CSS_PATH = "confirm.tcss"
@@ -93,9 +93,7 @@ class SetSecretScreen(Dialog[SecretsToSet | None]):
             yield Checkbox("Stage only (apply on next deploy)", False, id="secret-stage")
             yield Static("", id="confirm-argv", markup=False)
             yield Label("", id="secret-error")
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Set", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            yield self.form_buttons("Set")
             yield self.key_hints()
 
     def hints(self) -> list[tuple[str, str]]:
@@ -163,10 +161,7 @@ class SetSecretScreen(Dialog[SecretsToSet | None]):
         box = self.query_one("#secret-value", Input)
         box.password = not box.password
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         name = self.query_one("#secret-name", Input).value.strip()
         value = self.query_one("#secret-value", Input).value
         if not SECRET_NAME.match(name):
@@ -182,14 +177,8 @@ class SetSecretScreen(Dialog[SecretsToSet | None]):
             return
         self.dismiss(SecretsToSet({name: value}, self.query_one("#secret-stage", Checkbox).value, tuple(commands)))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "secret-name":
+    def field_submitted(self, field: Input) -> None:
+        if field.id == "secret-name":
             self.query_one("#secret-value", Input).focus()
         else:
-            self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
-            self._submit()
-        else:
-            self.dismiss(None)
+            self.submit()

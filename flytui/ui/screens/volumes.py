@@ -41,16 +41,11 @@ class VolumesPane(Pane):
 
         async def run() -> None:
             name = self.table.rows_data[vid]["name"]
-            command = self.app.client.destroy_volume_command(app, vid)
             req = ConfirmRequest(f"Destroy volume {name} ({vid}) of {app}? Its data is lost.", [vid],
-                                 commands=[command], typed_name=vid, danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
+                                 commands=[self.app.client.destroy_volume_command(app, vid)], typed_name=vid,
+                                 danger=True, confirm_label="Destroy")
+            if not await self.confirm_and_execute(req, f"destroy volume {vid}"):
                 return
-            op = self.app.begin_op(f"destroy volume {vid}")
-            try:
-                await self.app.client.execute(command)
-            finally:
-                self.app.end_op(op)
             self.app.notify(f"Destroyed volume {vid}")
             self.reload()
 
