@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, Sequence
 
 from .command import FlyCommand
+from .command import positional as _arg
 from .errors import FlyctlError, FlyctlOutputError, classify
 from .models import (
     App,
@@ -96,15 +97,6 @@ SECRETS_ROLLOUT_TIMEOUT = 900.0
 # --------------------------------------------------------------------------------------------
 
 _SSH_EXIT = re.compile(r"ssh shell: Process exited with status (\d+)")
-
-
-def _arg(value: str, what: str) -> str:
-    """A positional value (app, machine id, org, size…) that must not be mistaken for a flag."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} is empty")
-    if value.startswith("-") or any(ch in value for ch in "\x00\n\r"):
-        raise ValueError(f"{what} {value!r} is not valid (it must not start with '-' or contain newlines)")
-    return value
 
 
 # --------------------------------------------------------------------------------------------

@@ -59,4 +59,14 @@ class FlyCommand:
         return replace(self, args=(*self.args, *extra))
 
 
-__all__ = ["FlyCommand"]
+def positional(value: str, what: str) -> str:
+    """A positional value (app, machine id, org, size…) that flyctl must not mistake for a flag; ``ValueError``
+    (a sentence naming ``what``) when it is empty, starts with ``-`` or holds a newline or NUL."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} is empty")
+    if value.startswith("-") or any(ch in value for ch in "\x00\n\r"):
+        raise ValueError(f"{what} {value!r} is not valid (it must not start with '-' or contain newlines)")
+    return value
+
+
+__all__ = ["FlyCommand", "positional"]

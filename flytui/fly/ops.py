@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .command import FlyCommand
+from .command import positional as _arg
 from .errors import FlyctlError, FlyctlOutputError
 from .models import _Obj
 
@@ -41,14 +42,6 @@ SIGNALS = ("SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGA
 #: apps restart is a rolling restart of every started machine: give it time
 APPS_RESTART_TIMEOUT = 600.0
 _EMAIL = re.compile(r"^[^@\s-][^@\s]*@[^@\s]+\.[^@\s]+$")
-
-
-def _arg(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} is empty")
-    if value.startswith("-") or any(ch in value for ch in "\x00\n\r"):
-        raise ValueError(f"{what} {value!r} is not valid (it must not start with '-' or contain newlines)")
-    return value
 
 
 def validate_email(email: str) -> str | None:
