@@ -140,17 +140,14 @@ class AppsPane(AppOpsMixin, Pane):
         if not name:
             return
 
-        async def run() -> None:
-            req = ConfirmRequest(f"Destroy app {name}?", [name], commands=[self.app.client.destroy_app_command(name)],
-                                 typed_name=name, danger=True, confirm_label="Destroy")
-            if not await self.confirm_and_execute(req, f"destroy {name}"):
-                return
-            self.app.notify(f"Destroyed app {name}")
+        def forget() -> None:
             if self.app.current_app == name:
                 self.app.current_app = None
-            self.reload()
 
-        self.run_worker(run, name="destroy-app", group="apps-mutate", exit_on_error=False)
+        self.run_confirmed(lambda: ConfirmRequest(f"Destroy app {name}?", [name],
+                                                  commands=[self.app.client.destroy_app_command(name)],
+                                                  typed_name=name, danger=True, confirm_label="Destroy"),
+                           f"destroy {name}", f"Destroyed app {name}", worker="destroy-app", after=forget)
 
     def action_open_url(self) -> None:
         name = self.selected()

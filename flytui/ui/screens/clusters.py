@@ -200,46 +200,37 @@ class ClustersPane(Pane):
             return
         client, verb = self.app.client, "attach" if attach else "detach"
         if attach:
-            req = ConfirmRequest(f"Attach MPG cluster {c.name} to {app}? It sets the DATABASE_URL secret of {app}.",
-                                 [f"{c.name} ({c.id}) → {app}"], commands=[client.mpg_attach_command(c.id, app)],
-                                 confirm_label="Attach")
+            title = f"Attach MPG cluster {c.name} to {app}? It sets the DATABASE_URL secret of {app}."
+            target = f"{c.name} ({c.id}) → {app}"
             done = (f"Attached {c.name} to {app}: DATABASE_URL is set (a deploy applies it to machines that do not "
                     "run yet).")  # attach's stdout holds the password: never shown
         else:
-            req = ConfirmRequest(f"Detach MPG cluster {c.name} from {app}? The DATABASE_URL secret stays set.",
-                                 [f"{c.name} ({c.id}) ✕ {app}"], commands=[client.mpg_detach_command(c.id, app)],
-                                 confirm_label="Detach")
+            title = f"Detach MPG cluster {c.name} from {app}? The DATABASE_URL secret stays set."
+            target = f"{c.name} ({c.id}) ✕ {app}"
             done = (f"Detached {c.name} from {app}. DATABASE_URL is still set: unset it in the secrets view (3) if "
                     "the app should stop using it.")
-
-        async def run() -> None:
-            if not await self.confirm_and_execute(req, f"mpg {verb} {c.id}"):
-                return
-            self.app.notify(done, title=f"mpg {verb}", markup=False)
-            self.reload()
-
-        self.run_worker(run, name=f"cluster-{verb}", group="clusters-mutate", exit_on_error=False)
+        build = client.mpg_attach_command if attach else client.mpg_detach_command
+        self.run_confirmed(lambda: ConfirmRequest(title, [target], commands=[build(c.id, app)],
+                                                  confirm_label=verb.capitalize()),
+                           f"mpg {verb} {c.id}", done, worker=f"cluster-{verb}", title=f"mpg {verb}")
 
     def action_destroy(self) -> None:
         c = self._need_selection()
         if c is None:
             return
 
-        async def run() -> None:
-            apps = f" Attached apps lose their database: {c.attached_text}." if c.attached_apps else ""
-            req = ConfirmRequest(f"Destroy MPG cluster {c.name} ({c.id}) of org {c.org_slug}? All its data is "
-                                 f"permanently lost.{apps}", [f"{c.name} ({c.id})"],
-                                 commands=[self.app.client.mpg_destroy_command(c.id)], typed_name=c.name,
-                                 danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
-                return
+        apps = f" Attached apps lose their database: {c.attached_text}." if c.attached_apps else ""
+
+        async def close_tunnel() -> None:  # this pane's MPG tunnel to it goes first
             held = self.held.pop(c.id, None)
             manager = getattr(self.app, "tunnels", None)
             if held is not None and manager is not None:
                 await held.close()
                 manager.release(held)
-            await self.execute_commands(req.commands, f"destroy cluster {c.id}")
-            self.app.notify(f"MPG cluster {c.name} ({c.id}) scheduled to be destroyed", markup=False)
-            self.reload()
 
-        self.run_worker(run, name="cluster-destroy", group="clusters-mutate", exit_on_error=False)
+        self.run_confirmed(lambda: ConfirmRequest(f"Destroy MPG cluster {c.name} ({c.id}) of org {c.org_slug}? All "
+                                                  f"its data is permanently lost.{apps}", [f"{c.name} ({c.id})"],
+                                                  commands=[self.app.client.mpg_destroy_command(c.id)],
+                                                  typed_name=c.name, danger=True, confirm_label="Destroy"),
+                           f"destroy cluster {c.id}", f"MPG cluster {c.name} ({c.id}) scheduled to be destroyed",
+                           worker="cluster-destroy", before=close_tunnel)

@@ -7,7 +7,7 @@ Results that arrive for a selection the user already left (other app) are discar
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -179,6 +179,27 @@ class Pane(Vertical):
             self.on_pane_loaded(self.Loaded(self, token, *ready))
             return
         self._load_worker(token)
+
+    def run_confirmed(self, request: "Callable[[], ConfirmRequest]", label: str, done: str, *, worker: str,
+                      title: str | None = None, before: "Callable[[], Awaitable[None]] | None" = None,
+                      after: "Callable[[], None] | None" = None) -> None:
+        """In a worker of group ``GROUP-mutate``: build the request (a builder: a refused value becomes a reported
+        error, never a crash of the key handler), confirm, await ``before``, run its commands as ``label``,
+        call ``after``, say ``done`` and reload."""
+
+        async def run() -> None:
+            req = request()
+            if not await self.app.confirm(req):
+                return
+            if before is not None:
+                await before()
+            await self.execute_commands(req.commands, label)
+            if after is not None:
+                after()
+            self.app.notify(done, title=title, markup=False)
+            self.reload()
+
+        self.run_worker(run, name=worker, group=f"{self.GROUP}-mutate", exit_on_error=False)
 
     async def confirm_and_execute(self, request: "ConfirmRequest", label: str) -> bool:
         """Ask ``request``; once confirmed, run its commands (the very objects the dialog showed) in order as one

@@ -71,16 +71,10 @@ class SecretsPane(Pane):
         if not app or not names:
             return
 
-        async def run() -> None:
-            req = ConfirmRequest(f"Unset {len(names)} secret(s) on {app}?", names,
-                                 commands=[self.app.client.unset_secrets_command(app, names)], danger=True,
-                                 confirm_label="Unset")
-            if not await self.confirm_and_execute(req, f"secrets unset {app}"):
-                return
-            self.app.notify(f"Unset {', '.join(names)} on {app}")
-            self.reload()
-
-        self.run_worker(run, name="secrets-unset", group="secrets-mutate", exit_on_error=False)
+        self.run_confirmed(lambda: ConfirmRequest(f"Unset {len(names)} secret(s) on {app}?", names,
+                                                  commands=[self.app.client.unset_secrets_command(app, names)],
+                                                  danger=True, confirm_label="Unset"),
+                           f"secrets unset {app}", f"Unset {', '.join(names)} on {app}", worker="secrets-unset")
 
     def action_dburl(self) -> None:
         app = self.token()

@@ -39,14 +39,10 @@ class VolumesPane(Pane):
         if not app or not vid:
             return
 
-        async def run() -> None:
+        def request() -> ConfirmRequest:
             name = self.table.rows_data[vid]["name"]
-            req = ConfirmRequest(f"Destroy volume {name} ({vid}) of {app}? Its data is lost.", [vid],
-                                 commands=[self.app.client.destroy_volume_command(app, vid)], typed_name=vid,
-                                 danger=True, confirm_label="Destroy")
-            if not await self.confirm_and_execute(req, f"destroy volume {vid}"):
-                return
-            self.app.notify(f"Destroyed volume {vid}")
-            self.reload()
+            return ConfirmRequest(f"Destroy volume {name} ({vid}) of {app}? Its data is lost.", [vid],
+                                  commands=[self.app.client.destroy_volume_command(app, vid)], typed_name=vid,
+                                  danger=True, confirm_label="Destroy")
 
-        self.run_worker(run, name="volume-destroy", group="volumes-mutate", exit_on_error=False)
+        self.run_confirmed(request, f"destroy volume {vid}", f"Destroyed volume {vid}", worker="volume-destroy")
