@@ -57,7 +57,6 @@ async def gather_statuses(client: Any, names: list[str], limit: int = STATUS_CON
 
 class AppsPane(AppOpsMixin, Pane):
     GROUP = commands.APPS
-    BINDINGS = commands.bindings([commands.APPS])
     TITLE = "Apps"
     NEEDS_APP = False
     EMPTY = ("No apps found{where}. Press c to create one, O to switch organization, "

@@ -101,7 +101,6 @@ class ClusterDetailScreen(ModalScreen[None]):
 
 class ClustersPane(Pane):
     GROUP = commands.CLUSTERS
-    BINDINGS = commands.bindings([commands.CLUSTERS])
     TITLE = "MPG clusters"
     NEEDS_APP = False
     EMPTY = ("No Managed Postgres clusters in {where}. Create one with `fly mpg create --org ORG --region REGION` "

@@ -82,7 +82,6 @@ BULK_CONCURRENCY = 6
 
 class MachinesPane(MachineOpsMixin, Pane):
     GROUP = commands.MACHINES
-    BINDINGS = commands.bindings([commands.MACHINES])
     TITLE = "Machines"
     MARKABLE = True
     EMPTY = ("No machines in {token}. Deploy the project (d, from the folder with fly.toml) to create them, "

@@ -74,7 +74,6 @@ class InviteScreen(FormDialog["FlyCommand | None"]):
 
 class MembersPane(Pane):
     GROUP = commands.MEMBERS
-    BINDINGS = commands.bindings([commands.MEMBERS])
     TITLE = "Org members"
     NEEDS_APP = False
     EMPTY = "No members listed for {token}."

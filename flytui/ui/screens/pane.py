@@ -67,6 +67,12 @@ class Pane(Vertical):
     NEEDS_APP: ClassVar[bool] = True
     EMPTY: ClassVar[str] = "Nothing here yet."  # shown when a load returns no rows; ``{token}`` is filled in
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # a pane's keys are its group's in the one registry (flytui/ui/commands.py): never listed by hand
+        if cls.__dict__.get("GROUP") and "BINDINGS" not in cls.__dict__:
+            cls.BINDINGS = commands.bindings([cls.GROUP])
+        super().__init_subclass__(**kwargs)
+
     DEFAULT_CSS = """
     Pane > .empty-state { color: $foreground-muted; padding: 1 2; height: auto; display: none; }
     Pane > .pane-failure { color: $error; padding: 0 1; height: auto; display: none; }

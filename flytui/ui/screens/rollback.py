@@ -49,7 +49,6 @@ class ReleasesPane(Pane):
     """Releases of the current app, newest first; ``R`` redeploys the selected release's image."""
 
     GROUP: ClassVar[str] = GROUP
-    BINDINGS = commands.bindings([GROUP])
     TITLE: ClassVar[str] = "Releases"
     EMPTY: ClassVar[str] = "No releases for {token} yet."
     COLUMNS: ClassVar[list[tuple[str, str]]] = [

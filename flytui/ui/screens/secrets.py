@@ -26,7 +26,6 @@ def secret_row(s: Any) -> dict[str, Any]:
 
 class SecretsPane(Pane):
     GROUP = commands.SECRETS
-    BINDINGS = commands.bindings([commands.SECRETS])
     TITLE = "Secrets"
     COLUMNS = [("name", "NAME"), ("digest", "DIGEST"), ("status", "STATUS"), ("created", "CREATED")]
     EMPTY = "No secrets set on {token}. Press n to set one (values go to flyctl on stdin), b for the DATABASE_URL doctor."

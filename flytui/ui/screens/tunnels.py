@@ -110,7 +110,6 @@ class TunnelsPane(Pane):
     """Live ``fly proxy`` tunnels with local port, target, state and uptime."""
 
     GROUP: ClassVar[str] = GROUP
-    BINDINGS = commands.bindings([GROUP])
     TITLE: ClassVar[str] = "Tunnels"
     NEEDS_APP: ClassVar[bool] = False
     EMPTY: ClassVar[str] = "No tunnels. Press n to open one (e.g. remote port 5432 for psql)."

@@ -24,7 +24,6 @@ def volume_row(v: Any) -> dict[str, Any]:
 
 class VolumesPane(Pane):
     GROUP = commands.VOLUMES
-    BINDINGS = commands.bindings([commands.VOLUMES])
     TITLE = "Volumes"
     EMPTY = "No volumes for {token}. Create one with `fly volumes create NAME -a {token}` and mount it in fly.toml."
     COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("size", "SIZE"), ("region", "REGION"),
