@@ -189,3 +189,32 @@ async def test_set_secret_runs_the_shown_commands_with_the_value_on_stdin(sandbo
     assert not any(SECRET in " ".join(e["argv"]) for e in sandbox.argv_log_entries())
     [result] = results
     assert the_same_objects(result.commands, runner)
+
+
+async def test_redeploy_runs_the_shown_options(sandbox: Any, tmp_path: Any) -> None:
+    # fly deploy -a APP --yes --image IMG (flyctl @ ad0172f internal/command/deploy/deploy.go --image): the
+    # releases pane shows the DeployOptions it then hands to the deploy screen, which runs them as they are
+    from flytui.sandbox.state import add_release
+
+    sandbox.create_app("alpha", deployed=True)
+    image = "registry.fly.io/alpha:deployment-01"
+    with sandbox.transaction() as st:
+        add_release(st["apps"]["alpha"], st, image=image, description="first")
+    app, _ = make(sandbox, current_app="alpha", project_dir=tmp_path)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: any(p.active for p in app.main.query(".pane")), what="a pane")
+        await pilot.press("colon", *"releases", "enter")
+        pane = app.main.query_one("#releases")
+        await select(pilot, pane, "v1")
+        await pilot.press("R")
+        await confirm_open(pilot, app)
+        lines = shown(app, sandbox)
+        assert lines == [(["deploy", "-a", "alpha", "--yes", "--image", image], "")]
+        await pilot.press("y")
+        await until(pilot, lambda: type(app.screen).__name__ == "DeployScreen", what="the deploy screen")
+        deploy = app.screen
+        await until(pilot, lambda: any(e["argv"][:1] == ["deploy"] for e in sandbox.argv_log_entries()),
+                    timeout=30, what="the redeploy started")
+        assert deploy.options is deploy.confirmed  # the object the confirmation showed
+    [ran_argv] = [e["argv"] for e in sandbox.argv_log_entries() if e["argv"][:1] == ["deploy"]]
+    assert ran_argv == lines[0][0]
