@@ -12,47 +12,18 @@ from typing import Any
 import pytest
 from textual.app import App
 
-from tests.registry_app import RegistryDispatch
-
 from flytui.fly.client import FlyClient
 from flytui.fly.deploy import FAILED, OK
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.screens.deploy import DeployScreen
+from tests.helpers.screen_app import ScreenApp
 from tests.helpers.wait import until as wait_until
 
 HERE = Path(__file__).parent / "fixtures" / "transcripts"
 FAKE = HERE / "fake_flyctl.py"
 
 
-class DeployApp(RegistryDispatch, App[None]):
-    def __init__(self, client: FlyClient, project: Path, confirm_answer: bool = True) -> None:
-        super().__init__()
-        self.client = client
-        self.read_only = False
-        self.errors: list[Any] = []
-        self.commands: list[str] = []
-        self.confirms: list[Any] = []
-        self._project = project
-        self._answer = confirm_answer
-
-    def report_error(self, exc: BaseException, action: str) -> None:
-        self.errors.append((exc, action))
-
-    def guard_mutation(self, name: str) -> bool:
-        return not self.read_only
-
-    async def confirm(self, request: Any) -> bool:
-        self.confirms.append(request)
-        return self._answer
-
-    def run_command_id(self, command_id: str, args: list[str] | None = None) -> None:
-        self.commands.append(command_id)
-
-    def on_mount(self) -> None:
-        self.push_screen(DeployScreen("shop-api", self._project))
-
-
-def make(tmp_path: Path, transcript: str, text: str | None = None, **env: str) -> tuple[DeployApp, Path]:
+def make(tmp_path: Path, transcript: str, text: str | None = None, **env: str) -> tuple[ScreenApp, Path]:
     project = tmp_path / "proj"
     project.mkdir()
     (project / "fly.toml").write_text("app = 'shop-api'\n[deploy]\n  strategy = 'bluegreen'\n")
@@ -64,7 +35,7 @@ def make(tmp_path: Path, transcript: str, text: str | None = None, **env: str) -
     wrapper.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/argv\nexec {sys.executable} {FAKE} \"$@\"\n")
     wrapper.chmod(0o755)
     runner = FlyctlRunner(str(wrapper), env={"FAKE_DIR": str(tmp_path), "FAKE_TRANSCRIPT": str(src), **env})
-    return DeployApp(FlyClient(runner), project), project
+    return ScreenApp(FlyClient(runner), lambda: DeployScreen("shop-api", project)), project
 
 
 def result_text(app: App) -> str:

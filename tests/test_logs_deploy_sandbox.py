@@ -7,7 +7,6 @@ The log stream is ``fly logs --json`` with the sandbox's generator (``FLYTUI_SAN
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -15,58 +14,17 @@ from typing import Any
 import pytest
 from textual.app import App
 
-from flytui.fly.client import FlyClient
 from flytui.fly.deploy import OK
-from flytui.fly.runner import FlyctlRunner, live_groups
+from flytui.fly.runner import live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.screens.deploy import DeployScreen
 from flytui.ui.screens.logs import LogsScreen, LogView
-from tests.registry_app import RegistryDispatch
+from tests.helpers.screen_app import ScreenApp, client_for, sandbox_project
 from tests.helpers.wait import until
-
-PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
-
-
-class ScreenApp(RegistryDispatch, App[None]):
-    """Just enough of FlytuiApp for one screen: client, config, confirm, report_error, registry dispatch."""
-
-    def __init__(self, client: FlyClient, screen: Any, confirm_answer: bool = True) -> None:
-        super().__init__()
-        self.client = client
-        self.config = type("Cfg", (), {"log_buffer_lines": 100_000})()
-        self.errors: list[Any] = []
-        self.confirms: list[Any] = []
-        self.commands: list[str] = []
-        self._first = screen
-        self._answer = confirm_answer
-
-    def report_error(self, exc: BaseException, action: str) -> None:
-        self.errors.append((exc, action))
-
-    def guard_mutation(self, name: str) -> bool:
-        return not self.read_only
-
-    async def confirm(self, request: Any) -> bool:
-        self.confirms.append(request)
-        return self._answer
-
-    def run_command_id(self, command_id: str, args: list[str] | None = None) -> None:
-        self.commands.append(command_id)
-
-    def on_mount(self) -> None:
-        self.push_screen(self._first)
-
-
-def client_for(sandbox: Any, **env: str) -> FlyClient:
-    return FlyClient(FlyctlRunner(sandbox.flyctl, env={**sandbox.env, **env}, grace=1.0))
-
 
 @pytest.fixture
 def project(tmp_path: Path, sandbox: Any) -> Path:
-    dst = tmp_path / "project"
-    shutil.copytree(PROJECT, dst)
-    sandbox.create_app("web-app")
-    return dst
+    return sandbox_project(tmp_path, sandbox)
 
 
 def result(app: App) -> str:

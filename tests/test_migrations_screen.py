@@ -13,7 +13,8 @@ from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.migrations import MigrationConfirmScreen, MigrationsScreen
+from flytui.ui.screens.confirm import ConfirmScreen
+from flytui.ui.screens.migrations import MigrationsScreen
 from tests.helpers.revgen import RevSpec, table_chain, write_project
 from tests.test_migrations_support import ALEMBIC, FAST_TUNNEL
 from tests.test_migrations_support import demo_dir, fly_db  # noqa: F401 - fixtures
@@ -50,10 +51,10 @@ async def run_key(pilot: Any, app: FlytuiApp, screen: MigrationsScreen, key: str
     """Press an action key, check the confirm dialog, confirm, wait for the run's summary."""
     screen.last_summary = None
     await pilot.press(key)
-    await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm dialog")
-    dialog: MigrationConfirmScreen = app.screen  # type: ignore[assignment]
-    await until(pilot, lambda: dialog.query("#mig-confirm-body"), what="dialog body")
-    body = dialog.body
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm dialog")
+    dialog: ConfirmScreen = app.screen  # type: ignore[assignment]
+    await until(pilot, lambda: dialog.query("#confirm-body"), what="dialog body")
+    body = dialog.request.body
     danger = "danger" in dialog.query_one("#confirm-box").classes
     argv = str(dialog.query_one("#confirm-argv").render())
     assert "postgres://" not in argv and "DATABASE_URL=postgresql+psycopg://" in argv and ":***@" in argv
@@ -111,7 +112,7 @@ async def test_failure_and_dropped_tunnel_are_shown(fly_db, tmp_path: Path, pg_s
         # 1) the tunnel is killed while k2 sleeps: the pane says so, the database stays at base
         screen.last_summary = None
         await pilot.press("U")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
         await pilot.press("y")
         await until(pilot, lambda: "k1 → k2" in screen.progress_text, what="k2 running")
         await asyncio.sleep(0.3)
@@ -166,12 +167,12 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         screen = await open_screen(app, pilot, monkeypatch)
         await enter_url(pilot, screen, monkeypatch, fly_db.url)
         await pilot.press("U")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
         await pilot.press("y")
         await until(pilot, lambda: "w1 → w2" in screen.progress_text, what="w2 running")
         # Esc asks first; "no" (Esc on the dialog) leaves the run going
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="stop question")
         await until(pilot, lambda: app.screen.query("#confirm-title"), what="the question's title")
         assert "Stop alembic upgrade head?" in str(app.screen.query_one("#confirm-title").render())
         await pilot.press("escape")
@@ -180,7 +181,7 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         assert any("alembic" in cmd for cmd in live_groups().values())
         # q asks too (stop and quit); "no" again leaves it running
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="quit question")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="quit question")
         await until(pilot, lambda: app.screen.query("#confirm-title"), what="the question's title")
         assert "and quit flytui?" in str(app.screen.query_one("#confirm-title").render())
         await pilot.press("escape")
@@ -188,7 +189,7 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         assert screen.running and app.is_running
         # a confirmed stop kills the group and the pane shows the database's real revision
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question again")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="stop question again")
         await pilot.press("y")
         await until(pilot, lambda: screen.stop_text is not None, what="stopped")
         assert "upgrade head stopped by you (alembic killed); the database is at base" in screen.stop_text

@@ -98,8 +98,8 @@ async def test_release_command_fix_adds_only_the_table(sandbox: Any, project: Pa
         screen.select("release_command")
         run = screen._run
         await pilot.press("enter")  # enter = fix, like f
-        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "DiffConfirmScreen")
-        diff = plain(app.screen.query_one("#flytoml-diff"))
+        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        diff = plain(app.screen.query_one("#confirm-body"))
         assert "+[deploy]" in diff and '+release_command = "alembic upgrade head"' in diff
         assert toml.read_bytes() == before  # nothing written before the confirmation
         await pilot.press("y")
@@ -123,7 +123,7 @@ async def test_internal_port_fix_changes_one_line(sandbox: Any, project: Path) -
         screen.select("dockerfile")
         run = screen._run
         await pilot.press("f")
-        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "DiffConfirmScreen")
+        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         await pilot.press("y")
         await rerun_done(pilot, screen, run)
         assert status(screen, "dockerfile") == d.OK

@@ -12,7 +12,8 @@ from flytui.fly.models import VersionInfo, WhoAmI
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.flytoml import DiffConfirmScreen, FlyTomlScreen, diff_markup
+from flytui.ui.screens.confirm import ConfirmScreen
+from flytui.ui.screens.flytoml import FlyTomlScreen, diff_markup
 from tests.helpers.wait import until as wait_until
 
 APP = "toml-demo"
@@ -94,10 +95,10 @@ async def test_edit_save_keeps_comments_and_writes_atomically(project: Path) -> 
         await type_at(pilot, screen, (row, len("  min_machines_running = ")), "1")
         assert "unsaved changes" in plain(screen.query_one("#flytoml-title"))
         await pilot.press("ctrl+s")
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DiffConfirmScreen))
-        diff = plain(app.screen.query_one("#flytoml-diff"))
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        diff = plain(app.screen.query_one("#confirm-body"))
         assert "-  min_machines_running = 0" in diff and "+  min_machines_running = 10" in diff
-        assert str(toml) in plain(app.screen.query_one("#flytoml-confirm-target"))
+        assert str(toml) in plain(app.screen.query_one("#confirm-target"))
         assert toml.read_text() == before
         await pilot.press("y")
         assert await wait_until(pilot, lambda: toml.read_text() != before)
@@ -156,7 +157,7 @@ async def test_cancel_keeps_the_file_and_escape_warns_before_discarding(project:
         await pilot.press("e")
         await type_at(pilot, screen, (len(before.splitlines()), 0), "\n[env]\n  LOG_LEVEL = 'debug'\n")
         await pilot.press("ctrl+s")
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DiffConfirmScreen))
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("escape")  # cancel the dialog
         assert await wait_until(pilot, lambda: app.screen is screen)
         await pilot.press("escape")  # leave edit mode
@@ -177,11 +178,11 @@ async def test_proposed_change_opens_on_the_diff(project: Path) -> None:
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
         app.push_screen(FlyTomlScreen(project, proposed=proposed, reason="Run migrations on deploy"), results.append)
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DiffConfirmScreen)
-                                and bool(app.screen.query("#flytoml-diff")))  # composed, not just pushed
-        assert "Run migrations on deploy" in plain(app.screen.query_one("#flytoml-confirm-reason"))
-        assert "+[deploy]" in plain(app.screen.query_one("#flytoml-diff"))
-        await pilot.click("#flytoml-save")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen)
+                                and bool(app.screen.query("#confirm-body")))  # composed, not just pushed
+        assert "Run migrations on deploy" in plain(app.screen.query_one("#confirm-note"))
+        assert "+[deploy]" in plain(app.screen.query_one("#confirm-body"))
+        await pilot.click("#confirm-yes")
         assert await wait_until(pilot, lambda: results == [True])
     assert toml.read_bytes() == before + b'\n[deploy]\nrelease_command = "alembic upgrade head"\n'
 

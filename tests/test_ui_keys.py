@@ -161,7 +161,7 @@ async def test_secret_dialog_fast_typing_name_tab_value(sandbox: Any) -> None:
         screen2, done2 = await _push_again(pilot, app, screen)
         type_fast(app, [*"DB_PASS", "=", *"p=ss/word", "enter"])
         await until(pilot, lambda: done2.result != "pending", "submitted")
-        assert done2.result == ({"DB_PASS": "p=ss/word"}, False)
+        assert (done2.result.values, done2.result.stage) == ({"DB_PASS": "p=ss/word"}, False)
 
 
 async def _push_again(pilot: Any, app: FlytuiApp, old: SetSecretScreen) -> tuple[SetSecretScreen, _Done]:

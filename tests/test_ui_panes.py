@@ -168,6 +168,24 @@ async def test_create_app_validates_name_and_uses_chosen_org(sandbox):
     assert ["apps", "create", "new-app", "--org", "acme", "--json"] in sandbox.argv_log()
 
 
+async def test_create_app_form_and_client_share_flyctls_name_rule(sandbox):
+    # "1app": flyctl @ ad0172f accepts it (launch/plan_builder.go validateAppName allows [a-z0-9-]); the form
+    # and FlyClient.create_app once disagreed (the form accepted it, the client refused it)
+    app = make(sandbox)
+    async with app.run_test(size=(160, 45)) as pilot:
+        apps = app.main.query_one("#apps")
+        await wait_until(pilot, lambda: apps.loads >= 1)
+        await pilot.press("c")
+        assert await wait_until(pilot, lambda: screen_name(app) == "CreateAppScreen")
+        modal = app.screen
+        assert await wait_until(pilot, lambda: modal.query_one("#create-org").value == "personal")
+        await pilot.press(*"1app")
+        assert str(modal.query_one("#create-error").render()) == ""
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: "1app" in apps.table.rows_data, timeout=20)
+    assert ["apps", "create", "1app", "--org", "personal", "--json"] in sandbox.argv_log()
+
+
 # --- org switcher --------------------------------------------------------------------------------
 async def test_org_switcher_filters_apps(sandbox):
     sandbox.add_org("acme", "Acme Corp")

@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from flytui.fly.client import FlyClient
 from flytui.fly.errors import MachineNeedsForce
+from flytui.fly.names import app_name_error
 from flytui.fly.models import App, AppStatus, Machine, Organization, Secret, VersionInfo, Volume, WhoAmI
 from flytui.ui import commands
 from flytui.ui.app import FlytuiApp, RegistryProvider
@@ -22,7 +24,17 @@ MUTATING = {"create_app", "destroy_app", "machine_action", "set_secrets", "unset
 
 
 class FakeClient:
-    """Records every call; machines move through transitional states like the real API."""
+    """Records every call; machines move through transitional states like the real API.
+
+    The command builders are FlyClient's own (the UI confirms and runs those objects); ``execute`` maps each
+    built command back onto the recorded fake call, so what is recorded is what the UI ran."""
+
+    destroy_app_command = FlyClient.destroy_app_command
+    machine_action_command = FlyClient.machine_action_command
+    unset_secrets_command = FlyClient.unset_secrets_command
+    set_secrets_commands = FlyClient.set_secrets_commands
+    destroy_volume_command = FlyClient.destroy_volume_command
+    run_secrets = FlyClient.run_secrets
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
@@ -100,6 +112,22 @@ class FakeClient:
     async def releases(self, app):
         return []
 
+    async def execute(self, command):
+        a = list(command.args)
+        app = a[a.index("-a") + 1] if "-a" in a else None
+        if a[:2] == ["apps", "destroy"]:
+            return await self.destroy_app(a[2])
+        if a[0] == "machine":
+            return await self.machine_action(app, a[2], a[1], force="--force" in a)
+        if a[:2] == ["secrets", "unset"]:
+            return await self.unset_secrets(app, a[2:a.index("-a")])
+        if a[:2] == ["secrets", "import"]:  # plain values only here: NAME=VALUE lines on stdin
+            values = dict(line.split("=", 1) for line in command.stdin.decode().splitlines())
+            return await self.set_secrets(app, values, stage="--stage" in a)
+        if a[:2] == ["volumes", "destroy"]:
+            return await self.destroy_volume(app, a[2])
+        raise AssertionError(f"unexpected command {a}")
+
 
 def make_app(client: FakeClient | None = None, **cfg) -> FlytuiApp:
     return FlytuiApp(Config(refresh_interval=60, **cfg), client or FakeClient())
@@ -145,9 +173,12 @@ def test_registry_ids_and_keys_are_unique_per_scope():
 
 
 def test_app_name_validation():
-    assert commands.validate_app_name("my-app-1") is None
-    for bad in ("", "A", "My_App", "-x-", "ab", "a--b", "x" * 64):
-        assert commands.validate_app_name(bad), bad
+    # flyctl @ ad0172f internal/command/launch/plan_builder.go validateAppName: only [a-z0-9-] (so "1app", "ab"
+    # and "a--b" are names flyctl accepts); 63 characters at most (machine/run.go); no leading dash (a flag)
+    for good in ("my-app-1", "1app", "ab", "a--b", "x" * 63):
+        assert app_name_error(good) is None, good
+    for bad in ("", "A", "My_App", "-x-", "app name", "äpp", "x" * 64):
+        assert app_name_error(bad), bad
 
 
 def test_config_parse_and_errors(tmp_path):

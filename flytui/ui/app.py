@@ -174,14 +174,17 @@ class FlytuiApp(App):
         except Exception:  # noqa: BLE001
             pass
 
-    def flyctl_argv(self, *args: str) -> list[str]:
-        """The argv shown in confirmations (``fly`` + args, with the real executable's basename)."""
+    def flyctl_program(self) -> str:
+        """The flyctl executable's basename for shown command lines (``fly`` when not resolved)."""
         path = getattr(self.runner, "path", None) if self.runner is not None else None
         try:
-            exe = os.path.basename(path) if isinstance(path, str) and path else "fly"
+            return os.path.basename(path) if isinstance(path, str) and path else "fly"
         except Exception:  # noqa: BLE001
-            exe = "fly"
-        return [exe, *args]
+            return "fly"
+
+    def flyctl_argv(self, *args: str) -> list[str]:
+        """A command line to show that flytui does not run itself (``fly`` + args, the real basename)."""
+        return [self.flyctl_program(), *args]
 
     def known_apps(self) -> list[str]:
         try:
@@ -308,6 +311,8 @@ class FlytuiApp(App):
             if not fut.done():
                 fut.set_result(bool(result))
 
+        if request.commands:
+            request = replace(request, program=self.flyctl_program())
         self.push_screen(ConfirmScreen(request), done)
         return fut
 

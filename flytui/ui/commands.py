@@ -6,7 +6,6 @@ place where read-only mode refuses ``mutating`` commands.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -318,19 +317,6 @@ def complete(prefix: str) -> str | None:
     for cmd in COMMANDS:
         if cmd.id.startswith(p):
             return cmd.id
-    return None
-
-
-_NAME_OK = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-
-
-def validate_app_name(name: str) -> str | None:
-    """flyctl-like app name rule; returns an error sentence or None when valid."""
-    if not name:
-        return "App name is required"
-    if not _NAME_OK.match(name) or "--" in name:
-        return ("App name may contain only lowercase letters, numbers and dashes, must start and end with a "
-                "letter or number, and be 3-63 characters long")
     return None
 
 

@@ -42,14 +42,15 @@ class AppOpsMixin:
             return
 
         async def run() -> None:
+            command = self.app.client.apps_restart_command(name)
             req = ConfirmRequest(f"Restart app {name}? Every started machine restarts, one after the other "
-                                 "(stopped machines stay stopped).", [name],
-                                 [self.app.flyctl_argv("apps", "restart", name)], confirm_label="Restart")
+                                 "(stopped machines stay stopped).", [name], commands=[command],
+                                 confirm_label="Restart")
             if not await self.app.confirm(req):
                 return
             op = self.app.begin_op(f"restart {name}")
             try:
-                run = await self.app.client.apps_restart(name)
+                run = await self.app.client.execute(command)
             except FlyError as exc:
                 self.app.report_error(exc, f"restart {name}")
                 return

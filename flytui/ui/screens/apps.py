@@ -43,7 +43,6 @@ def app_row(app: Any, status: Any = None) -> dict[str, Any]:
 
 class AppsPane(AppOpsMixin, Pane):
     GROUP = commands.APPS
-    BINDINGS = commands.bindings([commands.APPS])
     TITLE = "Apps"
     NEEDS_APP = False
     EMPTY = ("No apps found{where}. Press c to create one, O to switch organization, "
@@ -129,22 +128,14 @@ class AppsPane(AppOpsMixin, Pane):
         if not name:
             return
 
-        async def run() -> None:
-            req = ConfirmRequest(f"Destroy app {name}?", [name], [self.app.flyctl_argv("apps", "destroy", name, "--yes")],
-                                 typed_name=name, danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
-                return
-            op = self.app.begin_op(f"destroy {name}")
-            try:
-                await self.app.client.destroy_app(name)
-            finally:
-                self.app.end_op(op)
-            self.app.notify(f"Destroyed app {name}")
+        def forget() -> None:
             if self.app.current_app == name:
                 self.app.current_app = None
-            self.reload()
 
-        self.run_worker(run, name="destroy-app", group="apps-mutate", exit_on_error=False)
+        self.run_confirmed(lambda: ConfirmRequest(f"Destroy app {name}?", [name],
+                                                  commands=[self.app.client.destroy_app_command(name)],
+                                                  typed_name=name, danger=True, confirm_label="Destroy"),
+                           f"destroy {name}", f"Destroyed app {name}", worker="destroy-app", after=forget)
 
     def action_open_url(self) -> None:
         name = self.selected()

@@ -101,7 +101,6 @@ class ClusterDetailScreen(ModalScreen[None]):
 
 class ClustersPane(Pane):
     GROUP = commands.CLUSTERS
-    BINDINGS = commands.bindings([commands.CLUSTERS])
     TITLE = "MPG clusters"
     NEEDS_APP = False
     EMPTY = ("No Managed Postgres clusters in {where}. Create one with `fly mpg create --org ORG --region REGION` "
@@ -186,77 +185,51 @@ class ClustersPane(Pane):
         return app
 
     def action_attach(self) -> None:
-        c, app = self._need_selection(), None
-        if c is not None:
-            app = self._app_or_warn()
-        if c is None or not app:
-            return
-
-        async def run() -> None:
-            req = ConfirmRequest(f"Attach MPG cluster {c.name} to {app}? It sets the DATABASE_URL secret of {app}.",
-                                 [f"{c.name} ({c.id}) → {app}"], [self.app.flyctl_argv("mpg", "attach", c.id, "-a", app)],
-                                 confirm_label="Attach")
-            if not await self.app.confirm(req):
-                return
-            op = self.app.begin_op(f"mpg attach {c.id}")
-            try:
-                await self.app.client.mpg_attach(c.id, app)  # its stdout holds the password: never shown
-            finally:
-                self.app.end_op(op)
-            self.app.notify(f"Attached {c.name} to {app}: DATABASE_URL is set (a deploy applies it to machines "
-                            "that do not run yet).", title="mpg attach", markup=False)
-            self.reload()
-
-        self.run_worker(run, name="cluster-attach", group="clusters-mutate", exit_on_error=False)
+        self._attach_or_detach(attach=True)
 
     def action_detach(self) -> None:
+        self._attach_or_detach(attach=False)
+
+    def _attach_or_detach(self, attach: bool) -> None:
+        """``fly mpg attach|detach ID -a APP`` for the selected cluster and the current app, confirmed."""
         c, app = self._need_selection(), None
         if c is not None:
             app = self._app_or_warn()
         if c is None or not app:
             return
-
-        async def run() -> None:
-            req = ConfirmRequest(f"Detach MPG cluster {c.name} from {app}? The DATABASE_URL secret stays set.",
-                                 [f"{c.name} ({c.id}) ✕ {app}"], [self.app.flyctl_argv("mpg", "detach", c.id, "-a", app)],
-                                 confirm_label="Detach")
-            if not await self.app.confirm(req):
-                return
-            op = self.app.begin_op(f"mpg detach {c.id}")
-            try:
-                await self.app.client.mpg_detach(c.id, app)
-            finally:
-                self.app.end_op(op)
-            self.app.notify(f"Detached {c.name} from {app}. DATABASE_URL is still set: unset it in the secrets "
-                            "view (3) if the app should stop using it.", title="mpg detach", markup=False)
-            self.reload()
-
-        self.run_worker(run, name="cluster-detach", group="clusters-mutate", exit_on_error=False)
+        client, verb = self.app.client, "attach" if attach else "detach"
+        if attach:
+            title = f"Attach MPG cluster {c.name} to {app}? It sets the DATABASE_URL secret of {app}."
+            target = f"{c.name} ({c.id}) → {app}"
+            done = (f"Attached {c.name} to {app}: DATABASE_URL is set (a deploy applies it to machines that do not "
+                    "run yet).")  # attach's stdout holds the password: never shown
+        else:
+            title = f"Detach MPG cluster {c.name} from {app}? The DATABASE_URL secret stays set."
+            target = f"{c.name} ({c.id}) ✕ {app}"
+            done = (f"Detached {c.name} from {app}. DATABASE_URL is still set: unset it in the secrets view (3) if "
+                    "the app should stop using it.")
+        build = client.mpg_attach_command if attach else client.mpg_detach_command
+        self.run_confirmed(lambda: ConfirmRequest(title, [target], commands=[build(c.id, app)],
+                                                  confirm_label=verb.capitalize()),
+                           f"mpg {verb} {c.id}", done, worker=f"cluster-{verb}", title=f"mpg {verb}")
 
     def action_destroy(self) -> None:
         c = self._need_selection()
         if c is None:
             return
 
-        async def run() -> None:
-            apps = f" Attached apps lose their database: {c.attached_text}." if c.attached_apps else ""
-            req = ConfirmRequest(f"Destroy MPG cluster {c.name} ({c.id}) of org {c.org_slug}? All its data is "
-                                 f"permanently lost.{apps}", [f"{c.name} ({c.id})"],
-                                 [self.app.flyctl_argv("mpg", "destroy", c.id, "--yes")], typed_name=c.name,
-                                 danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
-                return
+        apps = f" Attached apps lose their database: {c.attached_text}." if c.attached_apps else ""
+
+        async def close_tunnel() -> None:  # this pane's MPG tunnel to it goes first
             held = self.held.pop(c.id, None)
             manager = getattr(self.app, "tunnels", None)
             if held is not None and manager is not None:
                 await held.close()
                 manager.release(held)
-            op = self.app.begin_op(f"destroy cluster {c.id}")
-            try:
-                await self.app.client.mpg_destroy(c.id)
-            finally:
-                self.app.end_op(op)
-            self.app.notify(f"MPG cluster {c.name} ({c.id}) scheduled to be destroyed", markup=False)
-            self.reload()
 
-        self.run_worker(run, name="cluster-destroy", group="clusters-mutate", exit_on_error=False)
+        self.run_confirmed(lambda: ConfirmRequest(f"Destroy MPG cluster {c.name} ({c.id}) of org {c.org_slug}? All "
+                                                  f"its data is permanently lost.{apps}", [f"{c.name} ({c.id})"],
+                                                  commands=[self.app.client.mpg_destroy_command(c.id)],
+                                                  typed_name=c.name, danger=True, confirm_label="Destroy"),
+                           f"destroy cluster {c.id}", f"MPG cluster {c.name} ({c.id}) scheduled to be destroyed",
+                           worker="cluster-destroy", before=close_tunnel)

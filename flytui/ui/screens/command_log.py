@@ -51,7 +51,6 @@ class CommandLogPane(Pane):
     """Every flyctl call: command line (secrets redacted), exit status, duration, stderr tail on failure."""
 
     GROUP: ClassVar[str] = GROUP
-    BINDINGS = commands.bindings([GROUP])
     TITLE: ClassVar[str] = "Command log"
     NEEDS_APP: ClassVar[bool] = False
     REDRAW: ClassVar[float] = 0.2

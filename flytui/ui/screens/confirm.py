@@ -1,5 +1,10 @@
 """The one confirmation dialog: names its target(s), shows the exact flyctl argv, typed-name mode for destroy.
 
+``ConfirmRequest.commands`` are the :class:`~flytui.fly.command.FlyCommand` objects the caller runs once
+confirmed (through ``client.execute``): the dialog shows their ``display`` form (secrets masked, stdin named),
+never an argv rebuilt for the screen. ``argvs`` is for what is not a flyctl call to run (a running process
+to stop, alembic). ``body`` is a slot for longer content (a diff, a migration plan), scrolled in the box.
+
 One rule for keys: ``y`` confirms, ``n``/``esc`` cancels, enter presses the focused button (the hint line says
 which). The default focus is the action for ordinary confirms and the safe button for ``danger`` ones;
 destructive ones with ``typed_name`` need the typed name (enter in the field confirms once it matches).
@@ -8,19 +13,22 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Static
 
+from flytui.fly.command import FlyCommand
 from flytui.ui.screens.dialog import Dialog
 
 
 @dataclass(frozen=True)
 class ConfirmRequest:
-    """What to confirm. ``argvs``: the flyctl command line(s) that will run (secrets never appear here).
+    """What to confirm. ``commands``: the flyctl calls that run on confirm (shown by their ``display``);
+    ``argvs``: other command lines to show as they are (secrets never appear in either).
 
     ``typed_name``: when set, the user must type exactly this text (destroy).
     """
@@ -28,6 +36,14 @@ class ConfirmRequest:
     title: str
     targets: list[str]
     argvs: list[list[str]] = field(default_factory=list)
+    commands: Sequence[FlyCommand] = ()
+    #: longer content under the command lines (a diff, a plan); Textual markup only when ``body_markup``
+    body: str | None = None
+    body_markup: bool = False
+    #: one line under the target saying why (e.g. the doctor's reason for a fly.toml change)
+    note: str | None = None
+    #: the flyctl executable's name in the shown command lines (``FlytuiApp.confirm`` fills it in)
+    program: str = "fly"
     typed_name: str | None = None
     danger: bool = False
     confirm_label: str = "Confirm"
@@ -52,11 +68,17 @@ class ConfirmScreen(Dialog[bool]):
             yield Label(r.title, id="confirm-title", markup=False)
             names = ", ".join(r.targets[:12]) + (f" (+{len(r.targets) - 12} more)" if len(r.targets) > 12 else "")
             yield Static(Content.from_markup("Target: [b]$names[/b]", names=names), id="confirm-target")
-            cmds = "\n".join("$ " + shlex.join(a) for a in r.argvs[:8])
-            if len(r.argvs) > 8:
-                cmds += f"\n… {len(r.argvs) - 8} more"
-            if r.argvs:
+            if r.note:
+                yield Static(r.note, id="confirm-note", markup=False)
+            lines = self.command_lines()
+            cmds = "\n".join("$ " + line for line in lines[:8])
+            if len(lines) > 8:
+                cmds += f"\n… {len(lines) - 8} more"
+            if lines:
                 yield Static(cmds, id="confirm-argv", markup=False)
+            if r.body is not None:
+                with VerticalScroll(id="confirm-body-scroll"):
+                    yield Static(r.body, id="confirm-body", markup=r.body_markup)
             if r.typed_name:
                 yield Label(f"Type {r.typed_name!r} to confirm:", markup=False)
                 yield Input(placeholder=r.typed_name, id="confirm-input")
@@ -65,6 +87,11 @@ class ConfirmScreen(Dialog[bool]):
                              disabled=bool(r.typed_name))
                 yield Button(r.cancel_label, id="confirm-no")
             yield self.key_hints()
+
+    def command_lines(self) -> list[str]:
+        """What the dialog shows as command lines: the commands' display form, then ``argvs``."""
+        r = self.request
+        return [c.display(r.program) for c in r.commands] + [shlex.join(a) for a in r.argvs]
 
     def hints(self) -> list[tuple[str, str]]:
         r = self.request

@@ -4,18 +4,16 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, Select
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Select
 
-from flytui.ui.screens.dialog import Dialog
-from flytui.ui.commands import validate_app_name
+from flytui.ui.screens.dialog import FormDialog
+from flytui.fly.names import app_name_error
 from flytui.ui.widgets.fields import pick
 
 
-class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
+class CreateAppScreen(FormDialog[tuple[str, str | None] | None]):
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, default_org: str | None = None) -> None:
         super().__init__()
@@ -28,15 +26,10 @@ class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
             yield Select([(Text(self.default_org), self.default_org)] if self.default_org else [], prompt="organization",
                          value=self.default_org or Select.NULL, id="create-org")
             yield Label("", id="create-error", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Create", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            yield self.form_buttons("Create")
             yield self.key_hints()
 
     ENTER_HINT = "create"
-
-    def hints(self) -> list[tuple[str, str]]:
-        return [("tab", "next field"), ("esc", "cancel")]
 
     def on_mount(self) -> None:
         self.query_one("#create-name", Input).focus()
@@ -60,12 +53,12 @@ class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
             select.value = slugs[0]
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        err = validate_app_name(event.value) if event.value else None
+        err = app_name_error(event.value) if event.value else None
         self.query_one("#create-error", Label).update(err or "")
 
-    def _submit(self) -> None:
+    def submit(self) -> None:
         name = self.query_one("#create-name", Input).value.strip()
-        err = validate_app_name(name)
+        err = app_name_error(name)
         if err:
             self.query_one("#create-error", Label).update(err)
             return
@@ -75,15 +68,3 @@ class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
             select.focus()
             return
         self.dismiss((name, str(select.value)))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

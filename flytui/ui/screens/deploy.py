@@ -91,7 +91,7 @@ class DeployScreen(Screen[None]):
             self.results = results
 
     def __init__(self, app_name: str, project_dir: Path | None, *, image: str | None = None,
-                 auto_start: bool = False) -> None:
+                 auto_start: bool = False, options: DeployOptions | None = None) -> None:
         super().__init__()
         self.app_name = app_name
         self.project_dir = Path(project_dir) if project_dir else None
@@ -100,6 +100,8 @@ class DeployScreen(Screen[None]):
             self.defaults = replace(self.defaults, image=image)
         self.image = image
         self.auto_start = auto_start and bool(image)
+        #: with ``auto_start``: the options the caller's confirmation showed, run as they are
+        self.confirmed = options
         self.tracker: DeployTracker | None = None
         self.options: DeployOptions | None = None  # of the running / last deploy
         self.process: Any = None
@@ -154,7 +156,7 @@ class DeployScreen(Screen[None]):
         self.query_one("#deploy-push-row").display = False
         self.query_one("#deploy-go", Button).focus()  # enter (or d) starts the deploy
         if self.auto_start and self.image:
-            self.start_with(redeploy_options(self.image, self.project_dir))
+            self.start_with(self.confirmed or redeploy_options(self.image, self.project_dir))
 
     # -- form → options --------------------------------------------------------------------
     def form_options(self) -> Any:

@@ -7,12 +7,14 @@ enter does right now (the focused button, or the field's submit), so enter is ne
 """
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.events import DescendantFocus
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 ResultT = TypeVar("ResultT")
 
@@ -66,3 +68,44 @@ class Dialog(ModalScreen[ResultT]):
 
     def on_descendant_focus(self, _event: DescendantFocus) -> None:
         self.refresh_hints()
+
+
+class FormDialog(Dialog[ResultT]):
+    """A dialog of fields with one action button (``#confirm-yes``) and a cancel button (``#confirm-no``).
+
+    Enter in a field (:meth:`field_submitted`) and the action button call :meth:`submit` (validate; ``dismiss``
+    with the result, or say what is wrong and stay open); the cancel button and escape dismiss with
+    ``CANCEL_RESULT``. Subclasses compose their fields, then ``yield self.form_buttons("Label")`` and
+    ``yield self.key_hints()``. (Textual runs an ``on_*`` handler of every class in the MRO: subclasses override
+    ``submit``/``field_submitted``, never these handlers.)
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    #: what escape / Cancel returns
+    CANCEL_RESULT: ClassVar[Any] = None
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("tab", "next field"), ("esc", "cancel")]
+
+    def form_buttons(self, label: str, *, disabled: bool = False) -> Horizontal:
+        return Horizontal(Button(label, id="confirm-yes", variant="primary", disabled=disabled),
+                          Button("Cancel", id="confirm-no"), id="confirm-buttons")
+
+    def submit(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def field_submitted(self, _field: Input) -> None:
+        """Enter in a field; the default submits the form."""
+        self.submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.field_submitted(event.input)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm-yes":
+            self.submit()
+        else:
+            self.dismiss(self.CANCEL_RESULT)
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.CANCEL_RESULT)

@@ -79,7 +79,6 @@ def fleet_row(f: FleetApp) -> dict[str, Any]:
 
 class FleetPane(Pane):
     GROUP = commands.FLEET
-    BINDINGS = commands.bindings([commands.FLEET])
     TITLE = "Fleet"
     NEEDS_APP = False
     EMPTY = "No apps in any account. Accounts come from {token}."

@@ -9,10 +9,11 @@ import asyncio
 import time
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 
+from flytui.fly.command import FlyCommand
 from flytui.fly.errors import FlyError
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
@@ -128,11 +129,11 @@ class MachineOpsMixin:
                             markup=False)
             return
         until = lease.expires_at.strftime("%H:%M:%S UTC") if lease.expires_at else "?"
-        req = ConfirmRequest(f"Clear the lease {lease.owner or '?'} holds on {mid} until {until}? If that owner (a "
-                             "deploy, a script) is still working, it can fail half way.", [mid],
-                             [self.app.flyctl_argv("machine", "leases", "clear", mid, "-a", app)], danger=True,
-                             confirm_label="Clear lease")
-        self._run_ops(app, [mid], "leases clear", req, lambda m: self.app.client.machine_lease_clear(app, m))
+        self._run_ops(app, "leases clear", lambda: ConfirmRequest(
+            f"Clear the lease {lease.owner or '?'} holds on {mid} until {until}? If that owner (a deploy, a script) "
+            "is still working, it can fail half way.", [mid],
+            commands=[self.app.client.machine_lease_clear_command(app, mid)], danger=True,
+            confirm_label="Clear lease"))
 
     # --- cordon / kill / signal -------------------------------------------------------------------
     def _selection(self) -> tuple[str | None, list[str]]:
@@ -149,10 +150,10 @@ class MachineOpsMixin:
         verb = "cordon" if on else "uncordon"
         what = ("The proxy stops sending new requests to it; the machine keeps running." if on
                 else "The proxy sends requests to it again.")
-        req = ConfirmRequest(f"{verb.capitalize()} {len(ids)} machine(s) of {app}? {what}", ids,
-                             [self.app.flyctl_argv("machine", verb, mid, "-a", app) for mid in ids],
-                             confirm_label=verb.capitalize())
-        self._run_ops(app, ids, verb, req, lambda mid: self.app.client.machine_cordon(app, mid, on))
+        self._run_ops(app, verb, lambda: ConfirmRequest(
+            f"{verb.capitalize()} {len(ids)} machine(s) of {app}? {what}", ids,
+            commands=[self.app.client.machine_cordon_command(app, mid, on) for mid in ids],
+            confirm_label=verb.capitalize()))
 
     def action_kill(self) -> None:
         app, ids = self._selection()
@@ -162,10 +163,10 @@ class MachineOpsMixin:
             self.app.notify("Kill works on one machine at a time (fly machine kill takes one ID)",
                             severity="warning")
             return
-        req = ConfirmRequest(f"Kill machine {ids[0]} of {app}? SIGKILL: its processes die at once, requests in "
-                             "flight are lost.", ids, [self.app.flyctl_argv("machine", "kill", ids[0], "-a", app)],
-                             danger=True, confirm_label="Kill")
-        self._run_ops(app, ids, "kill", req, lambda mid: self.app.client.machine_kill(app, mid), target="stopped")
+        self._run_ops(app, "kill", lambda: ConfirmRequest(
+            f"Kill machine {ids[0]} of {app}? SIGKILL: its processes die at once, requests in flight are lost.", ids,
+            commands=[self.app.client.machine_kill_command(app, ids[0])], danger=True, confirm_label="Kill"),
+            target="stopped")
 
     def action_signal(self) -> None:
         from flytui.fly.ops import SIGNALS
@@ -178,27 +179,31 @@ class MachineOpsMixin:
         def chosen(sig: str | None) -> None:
             if not sig:
                 return
-            req = ConfirmRequest(f"Stop {len(ids)} machine(s) of {app} with {sig}?", ids,
-                                 [self.app.flyctl_argv("machine", "stop", mid, "--signal", sig, "-a", app)
-                                  for mid in ids], danger=sig == "SIGKILL", confirm_label=f"Send {sig}")
-            self._run_ops(app, ids, f"stop --signal {sig}", req,
-                          lambda mid: self.app.client.machine_signal(app, mid, sig), target="stopped")
+            self._run_ops(app, f"stop --signal {sig}", lambda: ConfirmRequest(
+                f"Stop {len(ids)} machine(s) of {app} with {sig}?", ids,
+                commands=[self.app.client.machine_signal_command(app, mid, sig) for mid in ids],
+                danger=sig == "SIGKILL", confirm_label=f"Send {sig}"), target="stopped")
 
         self.app.push_screen(PickerScreen(f"Stop {len(ids)} machine(s) with which signal?",
                                           [(s, s) for s in SIGNALS]), chosen)
 
-    def _run_ops(self, app: str, ids: list[str], label: str, req: ConfirmRequest, call: Any,
-                 target: str | None = None) -> None:
+    def _run_ops(self, app: str, label: str, request: Callable[[], ConfirmRequest], target: str | None = None) -> None:
+        """In a worker: build and confirm the request, then run its commands (one per machine, ``command.target``
+        = the machine id) and follow the machines to ``target``."""
+
         async def run() -> None:
+            req = request()
+            ids = [command.target for command in req.commands]
             if not await self.app.confirm(req):
                 return
             self.table.marked.clear()
 
-            async def one(mid: str) -> Any:
+            async def one(command: FlyCommand) -> Any:
+                mid = command.target
                 async with self._bulk_limit:
                     op = self.app.begin_op(f"{label} {mid}")
                     try:
-                        await call(mid)
+                        await self.app.client.execute(command)
                     except FlyError as exc:
                         return exc
                     finally:
@@ -207,7 +212,7 @@ class MachineOpsMixin:
                         await self.follow(app, mid, target)
                     return None
 
-            results = await asyncio.gather(*(one(m) for m in ids))
+            results = await asyncio.gather(*(one(c) for c in req.commands))
             failed = [(m, r) for m, r in zip(ids, results) if r is not None]
             lines = [f"{label}: {len(ids) - len(failed)}/{len(ids)} succeeded"]
             for mid, exc in failed:

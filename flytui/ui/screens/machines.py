@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.text import Text
 
+from flytui.fly.command import FlyCommand
 from flytui.fly.errors import FlyError, MachineNeedsForce
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
@@ -81,7 +82,6 @@ BULK_CONCURRENCY = 6
 
 class MachinesPane(MachineOpsMixin, Pane):
     GROUP = commands.MACHINES
-    BINDINGS = commands.bindings([commands.MACHINES])
     TITLE = "Machines"
     MARKABLE = True
     EMPTY = ("No machines in {token}. Deploy the project (d, from the folder with fly.toml) to create them, "
@@ -146,38 +146,41 @@ class MachinesPane(MachineOpsMixin, Pane):
                         exclusive=False, exit_on_error=False)
 
     async def _run_action(self, app: str, ids: list[str], action: str) -> None:
-        argvs = [self.app.flyctl_argv("machine", action, mid, "-a", app) for mid in ids]
+        client = self.app.client
+        commands = [client.machine_action_command(app, mid, action) for mid in ids]
         # destroying cannot be undone: type the machine id (or the app name for several machines)
         typed = (ids[0] if len(ids) == 1 else app) if action == "destroy" else None
-        req = ConfirmRequest(f"{action.capitalize()} {len(ids)} machine(s) of {app}?", ids, argvs,
+        req = ConfirmRequest(f"{action.capitalize()} {len(ids)} machine(s) of {app}?", ids, commands=commands,
                              typed_name=typed, danger=action == "destroy", confirm_label=action.capitalize())
         if not await self.app.confirm(req):
             return
         self.table.marked.clear()
-        results = await asyncio.gather(*(self._bounded(app, mid, action) for mid in ids))
-        needs_force = [mid for mid, res in zip(ids, results) if isinstance(res, MachineNeedsForce)]
+        results = await asyncio.gather(*(self._bounded(app, cmd, action) for cmd in commands))
+        needs_force = [cmd for cmd, res in zip(commands, results) if isinstance(res, MachineNeedsForce)]
         if needs_force:
+            forcing = [client.machine_action_command(app, cmd.target, action, force=True) for cmd in needs_force]
             req = ConfirmRequest(f"flyctl says {len(needs_force)} machine(s) must be forced. {action} with --force?",
-                                 needs_force, [a + ["--force"] for a in
-                                               (self.app.flyctl_argv("machine", action, m, "-a", app) for m in needs_force)],
+                                 [cmd.target for cmd in forcing], commands=forcing,
                                  danger=True, confirm_label=f"{action.capitalize()} --force")
             if await self.app.confirm(req):
-                forced = await asyncio.gather(*(self._bounded(app, m, action, force=True) for m in needs_force))
-                results = [forced[needs_force.index(mid)] if mid in needs_force else r for mid, r in zip(ids, results)]
+                forced = dict(zip((c.target for c in forcing),
+                                  await asyncio.gather(*(self._bounded(app, c, action) for c in forcing))))
+                results = [forced.get(mid, r) for mid, r in zip(ids, results)]
         self._summarise(action, ids, results)
 
-    async def _bounded(self, app: str, mid: str, action: str, force: bool = False) -> Any:
+    async def _bounded(self, app: str, command: FlyCommand, action: str) -> Any:
         """`_one` under the pane's concurrency limit: bulk actions never start dozens of flyctl at once."""
         async with self._bulk_limit:
-            return await self._one(app, mid, action, force=force)
+            return await self._one(app, command, action)
 
-    async def _one(self, app: str, mid: str, action: str, force: bool = False) -> Any:
-        """Run one action and follow the machine; returns None on success, else the exception."""
+    async def _one(self, app: str, command: FlyCommand, action: str) -> Any:
+        """Run one confirmed action and follow the machine; returns None on success, else the exception."""
+        mid = command.target
         self._set_state(mid, TRANSITION.get(action, action))
         self.following.add(mid)
         op = self.app.begin_op(f"{action} {mid}")
         try:
-            await self.app.client.machine_action(app, mid, action, force=force)
+            await self.app.client.execute(command)
         except FlyError as exc:
             self.following.discard(mid)
             self.app.end_op(op)

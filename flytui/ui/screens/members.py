@@ -7,77 +7,73 @@ screen says what happened.
 """
 from __future__ import annotations
 
-import shlex
 from functools import partial
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Static
 
+from flytui.fly.command import FlyCommand
 from flytui.fly.errors import FlyError
-from flytui.fly.ops import validate_email
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.screens.dialog import FormDialog
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time
 
 
-class InviteScreen(ModalScreen[str | None]):
-    """Ask for the email to invite; shows the exact flyctl command; returns the email (or None)."""
+class InviteScreen(FormDialog["FlyCommand | None"]):
+    """Ask for the email to invite; shows the flyctl command the client built for it, and returns that command
+    (or None)."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    ENTER_HINT = "invite"
 
-    def __init__(self, org: str, argv_of: Any) -> None:
+    def __init__(self, org: str) -> None:
         super().__init__()
         self.org = org
-        self.argv_of = argv_of
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(Text(f"Invite someone to {self.org}"), id="confirm-title")
             yield Input(placeholder="name@example.com", id="invite-email")
-            yield Static(Text(shlex.join(self.argv_of(""))), id="confirm-argv")
+            yield Static("", id="confirm-argv", markup=False)
             yield Label("", id="invite-error")
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Invite", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            yield self.form_buttons("Invite")
+            yield self.key_hints()
 
     def on_mount(self) -> None:
         self.query_one("#invite-email", Input).focus()
+        self._show_command()
+
+    def _command(self) -> "FlyCommand":
+        return self.app.client.org_invite_command(self.org, self.query_one("#invite-email", Input).value.strip())
+
+    def _show_command(self) -> None:
+        """The command Invite runs: shown once the field holds an email address."""
+        shown = self.query_one("#confirm-argv", Static)
+        try:
+            shown.update(Text("$ " + self._command().display(self.app.flyctl_program())))
+        except ValueError:
+            shown.update(Text(f"$ {self.app.flyctl_program()} orgs invite {self.org} EMAIL --json"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one("#confirm-argv", Static).update(Text(shlex.join(self.argv_of(event.value.strip()))))
+        self._show_command()
         self.query_one("#invite-error", Label).update("")
 
-    def _submit(self) -> None:
-        email = self.query_one("#invite-email", Input).value.strip()
-        err = validate_email(email)
-        if err:
-            self.query_one("#invite-error", Label).update(Text(err))
+    def submit(self) -> None:
+        try:
+            command = self._command()
+        except ValueError as exc:
+            self.query_one("#invite-error", Label).update(Text(str(exc)))
             return
-        self.dismiss(email)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.dismiss(command)
 
 
 class MembersPane(Pane):
     GROUP = commands.MEMBERS
-    BINDINGS = commands.bindings([commands.MEMBERS])
     TITLE = "Org members"
     NEEDS_APP = False
     EMPTY = "No members listed for {token}."
@@ -130,18 +126,18 @@ class MembersPane(Pane):
         if not org:
             return
 
-        def done(email: str | None) -> None:
-            if email:
-                self.run_worker(partial(self._invite, org, email), name="org-invite", group="members-mutate",
+        def done(command: FlyCommand | None) -> None:
+            if command is not None:
+                self.run_worker(partial(self._invite, org, command), name="org-invite", group="members-mutate",
                                 exit_on_error=False)
 
-        self.app.push_screen(InviteScreen(org, lambda e: self.app.flyctl_argv("orgs", "invite", org, e or "EMAIL")),
-                             done)
+        self.app.push_screen(InviteScreen(org), done)
 
-    async def _invite(self, org: str, email: str) -> None:
+    async def _invite(self, org: str, command: FlyCommand) -> None:
+        email = command.target
         op = self.app.begin_op(f"invite {email}")
         try:
-            inv = await self.app.client.org_invite(org, email)
+            inv = await self.app.client.run_org_invite(command)
         except (FlyError, ValueError) as exc:
             self.app.report_error(exc, f"invite {email}")
             return
@@ -156,14 +152,14 @@ class MembersPane(Pane):
             return
 
         async def run() -> None:
+            command = self.app.client.org_remove_command(org, email)
             req = ConfirmRequest(f"Remove {email} from the organization {org}? They lose access to its apps.",
-                                 [email], [self.app.flyctl_argv("orgs", "remove", org, email)], typed_name=email,
-                                 danger=True, confirm_label="Remove")
+                                 [email], commands=[command], typed_name=email, danger=True, confirm_label="Remove")
             if not await self.app.confirm(req):
                 return
             op = self.app.begin_op(f"remove {email}")
             try:
-                await self.app.client.org_remove(org, email)
+                await self.app.client.run_org_remove(command)
             except (FlyError, ValueError) as exc:
                 self.app.report_error(exc, f"remove {email}")
                 self.reload()

@@ -39,21 +39,6 @@ def _esc(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-class MigrationConfirmScreen(ConfirmScreen):
-    """The shared confirm dialog plus the plan: revisions, SQL and lint findings."""
-
-    CSS_PATH = [str(HERE / "confirm.tcss"), str(HERE / "migrations.tcss")]
-
-    def __init__(self, request: ConfirmRequest, body: str) -> None:
-        super().__init__(request)
-        self.body = body
-
-    async def on_mount(self) -> None:
-        # (Textual also runs ConfirmScreen.on_mount: it focuses the buttons)
-        scroll = VerticalScroll(Static(self.body, id="mig-confirm-body", markup=True), id="mig-confirm-scroll")
-        await self.query_one("#confirm-box").mount(scroll, before="#confirm-buttons")
-
-
 class MigrationsScreen(RunStopMixin, Screen[None]):
     """Status table + detail/preview + live log of one Alembic project. ``MigrationsScreen(app, project_dir)``."""
 
@@ -567,7 +552,8 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
             if not fut.done():
                 fut.set_result(bool(result))
 
-        self.app.push_screen(MigrationConfirmScreen(request, body), done)
+        # the one confirm dialog; the plan (revisions, SQL, lint findings: escaped markup) goes in its body slot
+        self.app.push_screen(ConfirmScreen(replace(request, body=body, body_markup=True)), done)
         return await fut
 
     @work(exclusive=True, group="mig-run", exit_on_error=False)

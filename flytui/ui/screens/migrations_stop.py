@@ -7,12 +7,13 @@ database is really at (PostgreSQL rolled back what was open).
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 from textual import work
 from textual.message import Message
 from textual.widgets import Log, Static
 
-from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
 
 
 def _esc(text: str) -> str:
@@ -53,9 +54,7 @@ class RunStopMixin:
             else:
                 self.app.notify(f"alembic {label} keeps running", timeout=4)
 
-        from flytui.ui.screens.migrations import MigrationConfirmScreen
-
-        self.app.push_screen(MigrationConfirmScreen(request, body), answered)
+        self.app.push_screen(ConfirmScreen(replace(request, body=body, body_markup=True)), answered)
 
     @work(exclusive=True, group="mig-stop", exit_on_error=False)
     async def stop_run(self, then_quit: bool = False) -> None:

@@ -7,7 +7,7 @@ Results that arrive for a selection the user already left (other app) are discar
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -17,6 +17,10 @@ from textual.worker import Worker, WorkerState
 
 from flytui.ui import commands
 from flytui.ui.widgets.table import ResourceTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flytui.fly.command import FlyCommand
+    from flytui.ui.screens.confirm import ConfirmRequest
 
 
 def rate_gate(app: Any) -> Any:
@@ -62,6 +66,12 @@ class Pane(Vertical):
     MARKABLE: ClassVar[bool] = False
     NEEDS_APP: ClassVar[bool] = True
     EMPTY: ClassVar[str] = "Nothing here yet."  # shown when a load returns no rows; ``{token}`` is filled in
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # a pane's keys are its group's in the one registry (flytui/ui/commands.py): never listed by hand
+        if cls.__dict__.get("GROUP") and "BINDINGS" not in cls.__dict__:
+            cls.BINDINGS = commands.bindings([cls.GROUP])
+        super().__init_subclass__(**kwargs)
 
     DEFAULT_CSS = """
     Pane > .empty-state { color: $foreground-muted; padding: 1 2; height: auto; display: none; }
@@ -175,6 +185,43 @@ class Pane(Vertical):
             self.on_pane_loaded(self.Loaded(self, token, *ready))
             return
         self._load_worker(token)
+
+    def run_confirmed(self, request: "Callable[[], ConfirmRequest]", label: str, done: str, *, worker: str,
+                      title: str | None = None, before: "Callable[[], Awaitable[None]] | None" = None,
+                      after: "Callable[[], None] | None" = None) -> None:
+        """In a worker of group ``GROUP-mutate``: build the request (a builder: a refused value becomes a reported
+        error, never a crash of the key handler), confirm, await ``before``, run its commands as ``label``,
+        call ``after``, say ``done`` and reload."""
+
+        async def run() -> None:
+            req = request()
+            if not await self.app.confirm(req):
+                return
+            if before is not None:
+                await before()
+            await self.execute_commands(req.commands, label)
+            if after is not None:
+                after()
+            self.app.notify(done, title=title, markup=False)
+            self.reload()
+
+        self.run_worker(run, name=worker, group=f"{self.GROUP}-mutate", exit_on_error=False)
+
+    async def confirm_and_execute(self, request: "ConfirmRequest", label: str) -> bool:
+        """Ask ``request``; once confirmed, run its commands (the very objects the dialog showed) in order as one
+        operation ``label`` of the status line. False when declined; a failure raises (the worker reports it)."""
+        if not await self.app.confirm(request):
+            return False
+        await self.execute_commands(request.commands, label)
+        return True
+
+    async def execute_commands(self, commands: "Sequence[FlyCommand]", label: str) -> None:
+        op = self.app.begin_op(label)
+        try:
+            for command in commands:
+                await self.app.client.execute(command)
+        finally:
+            self.app.end_op(op)
 
     def prefilled(self, token: Any) -> tuple[dict[str, dict[str, Any]], Any] | None:
         """(rows, extra) from a read that already finished (the app's launch-time read), else None."""

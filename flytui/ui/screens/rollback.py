@@ -38,18 +38,10 @@ def release_row(rel: Any, current: int | None) -> dict[str, Any]:
     }
 
 
-def redeploy_argv(app: str, image: str) -> list[str]:
-    """flyctl arguments of a redeploy of ``image``: exactly what the deploy screen runs (``redeploy_options``)."""
-    from flytui.ui.screens.deploy import redeploy_options
-
-    return redeploy_options(image, None).argv(app)
-
-
 class ReleasesPane(Pane):
     """Releases of the current app, newest first; ``R`` redeploys the selected release's image."""
 
     GROUP: ClassVar[str] = GROUP
-    BINDINGS = commands.bindings([GROUP])
     TITLE: ClassVar[str] = "Releases"
     EMPTY: ClassVar[str] = "No releases for {token} yet."
     COLUMNS: ClassVar[list[tuple[str, str]]] = [
@@ -88,13 +80,13 @@ class ReleasesPane(Pane):
         """Confirm, then open the deploy screen that runs the redeploy of ``image`` at once. True when started."""
         if not self.app.guard_mutation("Redeploy release"):
             return False
-        argv = self.app.flyctl_argv(*redeploy_argv(app, image))
-        req = ConfirmRequest(f"Redeploy the image of {version} to {app}?", [f"{app} {version}: {image}"], [argv],
-                             confirm_label="Redeploy")
+        from flytui.ui.screens.deploy import DeployScreen, redeploy_options
+
+        options = redeploy_options(image, self.app.project_dir)  # shown here, then run by the deploy screen as is
+        req = ConfirmRequest(f"Redeploy the image of {version} to {app}?", [f"{app} {version}: {image}"],
+                             [self.app.flyctl_argv(*options.argv(app))], confirm_label="Redeploy")
         if not await self.app.confirm(req):
             return False
-        from flytui.ui.screens.deploy import DeployScreen
-
-        self.app.push_screen(DeployScreen(app, self.app.project_dir, image=image, auto_start=True),
+        self.app.push_screen(DeployScreen(app, self.app.project_dir, image=image, auto_start=True, options=options),
                              lambda _result: self.reload() if self.active else None)  # the new release on top
         return True

@@ -11,12 +11,12 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.fly.command import FlyCommand
+from flytui.ui.screens.dialog import FormDialog
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
 
@@ -59,20 +59,21 @@ class ScaleState:
         return cls(dict(sorted(counts.items())), sizes.most_common(1)[0][0] if sizes else None)
 
 
-def scale_plan(app: str, current: ScaleState, counts: dict[str, int], size: str | None) -> list[list[str]]:
-    """flyctl argument lists for the changes only (counts first, then the VM size)."""
-    plan = [["scale", "count", str(n), "--process-group", group, "-a", app, "--yes"]
+def scale_plan(client: Any, app: str, current: ScaleState, counts: dict[str, int],
+               size: str | None) -> list[FlyCommand]:
+    """The client's commands for the changes only (counts first, then the VM size)."""
+    plan = [client.scale_count_command(app, n, group)
             for group, n in counts.items() if current.counts.get(group) != n]
     if size and size != current.size:
-        plan.append(["scale", "vm", size, "-a", app])
+        plan.append(client.scale_vm_command(app, size))
     return plan
 
 
-class ScaleScreen(Dialog[bool]):
+class ScaleScreen(FormDialog[bool]):
     """Dismisses True when at least one change was applied."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    CANCEL_RESULT = False
 
     def __init__(self, app_name: str) -> None:
         super().__init__()
@@ -87,15 +88,10 @@ class ScaleScreen(Dialog[bool]):
             yield Label("VM size (all machines)")
             yield Select([(s, s) for s in VM_SIZES], id="scale-vm", allow_blank=True, prompt="unchanged")
             yield Label("", id="scale-error", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Apply", id="confirm-yes", variant="primary", disabled=True)
-                yield Button("Cancel", id="confirm-no")
+            yield self.form_buttons("Apply", disabled=True)
             yield self.key_hints()
 
     ENTER_HINT = "apply (asks first)"
-
-    def hints(self) -> list[tuple[str, str]]:
-        return [("tab", "next field"), ("esc", "cancel")]
 
     def on_mount(self) -> None:
         self.load_current()
@@ -136,17 +132,8 @@ class ScaleScreen(Dialog[bool]):
         value = self.query_one("#scale-vm", Select).value
         return counts, value if isinstance(value, str) else None
 
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def submit(self) -> None:
         self.apply()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
-            self.apply()
-        else:
-            self.dismiss(False)
 
     @work(exclusive=True, group="scale-apply", exit_on_error=False)
     async def apply(self) -> None:
@@ -156,12 +143,11 @@ class ScaleScreen(Dialog[bool]):
         wanted = self.wanted()
         if wanted is None:
             return
-        plan = scale_plan(self.app_name, self.current, *wanted)
+        plan = scale_plan(self.app.client, self.app_name, self.current, *wanted)
         if not plan:
             self.query_one("#scale-error", Label).update("Nothing changed")
             return
-        req = ConfirmRequest(f"Scale {self.app_name}?", [self.app_name], [self.app.flyctl_argv(*a) for a in plan],
-                             confirm_label="Scale")
+        req = ConfirmRequest(f"Scale {self.app_name}?", [self.app_name], commands=plan, confirm_label="Scale")
         if not await self.app.confirm(req):
             return
         applied = 0
@@ -172,16 +158,13 @@ class ScaleScreen(Dialog[bool]):
                 break
         self.dismiss(applied > 0)
 
-    async def _run_step(self, step: list[str]) -> bool:
-        client, label = self.app.client, " ".join(step[:3])
+    async def _run_step(self, step: FlyCommand) -> bool:
+        args = step.args
+        label = " ".join(args[:3])
         op = self.app.begin_op(label)
         try:
-            if step[1] == "count":
-                await client.scale_count(self.app_name, int(step[2]), group=step[4])
-                message = f"{step[4]}: {step[2]} machine(s)"
-            else:
-                await client.scale_vm(self.app_name, step[2])
-                message = f"VM size {step[2]}"
+            await self.app.client.execute(step)
+            message = f"{step.target}: {args[2]} machine(s)" if args[1] == "count" else f"VM size {args[2]}"
         except Exception as exc:  # noqa: BLE001 - one place turns it into a notification
             self.app.report_error(exc, f"fly {label}")
             return False

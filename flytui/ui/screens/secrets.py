@@ -1,12 +1,16 @@
 """Secrets pane: names, digests and status; set (values on stdin), unset, DATABASE_URL doctor."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flytui.fly.command import FlyCommand
+    from flytui.ui.screens.set_secret import SecretsToSet
 
 
 def secret_row(s: Any) -> dict[str, Any]:
@@ -22,7 +26,6 @@ def secret_row(s: Any) -> dict[str, Any]:
 
 class SecretsPane(Pane):
     GROUP = commands.SECRETS
-    BINDINGS = commands.bindings([commands.SECRETS])
     TITLE = "Secrets"
     COLUMNS = [("name", "NAME"), ("digest", "DIGEST"), ("status", "STATUS"), ("created", "CREATED")]
     EMPTY = "No secrets set on {token}. Press n to set one (values go to flyctl on stdin), b for the DATABASE_URL doctor."
@@ -37,20 +40,23 @@ class SecretsPane(Pane):
             return
         from flytui.ui.screens.set_secret import SetSecretScreen
 
-        def done(result: tuple[dict[str, str], bool] | None) -> None:
+        def done(result: SecretsToSet | None) -> None:
             if result:
-                values, stage = result
-                self.set_secrets(app, values, stage)
+                self.set_secrets(app, result.values, result.stage, result.commands)
 
         self.app.push_screen(SetSecretScreen(app, name=name, value=value), done)
 
-    def set_secrets(self, app: str, values: dict[str, str], stage: bool) -> None:
-        """Send ``values`` to flyctl on stdin (``fly secrets import``), in a worker."""
+    def set_secrets(self, app: str, values: dict[str, str], stage: bool,
+                    commands: Sequence[FlyCommand] | None = None) -> None:
+        """Send ``values`` to flyctl on stdin, in a worker: the ``commands`` the set dialog showed, else the
+        client's commands for them."""
 
         async def run() -> None:
             op = self.app.begin_op(f"secrets set {app}")
             try:
-                await self.app.client.set_secrets(app, values, stage=stage)
+                client = self.app.client
+                await client.run_secrets(commands if commands is not None
+                                         else client.set_secrets_commands(app, values, stage=stage))
             finally:
                 self.app.end_op(op)
             names = ", ".join(sorted(values))
@@ -64,21 +70,10 @@ class SecretsPane(Pane):
         if not app or not names:
             return
 
-        async def run() -> None:
-            req = ConfirmRequest(f"Unset {len(names)} secret(s) on {app}?", names,
-                                 [self.app.flyctl_argv("secrets", "unset", *names, "-a", app)], danger=True,
-                                 confirm_label="Unset")
-            if not await self.app.confirm(req):
-                return
-            op = self.app.begin_op(f"secrets unset {app}")
-            try:
-                await self.app.client.unset_secrets(app, names)
-            finally:
-                self.app.end_op(op)
-            self.app.notify(f"Unset {', '.join(names)} on {app}")
-            self.reload()
-
-        self.run_worker(run, name="secrets-unset", group="secrets-mutate", exit_on_error=False)
+        self.run_confirmed(lambda: ConfirmRequest(f"Unset {len(names)} secret(s) on {app}?", names,
+                                                  commands=[self.app.client.unset_secrets_command(app, names)],
+                                                  danger=True, confirm_label="Unset"),
+                           f"secrets unset {app}", f"Unset {', '.join(names)} on {app}", worker="secrets-unset")
 
     def action_dburl(self) -> None:
         app = self.token()

@@ -67,7 +67,6 @@ def ip_row(ip: Any) -> dict[str, Any]:
 
 class ServicesPane(Pane):
     GROUP = commands.SERVICES
-    BINDINGS = commands.bindings([commands.SERVICES])
     TITLE = "Services & IPs"
     EMPTY = ("{token} has no services and no IP addresses. Add [[services]] or [http_service] to fly.toml and deploy "
              "(d); `fly ips allocate-v4 --shared -a {token}` gives it a public address.")

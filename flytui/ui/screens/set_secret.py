@@ -6,19 +6,27 @@ a plain Tab only moves the focus after the name field has handled the keys queue
 leave the name field (tab, enter, ``=``) are priority bindings of this screen: the app runs them itself, moves
 the focus at once, and every later key goes to the value field. A paste of ``NAME=value`` or ``NAME<Tab>value``
 into the name field is split the same way.
+
+Under the fields the dialog shows the flyctl command(s) its Set button runs, as the client builds them for the
+current name, value and stage choice (``fly secrets import -a APP  < stdin: NAME (values hidden)``): the result
+carries those same :class:`~flytui.fly.command.FlyCommand` objects, which the secrets pane runs.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from textual import events
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, Input, Label
+from textual.containers import Vertical
+from rich.text import Text
+from textual.widgets import Checkbox, Input, Label, Static
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.fly.command import FlyCommand
+from flytui.fly.errors import FlyError
+from flytui.ui.screens.dialog import FormDialog
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SPLIT = re.compile(r"[=\t]")
@@ -49,8 +57,17 @@ class SecretNameInput(Input):
             screen.take_value(value.splitlines()[0] if value else "")
 
 
-class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
-    """Returns ``({NAME: value}, stage)`` or None. The value never leaves this process except on stdin."""
+@dataclass(frozen=True)
+class SecretsToSet:
+    """What the set-secret dialog returns: the values, the stage choice and the commands it showed."""
+
+    values: dict[str, str] = field(repr=False)
+    stage: bool
+    commands: tuple[FlyCommand, ...] = ()
+
+
+class SetSecretScreen(FormDialog[SecretsToSet | None]):
+    """Returns :class:`SecretsToSet` or None. The value never leaves this process except on stdin."""
 
     CSS_PATH = "confirm.tcss"
     BINDINGS = [
@@ -74,10 +91,9 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
                                   restrict=r"[A-Za-z0-9_]*")
             yield Input(self._value, placeholder="value (masked; ctrl+r reveals)", password=True, id="secret-value")
             yield Checkbox("Stage only (apply on next deploy)", False, id="secret-stage")
+            yield Static("", id="confirm-argv", markup=False)
             yield Label("", id="secret-error")
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Set", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            yield self.form_buttons("Set")
             yield self.key_hints()
 
     def hints(self) -> list[tuple[str, str]]:
@@ -91,6 +107,36 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#secret-value" if self._name else "#secret-name", Input).focus()
+        self._show_commands()
+
+    def _wanted(self) -> tuple[str, str, bool]:
+        return (self.query_one("#secret-name", Input).value.strip(), self.query_one("#secret-value", Input).value,
+                self.query_one("#secret-stage", Checkbox).value)
+
+    def _commands(self) -> list[FlyCommand]:
+        """The client's commands for what the fields hold now (FlyError/ValueError when none can carry it)."""
+        name, value, stage = self._wanted()
+        return self.app.client.set_secrets_commands(self.app_name, {name: value}, stage=stage)
+
+    def _show_commands(self) -> None:
+        """The command line(s) Set runs now; nothing until there is a valid name and a value."""
+        name, value, _ = self._wanted()
+        shown = self.query_one("#confirm-argv", Static)
+        if not SECRET_NAME.match(name) or value == "":
+            shown.display = False
+            return
+        try:
+            lines = ["$ " + c.display(self.app.flyctl_program()) for c in self._commands()]
+        except (FlyError, ValueError) as exc:
+            lines = [getattr(exc, "message", None) or str(exc)]
+        shown.update(Text("\n".join(lines)))
+        shown.display = True
+
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        self._show_commands()
+
+    def on_checkbox_changed(self, _event: Checkbox.Changed) -> None:
+        self._show_commands()
 
     def take_value(self, value: str) -> None:
         """Put ``value`` in the (masked) value field and focus it (a split paste)."""
@@ -115,10 +161,7 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
         box = self.query_one("#secret-value", Input)
         box.password = not box.password
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         name = self.query_one("#secret-name", Input).value.strip()
         value = self.query_one("#secret-value", Input).value
         if not SECRET_NAME.match(name):
@@ -127,16 +170,15 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
         if value == "":
             self.query_one("#secret-error", Label).update("Value is empty")
             return
-        self.dismiss(({name: value}, self.query_one("#secret-stage", Checkbox).value))
+        try:
+            commands = self._commands()
+        except (FlyError, ValueError) as exc:  # the value stays in the field: fix it or cancel
+            self.query_one("#secret-error", Label).update(Text(getattr(exc, "message", None) or str(exc)))
+            return
+        self.dismiss(SecretsToSet({name: value}, self.query_one("#secret-stage", Checkbox).value, tuple(commands)))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "secret-name":
+    def field_submitted(self, field: Input) -> None:
+        if field.id == "secret-name":
             self.query_one("#secret-value", Input).focus()
         else:
-            self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
-            self._submit()
-        else:
-            self.dismiss(None)
+            self.submit()

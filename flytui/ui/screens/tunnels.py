@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, Static
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Static
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.fly.names import app_name_error
+from flytui.ui.screens.dialog import FormDialog
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
 from flytui.ui.screens.pane import Pane
@@ -67,11 +67,10 @@ def tunnel_row(info: Any) -> dict[str, Any]:
     }
 
 
-class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
+class OpenTunnelScreen(FormDialog[tuple[str, int, str | None] | None]):
     """Ask for app, remote port and optional host; returns ``(app, port, host)`` or None."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, app_name: str = "", remote_port: int = PG_PORT) -> None:
         super().__init__()
@@ -85,50 +84,32 @@ class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
             yield Input(str(self._port), placeholder="remote port (5432 for Postgres)", id="tunnel-port")
             yield Input("", placeholder="remote host (optional; default APP.internal)", id="tunnel-host")
             yield Label("", id="tunnel-error", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Open", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            yield self.form_buttons("Open")
             yield self.key_hints()
 
     ENTER_HINT = "open the tunnel"
 
-    def hints(self) -> list[tuple[str, str]]:
-        return [("tab", "next field"), ("esc", "cancel")]
-
     def on_mount(self) -> None:
         self.query_one("#tunnel-port" if self._app_name else "#tunnel-app", Input).focus()
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         app = self.query_one("#tunnel-app", Input).value.strip()
         port_text = self.query_one("#tunnel-port", Input).value.strip()
         host = self.query_one("#tunnel-host", Input).value.strip() or None
         error = self.query_one("#tunnel-error", Label)
-        if not app:
-            error.update("App is required")
+        if (problem := app_name_error(app)) is not None:
+            error.update(Text(problem))
             return
         if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
             error.update("Remote port must be a number 1-65535")
             return
         self.dismiss((app, int(port_text), host))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
-            self._submit()
-        else:
-            self.dismiss(None)
-
 
 class TunnelsPane(Pane):
     """Live ``fly proxy`` tunnels with local port, target, state and uptime."""
 
     GROUP: ClassVar[str] = GROUP
-    BINDINGS = commands.bindings([GROUP])
     TITLE: ClassVar[str] = "Tunnels"
     NEEDS_APP: ClassVar[bool] = False
     EMPTY: ClassVar[str] = "No tunnels. Press n to open one (e.g. remote port 5432 for psql)."

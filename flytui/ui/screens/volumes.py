@@ -24,7 +24,6 @@ def volume_row(v: Any) -> dict[str, Any]:
 
 class VolumesPane(Pane):
     GROUP = commands.VOLUMES
-    BINDINGS = commands.bindings([commands.VOLUMES])
     TITLE = "Volumes"
     EMPTY = "No volumes for {token}. Create one with `fly volumes create NAME -a {token}` and mount it in fly.toml."
     COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("size", "SIZE"), ("region", "REGION"),
@@ -39,19 +38,10 @@ class VolumesPane(Pane):
         if not app or not vid:
             return
 
-        async def run() -> None:
+        def request() -> ConfirmRequest:
             name = self.table.rows_data[vid]["name"]
-            req = ConfirmRequest(f"Destroy volume {name} ({vid}) of {app}? Its data is lost.", [vid],
-                                 [self.app.flyctl_argv("volumes", "destroy", vid, "-a", app, "--yes")], typed_name=vid,
-                                 danger=True, confirm_label="Destroy")
-            if not await self.app.confirm(req):
-                return
-            op = self.app.begin_op(f"destroy volume {vid}")
-            try:
-                await self.app.client.destroy_volume(app, vid)
-            finally:
-                self.app.end_op(op)
-            self.app.notify(f"Destroyed volume {vid}")
-            self.reload()
+            return ConfirmRequest(f"Destroy volume {name} ({vid}) of {app}? Its data is lost.", [vid],
+                                  commands=[self.app.client.destroy_volume_command(app, vid)], typed_name=vid,
+                                  danger=True, confirm_label="Destroy")
 
-        self.run_worker(run, name="volume-destroy", group="volumes-mutate", exit_on_error=False)
+        self.run_confirmed(request, f"destroy volume {vid}", f"Destroyed volume {vid}", worker="volume-destroy")
