@@ -159,7 +159,7 @@ async def test_database_url_read_then_fix_through_stdin(sandbox: Any, project: P
         assert await wait_until(pilot, lambda: dburl.query_one("#dburl-input").value == ATTACH_URL)
         assert dburl.query_one("#dburl-input").password
         assert await wait_until(pilot, lambda: not dburl.query_one("#dburl-fix").disabled)
-        assert PASSWORD not in plain(dburl.query_one("#dburl-result"))
+        assert PASSWORD not in plain(dburl.query_one("#dburl-result")) and PASSWORD not in dburl.diff_text()
         await pilot.click("#dburl-fix")
         await rerun_done(pilot, screen, run)
         assert app.screen is screen

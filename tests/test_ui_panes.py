@@ -64,9 +64,10 @@ async def test_dburl_doctor_pasted_url_masked_diff_and_fix_on_stdin(sandbox):
         assert await wait_until(pilot, lambda: screen_name(app) == "DatabaseUrlScreen")
         await pilot.press(*bad, "enter")
         result = str(app.screen.query_one("#dburl-result").render())
-        assert "- postgres://alpha:***@alpha-db.flycast:5432/alpha?sslmode=disable" in result
-        assert "+ postgresql+psycopg://alpha:***@alpha-db.flycast:5432/alpha" in result
-        assert PASSWORD not in result
+        diff = app.screen.diff_text()  # the two-column diff (marker, masked value)
+        assert "- postgres://alpha:***@alpha-db.flycast:5432/alpha?sslmode=disable" in diff
+        assert "+ postgresql+psycopg://alpha:***@alpha-db.flycast:5432/alpha" in diff
+        assert PASSWORD not in result and PASSWORD not in diff
         fix = app.screen.query_one("#dburl-fix")
         assert fix.disabled is False
         scanner.start()
