@@ -17,6 +17,7 @@ from tests.helpers.revgen import RevSpec, table_chain, write_project
 from tests.test_migrations_support import ALEMBIC, FAST_TUNNEL
 from tests.test_migrations_support import demo_dir, fly_db  # noqa: F401 - fixtures
 from tests.helpers.wait import until
+from tests.test_migrations_support import sleeping
 from tests.helpers.settle import settle
 
 
@@ -40,17 +41,6 @@ async def enter_url(pilot: Any, screen: MigrationsScreen, monkeypatch: Any, url:
     monkeypatch.setenv("MIG_TEST_URL", url)
     await pilot.press("c", *"$MIG_TEST_URL", "enter")
     await until(pilot, lambda: screen.snapshot is not None and screen.snapshot.current is not None, what="heads")
-
-
-def sleeping(fly_db: Any, pg_server: Any) -> int:
-    """Backends of the test database inside a revision's ``pg_sleep`` (tests/helpers/revgen.py ``sleep_at``)."""
-    import psycopg
-
-    from flytui.db.lock import libpq_url
-
-    with psycopg.connect(libpq_url(fly_db.direct_url(pg_server)), autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(%%' "
-                            "AND pid <> pg_backend_pid() AND datname = current_database()").fetchone()[0]
 
 
 def state(screen: MigrationsScreen, rev: str) -> str:
