@@ -28,11 +28,11 @@ class HelpScreen(Dialog[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        # by priority (flytui.ui.widgets.columns): the key and command stay whole; the description wraps (rows of
-        # auto height), so the aliases (down to 12 cells) and it (down to 30) give way first; then the aliases and
-        # the view drop
+        # by priority (flytui.ui.widgets.columns): the key and command stay whole; the rows wrap (auto height), so
+        # the aliases (down to 18 cells: the longest alias stays whole) and the description (down to 30) give way
+        # first; then the aliases and the view drop
         for label, priority, min_width, elastic in (("VIEW", 20, None, False), ("KEY", 100, None, False),
-                                                    ("COMMAND", 90, None, False), ("ALIASES", 10, 12, True),
+                                                    ("COMMAND", 90, None, False), ("ALIASES", 10, 18, True),
                                                     ("WHAT IT DOES", 80, 30, True)):
             table.add_column(label, key=label, priority=priority, min_width=min_width, elastic=elastic)
         keymap = self.app.config.keymap
