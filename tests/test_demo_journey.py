@@ -103,7 +103,7 @@ async def test_demo_journey_end_to_end(monkeypatch: Any) -> None:
             dburl = app.screen
             assert dburl.query_one("#dburl-input").value == demo.database_url
             assert dburl.query_one("#dburl-input").password
-            result = str(dburl.query_one("#dburl-result").render())
+            result = str(dburl.query_one("#dburl-result").render()) + "\n" + dburl.diff_text()
             assert "+ postgresql+psycopg://flytui_demo:***@" in result and password not in result
             assert app.focused is dburl.query_one("#dburl-fix")  # prefilled: enter applies the fix
             await pilot.press("enter")

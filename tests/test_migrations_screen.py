@@ -1,7 +1,6 @@
 """The migrations pane (Pilot) with the sandbox flyctl and real PostgreSQL behind its `fly proxy`."""
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -19,6 +18,8 @@ from tests.helpers.revgen import RevSpec, table_chain, write_project
 from tests.test_migrations_support import ALEMBIC, FAST_TUNNEL
 from tests.test_migrations_support import demo_dir, fly_db  # noqa: F401 - fixtures
 from tests.helpers.wait import until
+from tests.test_migrations_support import sleeping
+from tests.helpers.settle import settle
 
 
 def make_app(runner: FlyctlRunner, project: Path, app_name: str | None, read_only: bool = False) -> FlytuiApp:
@@ -115,7 +116,7 @@ async def test_failure_and_dropped_tunnel_are_shown(fly_db, tmp_path: Path, pg_s
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
         await pilot.press("y")
         await until(pilot, lambda: "k1 → k2" in screen.progress_text, what="k2 running")
-        await asyncio.sleep(0.3)
+        await until(pilot, lambda: sleeping(fly_db, pg_server) > 0, what="k2's pg_sleep running")
         os.kill(screen.session.tunnel.pid, signal.SIGKILL)
         await until(pilot, lambda: screen.last_summary is not None, what="summary")
         progress = str(screen.query_one("#mig-progress").render())
@@ -124,7 +125,8 @@ async def test_failure_and_dropped_tunnel_are_shown(fly_db, tmp_path: Path, pg_s
         assert fly_db.heads(pg_server) == ()
         # 2) with the tunnel back, a failing revision: named in the progress line and the detail panel
         await until(pilot, lambda: screen.session.tunnel_state == "up", what="tunnel up")
-        await asyncio.sleep(2.0)  # the killed run's backend ends after pg_sleep
+        # the killed run's backend ends after pg_sleep
+        await until(pilot, lambda: sleeping(fly_db, pg_server) == 0, what="the killed run's backend gone")
         await run_key(pilot, app, screen, "U")
         s = screen.last_summary
         assert not s.ok and s.result.failed_revision == "k3"
@@ -152,7 +154,7 @@ async def test_read_only_static_fallback_and_multiple_heads(sandbox, tmp_path: P
         assert "ModuleNotFoundError" in str(screen.query_one("#mig-detail").render())
         for key in ("U", "u", "b", "S", "m"):
             await pilot.press(key)
-            await pilot.pause(0.1)
+            await settle(pilot, what=f"{key} handled")
             assert app.screen is screen, key  # refused: no dialog
         assert screen.session is not None and not screen.session.has_url
 

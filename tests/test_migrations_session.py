@@ -22,6 +22,8 @@ from flytui.db.migrations import (
 from flytui.sandbox.demo import TEMPLATE_DIR
 from tests.helpers.revgen import RevSpec, table_chain, write_project
 from tests.test_migrations_support import collect, make_session
+from tests.helpers.wait import eventually
+from tests.test_migrations_support import sleeping
 
 from tests.test_migrations_support import demo_dir, fly_db  # noqa: E402,F401 - fixtures
 
@@ -162,7 +164,7 @@ async def test_tunnel_killed_mid_migration(fly_db, tmp_path: Path, pg_server) ->
         async for e in s.run(MigrationAction("upgrade", "head")):
             events.append(e)
             if isinstance(e, Progress) and e.revision == "k2":
-                await asyncio.sleep(0.3)
+                await eventually(lambda: sleeping(fly_db, pg_server) > 0, 20, "k2's pg_sleep running")
                 os.kill(first_pid, signal.SIGKILL)
         summary = events[-1]
         assert isinstance(summary, RunSummary)
@@ -170,7 +172,8 @@ async def test_tunnel_killed_mid_migration(fly_db, tmp_path: Path, pg_server) ->
         assert summary.heads_after == ("k1",)  # consistent: the k2 transaction was rolled back
         assert "the tunnel dropped during upgrade head" in summary.note and "at k1" in summary.note
         assert s.tunnel.state == "up" and s.tunnel.pid != first_pid  # reconnected
-        await asyncio.sleep(2.0)  # the old backend ends when pg_sleep returns and it cannot reply
+        # the old backend ends when pg_sleep returns and it cannot reply
+        await eventually(lambda: sleeping(fly_db, pg_server) == 0, 20, "the old backend gone")
         assert fly_db.heads(pg_server) == ("k1",) and "t_k2" not in fly_db.tables(pg_server)
         assert (await collect(s, MigrationAction("upgrade", "head")))[-1].heads_after == ("k2",)
     finally:

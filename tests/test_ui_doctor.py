@@ -159,7 +159,7 @@ async def test_database_url_read_then_fix_through_stdin(sandbox: Any, project: P
         assert await wait_until(pilot, lambda: dburl.query_one("#dburl-input").value == ATTACH_URL)
         assert dburl.query_one("#dburl-input").password
         assert await wait_until(pilot, lambda: not dburl.query_one("#dburl-fix").disabled)
-        assert PASSWORD not in plain(dburl.query_one("#dburl-result"))
+        assert PASSWORD not in plain(dburl.query_one("#dburl-result")) and PASSWORD not in dburl.diff_text()
         await pilot.click("#dburl-fix")
         await rerun_done(pilot, screen, run)
         assert app.screen is screen
@@ -185,8 +185,10 @@ async def test_read_only_refuses_fixes(sandbox: Any, project: Path) -> None:
             screen.select(check_id)
             await pilot.pause()
             assert "disabled in read-only mode" in plain(screen.query_one("#doctor-detail"))
+            refused = sum("read-only mode" in n for n in notes(app))
             await pilot.press("f")
-            await pilot.pause(0.2)
+            await wait_until(pilot, lambda: sum("read-only mode" in n for n in notes(app)) > refused,
+                             what=f"{check_id}: the read-only refusal")
             assert app.screen is screen
         assert sum("read-only mode" in n for n in notes(app)) == 2
     assert toml.read_bytes() == before
@@ -229,8 +231,8 @@ async def test_login_without_a_terminal_says_what_to_run(sandbox: Any, project: 
         screen = await open_doctor(pilot, app)
         screen.select("auth")
         await pilot.press("f")
-        await pilot.pause(0.1)
-        assert any("auth login" in n and "press r" in n for n in notes(app))
+        await wait_until(pilot, lambda: any("auth login" in n and "press r" in n for n in notes(app)),
+                         what="the auth login advice")
 
 
 async def test_billing_fix_opens_the_url(sandbox: Any, project: Path, monkeypatch: Any) -> None:

@@ -1,7 +1,6 @@
 """fly.toml editor screen: view, edit, live validation, diff confirm, atomic save (Pilot, real files)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ def plain(widget: Any) -> str:
 async def open_editor(pilot: Any, app: FlytuiApp) -> FlyTomlScreen:
     """Open the editor through ``:`` mode, once the shell has finished starting."""
     assert await wait_until(pilot, lambda: app.focused is not None)
-    await pilot.pause(0.1)
+    await wait_until(pilot, lambda: any(p.active for p in app.main.query(".pane")), what="the first pane")
     await pilot.press("colon", *"flytoml", "enter")
     assert await wait_until(pilot, lambda: isinstance(app.screen, FlyTomlScreen)), notes(app)
     return app.screen  # type: ignore[return-value]
@@ -124,7 +123,7 @@ async def test_invalid_toml_cannot_be_saved(project: Path) -> None:
         issues = plain(screen.query_one("#flytoml-issues"))
         assert "✗" in issues and "TOML syntax error" in issues and f"line {row + 1}" in issues
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: any("not saved" in n for n in notes(app)), what="the save refused")
         assert isinstance(app.screen, FlyTomlScreen)  # no diff dialog
         msg = [n for n in notes(app) if "not saved" in n]
         assert msg and f"line {row + 1}" in msg[0]
@@ -142,9 +141,9 @@ async def test_invalid_value_cannot_be_saved(project: Path) -> None:
         await type_at(pilot, screen, (row, len("primary_region = 'nrt")), "x")
         assert "primary_region: 'nrtx' is not a region code" in plain(screen.query_one("#flytoml-issues"))
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: any("primary_region" in n and "not saved" in n for n in notes(app)),
+                         what="the save refused")
         assert isinstance(app.screen, FlyTomlScreen)
-        assert any("primary_region" in n and "not saved" in n for n in notes(app))
     assert toml.read_text() == before
 
 
@@ -199,10 +198,8 @@ async def test_read_only_mode_refuses_edit_and_save(project: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         app.push_screen(FlyTomlScreen(project, proposed=proposed))
-        for _ in range(100):  # the refusal arrives after the screen mounted; a loaded machine may take a while
-            await pilot.pause(0.05)
-            if sum("read-only mode" in n for n in notes(app)) >= 2:
-                break
+        # the refusal arrives after the screen mounted; a loaded machine may take a while
+        await wait_until(pilot, lambda: sum("read-only mode" in n for n in notes(app)) >= 2, what="the refusal")
         assert isinstance(app.screen, FlyTomlScreen)  # no diff dialog: saving is refused
         assert sum("read-only mode" in n for n in notes(app)) == 2
     assert toml.read_text() == before
@@ -212,9 +209,8 @@ async def test_without_project_folder_the_command_says_why() -> None:
     app = make(None)
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.press("T")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: any("project folder" in n for n in notes(app)), what="the reason")
         assert not isinstance(app.screen, FlyTomlScreen)
-        assert any("project folder" in n for n in notes(app))
 
 
 def test_diff_markup_colours_and_escapes() -> None:

@@ -14,6 +14,7 @@ from flytui.sandbox.commands.parity import hold_lease, seed_members
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from tests.helpers.wait import until
+from tests.helpers.settle import settle
 
 
 def make(sandbox, **kw) -> FlytuiApp:  # type: ignore[no-untyped-def]
@@ -56,7 +57,7 @@ async def open_pane(pilot, key: str, name: str):  # type: ignore[no-untyped-def]
 async def select_row(pilot, pane, key: str) -> None:  # type: ignore[no-untyped-def]
     pane.table.move_cursor(row=pane.table.get_row_index(key), animate=False)
     pane.table.focus()
-    await pilot.pause(0.05)
+    await until(pilot, lambda: pane.table.has_focus and pane.table.selected_key == key, what=f"row {key} selected")
 
 
 async def test_cordon_uncordon_lease_signal_and_kill(sandbox) -> None:
@@ -210,7 +211,8 @@ async def test_org_members_invite_and_remove_with_typed_email(sandbox) -> None:
         await pilot.press("n")
         assert await until(pilot, lambda: type(app.screen).__name__ == "InviteScreen")
         await pilot.press(*"not-an-email", "enter")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: str(app.screen.query_one("#invite-error").render()).strip() != "",
+                    what="the address refused")
         assert type(app.screen).__name__ == "InviteScreen"  # refused before flyctl
         app.screen.query_one("#invite-email").value = ""
         await pilot.press(*"carol@example.com", "enter")
@@ -223,7 +225,8 @@ async def test_org_members_invite_and_remove_with_typed_email(sandbox) -> None:
         assert "orgs remove personal bob@example.com" in argv_text(app)
         await pilot.press("enter")  # nothing typed: nothing runs
         await pilot.press(*"bob", "enter")
-        await pilot.pause(0.1)
+        await settle(pilot, lambda: app.screen.query_one("#confirm-input").value == "bob", workers_idle=False,
+                     what="the wrong name typed and submitted")
         assert confirming(app)
         assert not any(a[:2] == ["orgs", "remove"] for a in sandbox.argv_log())
         app.screen.query_one("#confirm-input").value = ""

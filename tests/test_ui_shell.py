@@ -18,6 +18,8 @@ from flytui.ui import commands
 from flytui.ui.app import FlytuiApp, RegistryProvider
 from flytui.ui.config import Config, ConfigError, default_config_path, parse_config
 from flytui.ui.widgets.filter import parse_filter, row_matches
+from tests.helpers.settle import settle as settle_screen
+from tests.helpers.wait import until
 
 T0 = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
 MUTATING = {"create_app", "destroy_app", "machine_action", "set_secrets", "unset_secrets", "destroy_volume"}
@@ -133,9 +135,18 @@ def make_app(client: FakeClient | None = None, **cfg) -> FlytuiApp:
     return FlytuiApp(Config(refresh_interval=60, **cfg), client or FakeClient())
 
 
-async def settle(pilot, n: int = 6) -> None:
-    for _ in range(n):
-        await pilot.pause(0.02)
+async def settle(pilot, n: int = 0) -> None:
+    """Wait for a settled screen (tests/helpers/settle.py: messages handled, no worker running, two identical
+    renders), never a fixed pause; while a dialog is open, the worker that awaits its answer may run. (``n``: the
+    old number of 20 ms pauses, ignored.)"""
+    from textual.screen import ModalScreen
+
+    app = pilot.app
+
+    def idle() -> bool:  # a dialog's worker awaits the answer: it is the one that may run
+        return isinstance(app.screen, ModalScreen) or all(w.is_finished for w in app.workers)
+
+    await settle_screen(pilot, idle, workers_idle=False)
 
 
 # --- pure parts -----------------------------------------------------------------------------------
@@ -287,10 +298,8 @@ async def test_machine_stop_follows_state_and_bulk_summary():
         await settle(pilot, 2)
         assert "m1, m2" in str(app.screen.query_one("#confirm-target").render())
         await pilot.press("y")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if pane.table.rows_data["m1"]["state"].plain == "stopped" and not pane.following:
-                break
+        await until(pilot, lambda: pane.table.rows_data["m1"]["state"].plain == "stopped" and not pane.following,
+                    what="m1 stopped and no longer followed")
         assert {c[2] for c in client.calls if c[0] == "machine_action"} == {"m1", "m2"}
         assert pane.table.rows_data["m1"]["state"].plain == "stopped"
         assert not pane.table.marked
@@ -311,7 +320,9 @@ async def test_machine_destroy_offers_force():
         await settle(pilot, 4)
         assert "--force" in str(app.screen.query_one("#confirm-argv").render())
         await pilot.press("y")
-        await settle(pilot, 4)
+        # the pane then follows the machine's state (a worker that goes on): wait for the forced call itself
+        await until(pilot, lambda: [c for c in client.calls if c[0] == "machine_action"][-1][4] is True,
+                    what="the forced destroy")
         actions = [c for c in client.calls if c[0] == "machine_action"]
         assert actions[0][4] is False and actions[-1][4] is True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual import work
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -28,11 +29,40 @@ def diagnose(url: str) -> tuple[list[str], str | None]:
     return problems, (fixed if fixed != url else None)
 
 
-def masked_diff(old: str, new: str) -> str:
-    """Two-line diff of the masked URLs (the password never shows)."""
+def masked_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """The diff of the masked URLs as ``(marker, masked URL)`` lines (the password never shows)."""
     from flytui.db.urls import mask_url
 
-    return f"- {mask_url(old)}\n+ {mask_url(new)}"
+    return [("-", mask_url(old)), ("+", mask_url(new))]
+
+
+class DiffLine(Horizontal):
+    """One diff line in two columns: the ``-``/``+`` marker, and the value that wraps beside it (never under it)."""
+
+    DEFAULT_CSS = """
+    DiffLine { height: auto; }
+    DiffLine > .diff-marker { width: 2; height: 1; text-style: bold; }
+    DiffLine > .diff-marker.removed { color: $error; }
+    DiffLine > .diff-marker.added { color: $success; }
+    DiffLine > .diff-value { width: 1fr; height: auto; }
+    """
+
+    def __init__(self, marker: str, **kwargs: Any) -> None:
+        super().__init__(classes="diff-line", **kwargs)
+        self.marker, self.value = marker, ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.marker), classes="diff-marker " + ("removed" if self.marker == "-" else "added"))
+        yield Static("", classes="diff-value", markup=False)
+
+    def show(self, value: str) -> None:
+        self.value = value
+        self.query_one(".diff-value", Static).update(Text(value, overflow="fold"))
+
+    @property
+    def text(self) -> str:
+        """``- value``: what the line says (masked)."""
+        return f"{self.marker} {self.value}"
 
 
 class DatabaseUrlScreen(Dialog[str | None]):
@@ -40,6 +70,9 @@ class DatabaseUrlScreen(Dialog[str | None]):
 
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "dismiss_none", "Close")]
+    DEFAULT_CSS = """
+    DatabaseUrlScreen #dburl-diff { height: auto; margin-top: 1; display: none; }
+    """
 
     def __init__(self, app_name: str, initial: str | None = None) -> None:
         super().__init__()
@@ -56,6 +89,9 @@ class DatabaseUrlScreen(Dialog[str | None]):
                         "in memory only.")
             yield Input(password=True, placeholder="postgres://user:password@host:5432/db", id="dburl-input")
             yield Static("", id="dburl-result", markup=False)
+            with Vertical(id="dburl-diff"):  # a fixed marker column, the (masked) value wrapping beside it
+                yield DiffLine("-", id="dburl-diff-old")
+                yield DiffLine("+", id="dburl-diff-new")
             yield Checkbox("Stage only (apply on next deploy)", False, id="dburl-stage")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Read from machine", id="dburl-read")
@@ -88,18 +124,33 @@ class DatabaseUrlScreen(Dialog[str | None]):
             problems, fixed = diagnose(url)
         except ImportError:
             result.update("DATABASE_URL checks are not available yet (flytui.db.urls missing)")
+            self.show_diff([])
             return
         except Exception as exc:  # noqa: BLE001 - invalid URL text from the user
             result.update(f"Cannot parse this URL: {getattr(exc, 'message', exc)}")
+            self.show_diff([])
             return
         self.original, self.fixed = url, fixed
         if fixed is None:
             result.update("✓ Works with SQLAlchemy + psycopg 3; nothing to fix." +
                           ("\n" + "\n".join(problems) if problems else ""))
         else:
-            result.update("\n".join(f"✗ {p}" for p in problems) + "\n\n" + masked_diff(url, fixed))
+            result.update("\n".join(f"✗ {p}" for p in problems))
+        self.show_diff([] if fixed is None else masked_diff(url, fixed))
         fix_btn = self.query_one("#dburl-fix", Button)
         fix_btn.disabled = fixed is None or self.app.read_only
+
+    def show_diff(self, lines: list[tuple[str, str]]) -> None:
+        """Show the ``(marker, masked value)`` lines of :func:`masked_diff`; none hides the diff."""
+        diff = self.query_one("#dburl-diff", Vertical)
+        for line, (_marker, value) in zip(diff.query(DiffLine), lines):
+            line.show(value)
+        diff.display = bool(lines)
+
+    def diff_text(self) -> str:
+        """The diff as shown, one ``- value`` line each (masked); empty when there is nothing to fix."""
+        diff = self.query_one("#dburl-diff", Vertical)
+        return "\n".join(line.text for line in diff.query(DiffLine)) if diff.display else ""
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.check(event.value.strip())

@@ -28,12 +28,18 @@ class HelpScreen(Dialog[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("VIEW", "KEY", "COMMAND", "ALIASES", "WHAT IT DOES")
+        # by priority (flytui.ui.widgets.columns): the key and command stay whole; the rows wrap (auto height), so
+        # the aliases (down to 18 cells: the longest alias stays whole) and the description (down to 30) give way
+        # first; then the aliases and the view drop
+        for label, priority, min_width, elastic in (("VIEW", 20, None, False), ("KEY", 100, None, False),
+                                                    ("COMMAND", 90, None, False), ("ALIASES", 10, 18, True),
+                                                    ("WHAT IT DOES", 80, 30, True)):
+            table.add_column(label, key=label, priority=priority, min_width=min_width, elastic=elastic)
         keymap = self.app.config.keymap
         for cmd in commands.COMMANDS:
             flag = " (changes things)" if cmd.mutating else ""
             table.add_row(cmd.group, commands.key_label(commands.key_for(cmd, keymap)), ":" + cmd.id,
-                          " ".join(":" + a for a in cmd.aliases), cmd.help + flag, key=cmd.id)
+                          " ".join(":" + a for a in cmd.aliases), cmd.help + flag, key=cmd.id, height=None)
         table.focus()
 
     def action_dismiss_help(self) -> None:

@@ -86,8 +86,10 @@ class MachinesPane(MachineOpsMixin, Pane):
     MARKABLE = True
     EMPTY = ("No machines in {token}. Deploy the project (d, from the folder with fly.toml) to create them, "
              "or pick another app (A).")
-    COLUMNS = [("id", "ID"), ("name", "NAME"), ("state", "STATE"), ("flags", "FLAGS"), ("region", "REGION"),
-               ("image", "IMAGE"), ("checks", "CHECKS"), ("process", "PROCESS"), ("size", "SIZE"), ("updated", "UPDATED")]
+    # (key, label, priority): on a narrow terminal the image shrinks first, then updated, size, process ...
+    COLUMNS = [("id", "ID", 100), ("name", "NAME", 60), ("state", "STATE", 90), ("flags", "FLAGS", 70),
+               ("region", "REGION", 50), ("image", "IMAGE", 10), ("checks", "CHECKS", 80), ("process", "PROCESS", 40),
+               ("size", "SIZE", 30), ("updated", "UPDATED", 20)]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
