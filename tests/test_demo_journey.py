@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable
@@ -73,7 +72,7 @@ async def confirm(pilot: Any, typed: str | None = None) -> str:
 
 
 async def test_demo_journey_end_to_end(monkeypatch: Any) -> None:
-    started = time.monotonic()
+    # no wall-time assertion: tests assert behaviour (a hang is caught by pytest-timeout); bench/ measures time
     demo = Demo(speed=50).start()
     ws = demo.workspace
     sandbox = demo.sandbox
@@ -214,7 +213,6 @@ async def test_demo_journey_end_to_end(monkeypatch: Any) -> None:
         demo.close()
     assert not ws.exists()
     assert pids_mentioning(str(ws)) == []
-    assert time.monotonic() - started < 90
 
 
 async def confirm_destroy(pilot: Any, name: str) -> str:
