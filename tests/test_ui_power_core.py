@@ -11,7 +11,7 @@ from flytui.fly.commandlog import CommandLog, display_argv
 from flytui.fly.runner import FlyctlRunner, Invocation
 from flytui.ui import commands
 from flytui.ui.config import parse_config
-from flytui.ui.screens.scale import ScaleState, scale_plan, size_name
+from flytui.ui.modals.scale import ScaleState, scale_plan, size_name
 
 
 # --- command log -----------------------------------------------------------------------------------

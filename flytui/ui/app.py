@@ -21,7 +21,7 @@ from flytui.fly.errors import FlyctlNotFound, FlyError
 from flytui.ui import commands, navigation
 from flytui.ui.config import Config
 from flytui.ui.failures import FailureLog
-from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.main import MainScreen
 from flytui.ui.widgets.fields import pick
 
@@ -403,7 +403,7 @@ class FlytuiApp(App):
         self.action_previous_view()
 
     def action_help(self) -> None:
-        from flytui.ui.screens.help import HelpScreen
+        from flytui.ui.modals.help import HelpScreen
 
         self.push_screen(HelpScreen())
 
@@ -420,7 +420,7 @@ class FlytuiApp(App):
             apps.activate()
 
     def action_switch_app(self) -> None:
-        from flytui.ui.screens.picker import PickerScreen
+        from flytui.ui.modals.picker import PickerScreen
 
         names = self.known_apps()
         if not names:
@@ -431,7 +431,7 @@ class FlytuiApp(App):
 
     @work(exclusive=True, group="orgs", exit_on_error=False)
     async def action_switch_org(self) -> None:
-        from flytui.ui.screens.picker import PickerScreen
+        from flytui.ui.modals.picker import PickerScreen
 
         try:
             orgs = await self.client.orgs()
@@ -505,12 +505,12 @@ class FlytuiApp(App):
         if not self.current_app:
             self.notify("Select an app first (A or :scale APP)", severity="warning")
             return
-        from flytui.ui.screens.scale import ScaleScreen
+        from flytui.ui.modals.scale import ScaleScreen
 
         self.push_screen(ScaleScreen(self.current_app), lambda changed: self.action_refresh_view() if changed else None)
 
     def action_open_shell(self) -> None:
-        from flytui.ui.screens.shell import open_shell
+        from flytui.ui.shell import open_shell
 
         pane = self.main.pane
         open_shell(self, pane.table.selected_key if pane.GROUP == commands.MACHINES else None)

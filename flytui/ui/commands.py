@@ -15,9 +15,9 @@ MIGRATIONS = "migrations"  # keys bound by the migrations screen (flytui/ui/scre
 # keys bound by the logs / deploy screens (flytui/ui/screens/{logs,deploy}.py)
 LOGS, DEPLOY = "logs", "deploy"
 COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
-CLUSTERS = "clusters"  # Fly Managed Postgres clusters (flytui/ui/screens/clusters.py)
-SERVICES, MEMBERS = "services", "members"  # services & IPs, org members (flytui/ui/screens/{services,members}.py)
-FLEET = "fleet"  # every account -> org -> app (flytui/ui/screens/fleet.py, flytui/fly/accounts.py)
+CLUSTERS = "clusters"  # Fly Managed Postgres clusters (flytui/ui/panes/clusters.py)
+SERVICES, MEMBERS = "services", "members"  # services & IPs, org members (flytui/ui/panes/{services,members}.py)
+FLEET = "fleet"  # every account -> org -> app (flytui/ui/panes/fleet.py, flytui/fly/accounts.py)
 #: screens that own a command group, and the registry action that opens each (palette / `:` from elsewhere)
 SCREEN_OPENERS = {MIGRATIONS: "open_migrations"}
 PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES, CLUSTERS, SERVICES, MEMBERS, FLEET)
@@ -193,7 +193,7 @@ COMMANDS: tuple[Command, ...] = (
        "screen.toggle_remote"),
     _c("migrate-import-error", "History import error", "Why the history was read statically", "e", MIGRATIONS,
        "screen.show_import_error"),
-    # issue 19: what the other Fly consoles have (flytui/ui/screens/{machine_ops,services,members}.py)
+    # issue 19: what the other Fly consoles have (flytui/ui/panes/{machine_ops,services,members}.py)
     _c("services", "Services & IPs", "Services of the current app (ports, handlers, checks, min running) and its "
        "IP addresses (or :services APP)", "6", VIEW, "show_view('services')", "svc", "ips", takes_arg=True),
     _c("members", "Org members", "Members of the current organization and their roles (fly orgs show)", "7", VIEW,

@@ -325,7 +325,7 @@ class DeployScreen(Screen[None]):
         try:
             confirm = getattr(self.app, "confirm", None)
             if confirm is not None:
-                from flytui.ui.screens.confirm import ConfirmRequest
+                from flytui.ui.modals.confirm import ConfirmRequest
 
                 ok = await confirm(ConfirmRequest(
                     title="Stop the running deploy? (flyctl is killed; what is already released stays)",

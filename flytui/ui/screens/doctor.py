@@ -391,7 +391,7 @@ class DoctorScreen(Screen[None]):
 
     def open_dburl_fix(self, app: str, url: str) -> None:
         """Open the DATABASE_URL screen prefilled; it returns the fixed URL once the secret was set."""
-        from flytui.ui.screens.dburl import DatabaseUrlScreen
+        from flytui.ui.modals.dburl import DatabaseUrlScreen
 
         self.app.push_screen(DatabaseUrlScreen(app, initial=url), self.after_dburl)
 
@@ -440,7 +440,7 @@ class DoctorScreen(Screen[None]):
     async def open_create_app(self, name: str) -> None:
         from textual.widgets import Input
 
-        from flytui.ui.screens.create_app import CreateAppScreen
+        from flytui.ui.modals.create_app import CreateAppScreen
 
         org = getattr(self.app, "org_filter", None) or self.app.config.default_org
         screen = CreateAppScreen(default_org=org)

@@ -18,7 +18,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Static, TextArea
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.dialog import Dialog
 from flytui.fly.flytoml import FLY_TOML, FlyTomlIssue, unified_diff, validate_text, write_atomic
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Log, Static
 
 from flytui.ui import commands
-from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.migrations_stop import RunStopMixin
 from flytui.ui.widgets.plain import PlainDataTable
 
@@ -42,7 +42,7 @@ def _esc(text: str) -> str:
 class MigrationConfirmScreen(ConfirmScreen):
     """The shared confirm dialog plus the plan: revisions, SQL and lint findings."""
 
-    CSS_PATH = [str(HERE / "confirm.tcss"), str(HERE / "migrations.tcss")]
+    CSS_PATH = [str(HERE.parent / "modals" / "confirm.tcss"), str(HERE / "migrations.tcss")]
 
     def __init__(self, request: ConfirmRequest, body: str) -> None:
         super().__init__(request)

@@ -12,7 +12,7 @@ from textual import work
 from textual.message import Message
 from textual.widgets import Log, Static
 
-from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.modals.confirm import ConfirmRequest
 
 
 def _esc(text: str) -> str:

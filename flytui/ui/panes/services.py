@@ -15,8 +15,8 @@ from rich.text import Text
 from flytui.fly.errors import FlyError
 from flytui.fly.ops import Service, services_from_machines
 from flytui.ui import commands
-from flytui.ui.screens.app_ops import DASHBOARD_URL, open_in_browser
-from flytui.ui.screens.pane import Pane
+from flytui.ui.panes.app_ops import DASHBOARD_URL, open_in_browser
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import fmt_time
 
 #: internal/command/ips/render.go @ ad0172f

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.dialog import Dialog
 from flytui.ui.widgets.fields import fmt_time, pick, text
 
 

@@ -21,15 +21,15 @@ from textual.widgets import Button, Input, Label, Static
 from flytui.fly.errors import FlyError
 from flytui.fly.ops import validate_email
 from flytui.ui import commands
-from flytui.ui.screens.confirm import ConfirmRequest
-from flytui.ui.screens.pane import Pane
+from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import fmt_time
 
 
 class InviteScreen(ModalScreen[str | None]):
     """Ask for the email to invite; shows the exact flyctl command; returns the email (or None)."""
 
-    CSS_PATH = "confirm.tcss"
+    CSS_PATH = "../modals/confirm.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, org: str, argv_of: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from rich.text import Text
 
 from flytui.fly.errors import FlyError
-from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.modals.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
 
 
@@ -44,7 +44,7 @@ def flags_cell(machine: Any, lease: Any = None, now: datetime | None = None) -> 
 
 
 class MachineOpsMixin:
-    """Mixed into :class:`flytui.ui.screens.machines.MachinesPane` (uses its table, token, machines, follow)."""
+    """Mixed into :class:`flytui.ui.panes.machines.MachinesPane` (uses its table, token, machines, follow)."""
 
     leases: dict[str, Any]
 
@@ -169,7 +169,7 @@ class MachineOpsMixin:
 
     def action_signal(self) -> None:
         from flytui.fly.ops import SIGNALS
-        from flytui.ui.screens.picker import PickerScreen
+        from flytui.ui.modals.picker import PickerScreen
 
         app, ids = self._selection()
         if not app:

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Static
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.dialog import Dialog
 
 
 @dataclass(frozen=True)

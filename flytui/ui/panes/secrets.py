@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from flytui.ui import commands
-from flytui.ui.screens.confirm import ConfirmRequest
-from flytui.ui.screens.pane import Pane
+from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
 
 
@@ -35,7 +35,7 @@ class SecretsPane(Pane):
         app = self.token()
         if not app:
             return
-        from flytui.ui.screens.set_secret import SetSecretScreen
+        from flytui.ui.modals.set_secret import SetSecretScreen
 
         def done(result: tuple[dict[str, str], bool] | None) -> None:
             if result:
@@ -84,6 +84,6 @@ class SecretsPane(Pane):
         app = self.token()
         if not app:
             return
-        from flytui.ui.screens.dburl import DatabaseUrlScreen
+        from flytui.ui.modals.dburl import DatabaseUrlScreen
 
         self.app.push_screen(DatabaseUrlScreen(app))

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.dialog import Dialog
 
 
 def diagnose(url: str) -> tuple[list[str], str | None]:

@@ -7,9 +7,9 @@ from typing import Any
 from rich.text import Text
 
 from flytui.ui import commands
-from flytui.ui.screens.app_ops import AppOpsMixin
-from flytui.ui.screens.confirm import ConfirmRequest
-from flytui.ui.screens.pane import Pane
+from flytui.ui.panes.app_ops import AppOpsMixin
+from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
 
 STATUS_CONCURRENCY = 8
@@ -110,12 +110,12 @@ class AppsPane(AppOpsMixin, Pane):
     def action_detail(self) -> None:
         name = self.selected()
         if name:
-            from flytui.ui.screens.app_detail import AppDetailScreen
+            from flytui.ui.modals.app_detail import AppDetailScreen
 
             self.app.push_screen(AppDetailScreen(name, self.apps.get(name)))
 
     def action_create(self) -> None:
-        from flytui.ui.screens.create_app import CreateAppScreen
+        from flytui.ui.modals.create_app import CreateAppScreen
 
         def done(result: tuple[str, str | None] | None) -> None:
             if result:

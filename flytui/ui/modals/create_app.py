@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.dialog import Dialog
 from flytui.ui.commands import validate_app_name
 from flytui.ui.widgets.fields import pick
 

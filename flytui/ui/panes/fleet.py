@@ -20,7 +20,7 @@ from flytui.fly.accounts import Account, AccountsError, FleetApp, load_accounts
 from flytui.fly.errors import FlyError
 from flytui.fly.ops import services_from_machines
 from flytui.ui import commands
-from flytui.ui.screens.pane import Pane
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import state_cell
 
 APP_CONCURRENCY = 6

@@ -10,9 +10,9 @@ from rich.text import Text
 
 from flytui.fly.errors import FlyError, MachineNeedsForce
 from flytui.ui import commands
-from flytui.ui.screens.confirm import ConfirmRequest
-from flytui.ui.screens.machine_ops import MachineOpsMixin, flags_cell
-from flytui.ui.screens.pane import Pane
+from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.panes.machine_ops import MachineOpsMixin, flags_cell
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import SETTLED, fmt_time, pick, state_cell, text
 
 TRANSITION = {"start": "starting", "stop": "stopping", "restart": "restarting", "suspend": "suspending",
@@ -132,7 +132,7 @@ class MachinesPane(MachineOpsMixin, Pane):
         mid = self.table.selected_key
         app = self.token()
         if mid and app:
-            from flytui.ui.screens.machine_detail import MachineDetailScreen
+            from flytui.ui.modals.machine_detail import MachineDetailScreen
 
             self.app.push_screen(MachineDetailScreen(app, mid, self.machines.get(mid)))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from flytui.ui import commands
-from flytui.ui.screens.confirm import ConfirmRequest
-from flytui.ui.screens.pane import Pane
+from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
 
 

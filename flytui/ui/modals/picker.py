@@ -6,7 +6,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.dialog import Dialog
 
 
 class PickerScreen(Dialog[str | None]):

@@ -6,7 +6,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from flytui.ui import commands
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.dialog import Dialog
 from flytui.ui.widgets.plain import PlainDataTable
 
 

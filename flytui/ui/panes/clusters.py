@@ -16,8 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from flytui.ui import commands
-from flytui.ui.screens.confirm import ConfirmRequest
-from flytui.ui.screens.pane import Pane
+from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import text
 
 STATUS_STYLES = {"ready": "green", "initializing": "cyan", "provisioning": "cyan", "creating": "cyan",
@@ -64,7 +64,7 @@ def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
 
 
 class ClusterDetailScreen(ModalScreen[None]):
-    CSS_PATH = "confirm.tcss"
+    CSS_PATH = "../modals/confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
     def __init__(self, cluster_id: str, title: str) -> None:

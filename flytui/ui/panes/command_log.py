@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.widgets import Label, Static
 
 from flytui.ui import commands
-from flytui.ui.screens.pane import Pane
+from flytui.ui.panes.base import Pane
 
 GROUP = "command-log"
 

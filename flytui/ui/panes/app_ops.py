@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flytui.fly.errors import FlyError
-from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.modals.confirm import ConfirmRequest
 
 DASHBOARD_URL = "https://fly.io/apps/{app}"
 
@@ -29,7 +29,7 @@ def open_in_browser(app: Any, url: str, what: str) -> None:
 
 
 class AppOpsMixin:
-    """Mixed into :class:`flytui.ui.screens.apps.AppsPane`."""
+    """Mixed into :class:`flytui.ui.panes.apps.AppsPane`."""
 
     def action_open_dashboard(self) -> None:
         name = self.selected()

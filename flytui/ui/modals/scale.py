@@ -16,8 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select
 
-from flytui.ui.screens.dialog import Dialog
-from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.modals.dialog import Dialog
+from flytui.ui.modals.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
 
 VM_SIZES: tuple[str, ...] = (

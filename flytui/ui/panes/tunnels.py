@@ -13,10 +13,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.dialog import Dialog
 from flytui.ui import commands
-from flytui.ui.screens.confirm import ConfirmRequest
-from flytui.ui.screens.pane import Pane
+from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.panes.base import Pane
 
 GROUP = "tunnels"
 PG_PORT = 5432
@@ -70,7 +70,7 @@ def tunnel_row(info: Any) -> dict[str, Any]:
 class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
     """Ask for app, remote port and optional host; returns ``(app, port, host)`` or None."""
 
-    CSS_PATH = "confirm.tcss"
+    CSS_PATH = "../modals/confirm.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, app_name: str = "", remote_port: int = PG_PORT) -> None:
