@@ -107,7 +107,7 @@ class FlytuiApp(App):
 
     async def on_mount(self) -> None:
         if self.config.keymap:
-            self.set_keymap({f"{cmd.group}.{cmd.id}": key for cmd in commands.COMMANDS
+            self.set_keymap({f"{cmd.group}.{cmd.id}": key for cmd in commands.ALL
                              for cid, key in self.config.keymap.items() if cid == cmd.id})
         self._prefetch_first()  # its flyctl call runs while the main screen is composed and painted
         self.current_app = self._initial_app  # before compose: it picks the initial pane

@@ -6,10 +6,10 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
+from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
 from flytui.ui.widgets.fields import fmt_time, pick, text
 
@@ -43,7 +43,7 @@ def render_detail(name: str, app: Any, status: Any, releases: Any, ips: Any) -> 
 
 class AppDetailScreen(Dialog[None]):
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
+    BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL])
 
     def __init__(self, name: str, app_model: Any = None) -> None:
         super().__init__()
@@ -79,5 +79,3 @@ class AppDetailScreen(Dialog[None]):
         self.query_one("#detail-body", Static).update(
             render_detail(self.app_name, self.app_model, status, releases, ips))
 
-    def action_close(self) -> None:
-        self.dismiss(None)

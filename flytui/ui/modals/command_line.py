@@ -5,11 +5,11 @@ Dismisses with the typed line (the app runs it through ``execute_line``) or None
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from flytui.ui import commands
 from flytui.ui.widgets.command_input import CommandInput, CommandSuggester
 
 
@@ -19,7 +19,7 @@ class CommandLineScreen(ModalScreen[str | None]):
     CommandLineScreen > #command-line-box { height: auto; width: 100%; background: $surface; }
     CommandLineScreen #command-line-keys { color: $foreground-muted; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def compose(self) -> ComposeResult:
         known = getattr(self.app, "known_apps", None)

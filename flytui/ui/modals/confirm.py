@@ -10,11 +10,11 @@ import shlex
 from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Static
 
+from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
 
 
@@ -39,8 +39,7 @@ class ConfirmScreen(Dialog[bool]):
     """Returns True only on an explicit confirm (and a matching typed name)."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm_key", "Yes", show=False),
-                Binding("n", "cancel", "No", show=False)]
+    BINDINGS = commands.local_bindings([commands.DIALOG, commands.CONFIRM])
 
     def __init__(self, request: ConfirmRequest) -> None:
         super().__init__()

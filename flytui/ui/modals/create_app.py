@@ -4,10 +4,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select
 
+from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
 from flytui.ui.commands import validate_app_name
 from flytui.ui.widgets.fields import pick
@@ -15,7 +15,7 @@ from flytui.ui.widgets.fields import pick
 
 class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, default_org: str | None = None) -> None:
         super().__init__()

@@ -12,9 +12,9 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
+from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
 
 
@@ -39,7 +39,7 @@ class DatabaseUrlScreen(Dialog[str | None]):
     """Check a DATABASE_URL and set the fixed value; dismisses with the fixed URL once it was set, else None."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
+    BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, app_name: str, initial: str | None = None) -> None:
         super().__init__()
@@ -78,9 +78,6 @@ class DatabaseUrlScreen(Dialog[str | None]):
             (inp if fix.disabled else fix).focus()  # prefilled with a fixable value: enter applies the fix
         else:
             inp.focus()
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
 
     def check(self, url: str) -> None:
         result = self.query_one("#dburl-result", Static)

@@ -44,6 +44,10 @@ class Dialog(ModalScreen[ResultT]):
         """The keys this dialog takes; the default is escape only."""
         return [("esc", "close")]
 
+    def action_cancel(self) -> None:
+        """esc (registry key ``dialog-close``): close, nothing done. Dialogs whose result is a bool override it."""
+        self.dismiss(None)  # type: ignore[arg-type]
+
     def enter_hint(self) -> str | None:
         focused = self.focused
         if isinstance(focused, Button):

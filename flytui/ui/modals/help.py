@@ -1,8 +1,7 @@
-"""``?`` help: every command of the registry with its key, aliases and help text."""
+"""``?`` help: every command and key of the registry with its key, aliases and help text."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable
 
 from flytui.ui import commands
@@ -12,8 +11,7 @@ from flytui.ui.widgets.plain import PlainDataTable
 
 class HelpScreen(Dialog[None]):
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "dismiss_help", "Close"), Binding("q", "dismiss_help", "Close", show=False),
-                Binding("question_mark", "dismiss_help", "Close", show=False)]
+    BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL, commands.HELP])
     DEFAULT_CSS = """
     HelpScreen DataTable { width: 95%; height: 1fr; max-height: 90%; border: thick $primary; }
     HelpScreen #dialog-keys { width: 95%; margin: 0; background: $surface; padding: 0 1; }
@@ -34,7 +32,8 @@ class HelpScreen(Dialog[None]):
             flag = " (changes things)" if cmd.mutating else ""
             table.add_row(cmd.group, commands.key_label(commands.key_for(cmd, keymap)), ":" + cmd.id,
                           " ".join(":" + a for a in cmd.aliases), cmd.help + flag, key=cmd.id)
+        for cmd in commands.LOCAL_KEYS:  # keys of one dialog or screen: run there, not by name
+            table.add_row(cmd.group, commands.key_label(commands.key_for(cmd, keymap)), cmd.title, "", cmd.help,
+                          key=cmd.id)
         table.focus()
 
-    def action_dismiss_help(self) -> None:
-        self.dismiss(None)

@@ -7,10 +7,10 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
+from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
 from flytui.ui.widgets.fields import fmt_time, pick, text
 
@@ -42,7 +42,7 @@ def render_machine(m: Any) -> str:
 
 class MachineDetailScreen(Dialog[None]):
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
+    BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL])
 
     def __init__(self, app_name: str, machine_id: str, machine: Any = None) -> None:
         super().__init__()
@@ -70,5 +70,3 @@ class MachineDetailScreen(Dialog[None]):
             return
         self.query_one("#detail-body", Static).update(render_machine(m))
 
-    def action_close(self) -> None:
-        self.dismiss(None)

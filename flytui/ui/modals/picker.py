@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
+from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
 
 
@@ -13,7 +13,7 @@ class PickerScreen(Dialog[str | None]):
     """Type to narrow, enter to choose; returns the chosen value (or None)."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, title: str, options: list[tuple[str, str]]) -> None:
         super().__init__()

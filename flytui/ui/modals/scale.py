@@ -11,11 +11,11 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select
 
+from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
 from flytui.ui.modals.confirm import ConfirmRequest
 from flytui.ui.widgets.fields import pick
@@ -72,7 +72,7 @@ class ScaleScreen(Dialog[bool]):
     """Dismisses True when at least one change was applied."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, app_name: str) -> None:
         super().__init__()

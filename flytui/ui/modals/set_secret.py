@@ -14,10 +14,10 @@ import re
 from textual import events
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label
 
+from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -53,14 +53,9 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
     """Returns ``({NAME: value}, stage)`` or None. The value never leaves this process except on stdin."""
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"), Binding("ctrl+r", "reveal", "Reveal/mask"),
-        # priority: run by the app as it reads the key, before the keys typed after it (see the module doc)
-        Binding("tab", "next_field", "Next field", show=False, priority=True),
-        Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
-        Binding("enter", "name_done", "Next field", show=False, priority=True),
-        Binding("equals_sign", "name_done", "Next field", show=False, priority=True),
-    ]
+    # the form keys have priority: run by the app as it reads the key, before the keys typed after it (see the
+    # module doc)
+    BINDINGS = commands.local_bindings([commands.DIALOG, commands.SECRET_FORM])
 
     def __init__(self, app_name: str, name: str = "", value: str = "") -> None:
         super().__init__()

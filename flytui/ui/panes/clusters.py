@@ -10,7 +10,6 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
@@ -65,7 +64,7 @@ def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
 
 class ClusterDetailScreen(ModalScreen[None]):
     CSS_PATH = "../modals/confirm.tcss"
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
+    BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL])
 
     def __init__(self, cluster_id: str, title: str) -> None:
         super().__init__()
@@ -95,7 +94,7 @@ class ClusterDetailScreen(ModalScreen[None]):
                                                   safe(client.mpg_users, self.cluster_id))
         self.query_one("#cluster-detail-body", Static).update(render_cluster_detail(detail, dbs, users))
 
-    def action_close(self) -> None:
+    def action_cancel(self) -> None:
         self.dismiss(None)
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
@@ -30,7 +29,7 @@ class InviteScreen(ModalScreen[str | None]):
     """Ask for the email to invite; shows the exact flyctl command; returns the email (or None)."""
 
     CSS_PATH = "../modals/confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, org: str, argv_of: Any) -> None:
         super().__init__()

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
@@ -71,7 +70,7 @@ class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
     """Ask for app, remote port and optional host; returns ``(app, port, host)`` or None."""
 
     CSS_PATH = "../modals/confirm.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, app_name: str = "", remote_port: int = PG_PORT) -> None:
         super().__init__()

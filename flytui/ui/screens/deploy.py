@@ -18,7 +18,6 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -67,9 +66,9 @@ class DeployScreen(Screen[None]):
 
     CSS_PATH = str(Path(__file__).parent.parent / "deploy.tcss")
     BINDINGS = [
-        Binding("escape", "close", "Back"),
+        *commands.local_bindings([commands.SCREEN]),
         *(replace(b, show=True) for b in commands.bindings([commands.DEPLOY])),
-        Binding("ctrl+c", "cancel_deploy", "Stop deploy", show=False, priority=True),
+        *commands.local_bindings([commands.DEPLOY]),
     ]
 
     class Progress(Message):

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
@@ -46,6 +45,7 @@ from flytui.doctor import (
     run_doctor,
 )
 from flytui.doctor import summary as doctor_summary
+from flytui.ui import commands
 from flytui.ui.widgets.plain import PlainDataTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -109,12 +109,7 @@ class DoctorScreen(Screen[None]):
     """Preflight checks for the current app and project folder."""
 
     CSS_PATH = str(Path(__file__).with_name("doctor.tcss"))
-    BINDINGS = [
-        Binding("escape", "close", "Back"),
-        Binding("r", "rerun", "Re-run"),
-        Binding("f", "fix", "Fix"),
-        Binding("t", "open_flytoml", "fly.toml"),
-    ]
+    BINDINGS = commands.local_bindings([commands.SCREEN, commands.DOCTOR])
 
     class CheckDone(Message):
         """One check finished (posted from ``run_doctor``'s ``on_check``)."""

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Static, TextArea
 
-from flytui.ui.modals.dialog import Dialog
 from flytui.fly.flytoml import FLY_TOML, FlyTomlIssue, unified_diff, validate_text, write_atomic
+from flytui.ui import commands
+from flytui.ui.modals.dialog import Dialog
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.fly.flytoml import FlyToml
@@ -64,8 +64,7 @@ class DiffConfirmScreen(Dialog[bool]):
     """Confirm a save: names the file and shows the unified diff against the file on disk."""
 
     CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm", "Save", show=False),
-                Binding("n", "cancel", "Cancel", show=False)]
+    BINDINGS = commands.local_bindings([commands.DIALOG, commands.CONFIRM])
 
     def __init__(self, path: Path, diff: str, reason: str | None = None) -> None:
         super().__init__()
@@ -93,7 +92,7 @@ class DiffConfirmScreen(Dialog[bool]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "flytoml-save")
 
-    def action_confirm(self) -> None:
+    def action_confirm_key(self) -> None:
         self.dismiss(True)
 
     def action_cancel(self) -> None:
@@ -104,13 +103,8 @@ class FlyTomlScreen(Screen[bool]):
     """View and edit ``project_dir/fly.toml``. Dismisses with True when a proposed change was saved."""
 
     CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
-    BINDINGS = [
-        # priority: the code editor would otherwise take escape to move the focus
-        Binding("escape", "close", "Back", priority=True),
-        Binding("e", "edit", "Edit"),
-        Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("ctrl+r", "reload", "Reload from disk"),
-    ]
+    # esc has priority: the code editor would otherwise take escape to move the focus
+    BINDINGS = commands.local_bindings([commands.FLYTOML])
 
     def __init__(self, project_dir: Path, proposed: "FlyToml | None" = None, reason: str | None = None) -> None:
         super().__init__()

@@ -19,7 +19,6 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
@@ -235,7 +234,7 @@ class LogsScreen(Screen[None]):
     #: view/status updates per second at most (records are queued in between)
     FLUSH_HZ = 20
     BINDINGS = [
-        Binding("escape", "close", "Back"),
+        *commands.local_bindings([commands.SCREEN]),
         *(replace(b, show=b.key in _SHOWN) for b in commands.bindings([commands.LOGS])),
     ]
 

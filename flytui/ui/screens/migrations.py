@@ -17,7 +17,6 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -59,9 +58,7 @@ class MigrationsScreen(RunStopMixin, Screen[None]):
 
     CSS_PATH = str(HERE / "migrations.tcss")
     BINDINGS = [
-        Binding("escape", "close", "Back"),
-        Binding("q", "quit_asking", "Quit", show=False),
-        Binding("r", "reload", "Refresh"),
+        *commands.local_bindings([commands.SCREEN, commands.MIGRATIONS]),
         *(replace(b, show=True) for b in commands.bindings([commands.MIGRATIONS])),
     ]
 
