@@ -298,7 +298,7 @@ async def test_scale_prefilled_confirmed_and_applied(sandbox):
         assert count.value == "2" and screen.query_one("#scale-vm").value == "shared-cpu-1x"
         count.value = "3"
         screen.query_one("#scale-vm").value = "shared-cpu-2x"
-        await pilot.click("#confirm-yes")
+        await pilot.click("#scale-yes")
         assert await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         argv_text = str(app.screen.query_one("#confirm-argv").render())
         assert "scale count 3 --process-group app -a alpha --yes" in argv_text

@@ -42,7 +42,6 @@ def render_detail(name: str, app: Any, status: Any, releases: Any, ips: Any) -> 
 
 
 class AppDetailScreen(Dialog[None]):
-    CSS_PATH = "confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL])
 
     def __init__(self, name: str, app_model: Any = None) -> None:
@@ -51,8 +50,8 @@ class AppDetailScreen(Dialog[None]):
         self.app_model = app_model
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="confirm-box"):
-            yield Label(f"{self.app_name}", id="confirm-title", markup=False)
+        with VerticalScroll(classes="dialog-box"):
+            yield Label(f"{self.app_name}", classes="dialog-title", markup=False)
             yield Static("loading…", id="detail-body", markup=False)
             yield self.key_hints()
 

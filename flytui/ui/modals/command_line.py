@@ -14,11 +14,6 @@ from flytui.ui.widgets.command_input import CommandInput, CommandSuggester
 
 
 class CommandLineScreen(ModalScreen[str | None]):
-    DEFAULT_CSS = """
-    CommandLineScreen { align: center bottom; background: transparent; }
-    CommandLineScreen > #command-line-box { height: auto; width: 100%; background: $surface; }
-    CommandLineScreen #command-line-keys { color: $foreground-muted; padding: 0 1; }
-    """
     BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def compose(self) -> ComposeResult:

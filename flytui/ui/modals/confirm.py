@@ -38,7 +38,6 @@ class ConfirmRequest:
 class ConfirmScreen(Dialog[bool]):
     """Returns True only on an explicit confirm (and a matching typed name)."""
 
-    CSS_PATH = "confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG, commands.CONFIRM])
 
     def __init__(self, request: ConfirmRequest) -> None:
@@ -47,19 +46,19 @@ class ConfirmScreen(Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         r = self.request
-        with Vertical(id="confirm-box", classes="danger" if r.danger else ""):
-            yield Label(r.title, id="confirm-title", markup=False)
+        with Vertical(id="confirm-box", classes="dialog-box danger" if r.danger else "dialog-box"):
+            yield Label(r.title, id="confirm-title", classes="dialog-title", markup=False)
             names = ", ".join(r.targets[:12]) + (f" (+{len(r.targets) - 12} more)" if len(r.targets) > 12 else "")
             yield Static(Content.from_markup("Target: [b]$names[/b]", names=names), id="confirm-target")
             cmds = "\n".join("$ " + shlex.join(a) for a in r.argvs[:8])
             if len(r.argvs) > 8:
                 cmds += f"\n… {len(r.argvs) - 8} more"
             if r.argvs:
-                yield Static(cmds, id="confirm-argv", markup=False)
+                yield Static(cmds, id="confirm-argv", classes="dialog-argv", markup=False)
             if r.typed_name:
                 yield Label(f"Type {r.typed_name!r} to confirm:", markup=False)
                 yield Input(placeholder=r.typed_name, id="confirm-input")
-            with Horizontal(id="confirm-buttons"):
+            with Horizontal(id="confirm-buttons", classes="dialog-buttons"):
                 yield Button(r.confirm_label, id="confirm-yes", variant="error" if r.danger else "primary",
                              disabled=bool(r.typed_name))
                 yield Button(r.cancel_label, id="confirm-no")

@@ -14,7 +14,6 @@ from flytui.ui.widgets.fields import pick
 
 
 class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
-    CSS_PATH = "confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, default_org: str | None = None) -> None:
@@ -22,15 +21,15 @@ class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
         self.default_org = default_org
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label("Create app", id="confirm-title")
+        with Vertical(classes="dialog-box"):
+            yield Label("Create app", classes="dialog-title")
             yield Input(placeholder="app-name", id="create-name")
             yield Select([(Text(self.default_org), self.default_org)] if self.default_org else [], prompt="organization",
                          value=self.default_org or Select.NULL, id="create-org")
             yield Label("", id="create-error", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Create", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Create", id="create-app-yes", variant="primary")
+                yield Button("Cancel", id="create-app-no")
             yield self.key_hints()
 
     ENTER_HINT = "create"
@@ -80,7 +79,7 @@ class CreateAppScreen(Dialog[tuple[str, str | None] | None]):
         self._submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
+        if event.button.id == "create-app-yes":
             self._submit()
         else:
             self.dismiss(None)

@@ -38,7 +38,6 @@ def masked_diff(old: str, new: str) -> str:
 class DatabaseUrlScreen(Dialog[str | None]):
     """Check a DATABASE_URL and set the fixed value; dismisses with the fixed URL once it was set, else None."""
 
-    CSS_PATH = "confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, app_name: str, initial: str | None = None) -> None:
@@ -49,15 +48,15 @@ class DatabaseUrlScreen(Dialog[str | None]):
         self.original: str | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label(f"DATABASE_URL doctor — {self.app_name}", id="confirm-title", markup=False)
+        with Vertical(classes="dialog-box"):
+            yield Label(f"DATABASE_URL doctor — {self.app_name}", classes="dialog-title", markup=False)
             yield Label("Paste the value (shown masked), or read it from a running machine (fly ssh console).\n"
                         "The fixed value is set with `fly secrets import` (stdin, never argv); flytui keeps it "
                         "in memory only.")
             yield Input(password=True, placeholder="postgres://user:password@host:5432/db", id="dburl-input")
             yield Static("", id="dburl-result", markup=False)
             yield Checkbox("Stage only (apply on next deploy)", False, id="dburl-stage")
-            with Horizontal(id="confirm-buttons"):
+            with Horizontal(classes="dialog-buttons"):
                 yield Button("Read from machine", id="dburl-read")
                 yield Button("Check", id="dburl-check")
                 yield Button("Fix", id="dburl-fix", variant="warning", disabled=True)

@@ -1,8 +1,9 @@
 """The one modal base: every dialog is centred, fits an 80×24 terminal (its box scrolls instead of clipping)
 and says which keys it takes (a hint line at the bottom of the box).
 
-Subclasses compose their content inside ``Vertical(id="confirm-box")`` (or ``VerticalScroll``) and yield
-``self.key_hints()`` last; ``hints()`` returns the ``(key, what)`` pairs to show. The line also names what
+Subclasses compose their content inside ``Vertical(classes="dialog-box")`` (or ``VerticalScroll``), with a
+``dialog-title`` label and ``dialog-buttons`` row, and yield ``self.key_hints()`` last (the styles are in
+flytui/ui/flytui.tcss); ``hints()`` returns the ``(key, what)`` pairs to show. The line also names what
 enter does right now (the focused button, or the field's submit), so enter is never a silent surprise.
 """
 from __future__ import annotations
@@ -31,12 +32,6 @@ def hint_text(pairs: list[tuple[str, str]]) -> Text:
 class Dialog(ModalScreen[ResultT]):
     """Centred, small-terminal friendly modal with a key hint line (``#dialog-keys``)."""
 
-    DEFAULT_CSS = """
-    Dialog { align: center middle; }
-    Dialog > #confirm-box { max-width: 100%; max-height: 100%; overflow-y: auto; }
-    Dialog #confirm-box > Label { width: 100%; }
-    Dialog #dialog-keys { height: auto; color: $foreground-muted; margin-top: 1; }
-    """
     #: what enter does when the focus is not on a button (e.g. "submit"); None: no enter hint there
     ENTER_HINT: ClassVar[str | None] = None
 

@@ -10,12 +10,7 @@ from flytui.ui.widgets.plain import PlainDataTable
 
 
 class HelpScreen(Dialog[None]):
-    CSS_PATH = "confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL, commands.HELP])
-    DEFAULT_CSS = """
-    HelpScreen DataTable { width: 95%; height: 1fr; max-height: 90%; border: thick $primary; }
-    HelpScreen #dialog-keys { width: 95%; margin: 0; background: $surface; padding: 0 1; }
-    """
 
     def compose(self) -> ComposeResult:
         yield PlainDataTable(id="help-table", cursor_type="row")

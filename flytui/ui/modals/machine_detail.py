@@ -41,7 +41,6 @@ def render_machine(m: Any) -> str:
 
 
 class MachineDetailScreen(Dialog[None]):
-    CSS_PATH = "confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL])
 
     def __init__(self, app_name: str, machine_id: str, machine: Any = None) -> None:
@@ -49,8 +48,8 @@ class MachineDetailScreen(Dialog[None]):
         self.app_name, self.machine_id, self.machine = app_name, machine_id, machine
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="confirm-box"):
-            yield Label(f"Machine {self.machine_id} ({self.app_name})", id="confirm-title", markup=False)
+        with VerticalScroll(classes="dialog-box"):
+            yield Label(f"Machine {self.machine_id} ({self.app_name})", classes="dialog-title", markup=False)
             yield Static(render_machine(self.machine) if self.machine is not None else "loading…",
                          id="detail-body", markup=False)
             yield self.key_hints()

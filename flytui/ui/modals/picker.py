@@ -12,7 +12,6 @@ from flytui.ui.modals.dialog import Dialog
 class PickerScreen(Dialog[str | None]):
     """Type to narrow, enter to choose; returns the chosen value (or None)."""
 
-    CSS_PATH = "confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, title: str, options: list[tuple[str, str]]) -> None:
@@ -21,8 +20,8 @@ class PickerScreen(Dialog[str | None]):
         self.options = options
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label(self.title_text, id="confirm-title", markup=False)
+        with Vertical(classes="dialog-box"):
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Input(placeholder="type to filter", id="picker-filter")
             yield OptionList(*[Option(label, id=value) for label, value in self.options], id="picker-list", markup=False)
             yield self.key_hints()

@@ -71,7 +71,6 @@ def scale_plan(app: str, current: ScaleState, counts: dict[str, int], size: str 
 class ScaleScreen(Dialog[bool]):
     """Dismisses True when at least one change was applied."""
 
-    CSS_PATH = "confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, app_name: str) -> None:
@@ -80,16 +79,16 @@ class ScaleScreen(Dialog[bool]):
         self.current: ScaleState | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label(f"Scale {self.app_name}", id="confirm-title", markup=False)
+        with Vertical(classes="dialog-box"):
+            yield Label(f"Scale {self.app_name}", classes="dialog-title", markup=False)
             yield Label("Loading machines…", id="scale-status", markup=False)
             yield Vertical(id="scale-groups")
             yield Label("VM size (all machines)")
             yield Select([(s, s) for s in VM_SIZES], id="scale-vm", allow_blank=True, prompt="unchanged")
             yield Label("", id="scale-error", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Apply", id="confirm-yes", variant="primary", disabled=True)
-                yield Button("Cancel", id="confirm-no")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Apply", id="scale-yes", variant="primary", disabled=True)
+                yield Button("Cancel", id="scale-no")
             yield self.key_hints()
 
     ENTER_HINT = "apply (asks first)"
@@ -121,7 +120,7 @@ class ScaleScreen(Dialog[bool]):
         self.query_one("#scale-status", Label).update(f"Now: {summary}; VM {state.size or 'unknown'}")
         if state.size in VM_SIZES:
             self.query_one("#scale-vm", Select).value = state.size
-        self.query_one("#confirm-yes", Button).disabled = False
+        self.query_one("#scale-yes", Button).disabled = False
         self.call_after_refresh(lambda: self.query(".scale-count").first(Input).focus())
 
     def wanted(self) -> tuple[dict[str, int], str | None] | None:
@@ -143,7 +142,7 @@ class ScaleScreen(Dialog[bool]):
         self.apply()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
+        if event.button.id == "scale-yes":
             self.apply()
         else:
             self.dismiss(False)

@@ -52,7 +52,6 @@ class SecretNameInput(Input):
 class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
     """Returns ``({NAME: value}, stage)`` or None. The value never leaves this process except on stdin."""
 
-    CSS_PATH = "confirm.tcss"
     # the form keys have priority: run by the app as it reads the key, before the keys typed after it (see the
     # module doc)
     BINDINGS = commands.local_bindings([commands.DIALOG, commands.SECRET_FORM])
@@ -63,16 +62,16 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
         self._name, self._value = name, value
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label(f"Set secret on {self.app_name}", id="confirm-title", markup=False)
+        with Vertical(classes="dialog-box"):
+            yield Label(f"Set secret on {self.app_name}", classes="dialog-title", markup=False)
             yield SecretNameInput(self._name, placeholder="NAME", id="secret-name",
                                   restrict=r"[A-Za-z0-9_]*")
             yield Input(self._value, placeholder="value (masked; ctrl+r reveals)", password=True, id="secret-value")
             yield Checkbox("Stage only (apply on next deploy)", False, id="secret-stage")
             yield Label("", id="secret-error")
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Set", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Set", id="secret-yes", variant="primary")
+                yield Button("Cancel", id="secret-no")
             yield self.key_hints()
 
     def hints(self) -> list[tuple[str, str]]:
@@ -131,7 +130,7 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
             self._submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
+        if event.button.id == "secret-yes":
             self._submit()
         else:
             self.dismiss(None)

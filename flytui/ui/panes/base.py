@@ -63,12 +63,6 @@ class Pane(Vertical):
     NEEDS_APP: ClassVar[bool] = True
     EMPTY: ClassVar[str] = "Nothing here yet."  # shown when a load returns no rows; ``{token}`` is filled in
 
-    DEFAULT_CSS = """
-    Pane > .empty-state { color: $foreground-muted; padding: 1 2; height: auto; display: none; }
-    Pane > .pane-failure { color: $error; padding: 0 1; height: auto; display: none; }
-    Pane.is-empty > ResourceTable { height: auto; }
-    """
-
     class Loaded(Message):
         """Rows for the pane, tagged with the selection they were loaded for."""
 

@@ -63,7 +63,6 @@ def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
 
 
 class ClusterDetailScreen(ModalScreen[None]):
-    CSS_PATH = "../modals/confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL])
 
     def __init__(self, cluster_id: str, title: str) -> None:
@@ -72,8 +71,8 @@ class ClusterDetailScreen(ModalScreen[None]):
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="confirm-box"):
-            yield Label(Text(self.title_text), id="confirm-title")
+        with VerticalScroll(classes="dialog-box"):
+            yield Label(Text(self.title_text), classes="dialog-title")
             yield Static("loading…", id="cluster-detail-body", markup=False)
 
     def on_mount(self) -> None:

@@ -28,7 +28,6 @@ from flytui.ui.widgets.fields import fmt_time
 class InviteScreen(ModalScreen[str | None]):
     """Ask for the email to invite; shows the exact flyctl command; returns the email (or None)."""
 
-    CSS_PATH = "../modals/confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, org: str, argv_of: Any) -> None:
@@ -37,20 +36,20 @@ class InviteScreen(ModalScreen[str | None]):
         self.argv_of = argv_of
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label(Text(f"Invite someone to {self.org}"), id="confirm-title")
+        with Vertical(classes="dialog-box"):
+            yield Label(Text(f"Invite someone to {self.org}"), classes="dialog-title")
             yield Input(placeholder="name@example.com", id="invite-email")
-            yield Static(Text(shlex.join(self.argv_of(""))), id="confirm-argv")
+            yield Static(Text(shlex.join(self.argv_of(""))), id="invite-argv", classes="dialog-argv")
             yield Label("", id="invite-error")
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Invite", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Invite", id="invite-yes", variant="primary")
+                yield Button("Cancel", id="invite-no")
 
     def on_mount(self) -> None:
         self.query_one("#invite-email", Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one("#confirm-argv", Static).update(Text(shlex.join(self.argv_of(event.value.strip()))))
+        self.query_one("#invite-argv", Static).update(Text(shlex.join(self.argv_of(event.value.strip()))))
         self.query_one("#invite-error", Label).update("")
 
     def _submit(self) -> None:
@@ -65,7 +64,7 @@ class InviteScreen(ModalScreen[str | None]):
         self._submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
+        if event.button.id == "invite-yes":
             self._submit()
         else:
             self.dismiss(None)

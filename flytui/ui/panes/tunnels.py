@@ -69,7 +69,6 @@ def tunnel_row(info: Any) -> dict[str, Any]:
 class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
     """Ask for app, remote port and optional host; returns ``(app, port, host)`` or None."""
 
-    CSS_PATH = "../modals/confirm.tcss"
     BINDINGS = commands.local_bindings([commands.DIALOG])
 
     def __init__(self, app_name: str = "", remote_port: int = PG_PORT) -> None:
@@ -78,15 +77,15 @@ class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
         self._port = remote_port
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label("Open a tunnel (fly proxy)", id="confirm-title")
+        with Vertical(classes="dialog-box"):
+            yield Label("Open a tunnel (fly proxy)", classes="dialog-title")
             yield Input(self._app_name, placeholder="app (e.g. my-db)", id="tunnel-app")
             yield Input(str(self._port), placeholder="remote port (5432 for Postgres)", id="tunnel-port")
             yield Input("", placeholder="remote host (optional; default APP.internal)", id="tunnel-host")
             yield Label("", id="tunnel-error", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Open", id="confirm-yes", variant="primary")
-                yield Button("Cancel", id="confirm-no")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Open", id="tunnel-yes", variant="primary")
+                yield Button("Cancel", id="tunnel-no")
             yield self.key_hints()
 
     ENTER_HINT = "open the tunnel"
@@ -117,7 +116,7 @@ class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
         self._submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm-yes":
+        if event.button.id == "tunnel-yes":
             self._submit()
         else:
             self.dismiss(None)

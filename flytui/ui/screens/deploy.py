@@ -64,7 +64,6 @@ class DeployScreen(Screen[None]):
     image at once (:func:`redeploy_options`, already confirmed by the caller) and show its progress.
     """
 
-    CSS_PATH = str(Path(__file__).parent.parent / "deploy.tcss")
     BINDINGS = [
         *commands.local_bindings([commands.SCREEN]),
         *(replace(b, show=True) for b in commands.bindings([commands.DEPLOY])),

@@ -108,7 +108,6 @@ def summary_line(checks: list[Check]) -> str:
 class DoctorScreen(Screen[None]):
     """Preflight checks for the current app and project folder."""
 
-    CSS_PATH = str(Path(__file__).with_name("doctor.tcss"))
     BINDINGS = commands.local_bindings([commands.SCREEN, commands.DOCTOR])
 
     class CheckDone(Message):

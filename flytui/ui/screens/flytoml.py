@@ -63,7 +63,6 @@ def errors_of(issues: list[FlyTomlIssue]) -> list[FlyTomlIssue]:
 class DiffConfirmScreen(Dialog[bool]):
     """Confirm a save: names the file and shows the unified diff against the file on disk."""
 
-    CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
     BINDINGS = commands.local_bindings([commands.DIALOG, commands.CONFIRM])
 
     def __init__(self, path: Path, diff: str, reason: str | None = None) -> None:
@@ -102,7 +101,6 @@ class DiffConfirmScreen(Dialog[bool]):
 class FlyTomlScreen(Screen[bool]):
     """View and edit ``project_dir/fly.toml``. Dismisses with True when a proposed change was saved."""
 
-    CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
     # esc has priority: the code editor would otherwise take escape to move the focus
     BINDINGS = commands.local_bindings([commands.FLYTOML])
 

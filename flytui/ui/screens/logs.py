@@ -230,7 +230,6 @@ class LogView(ScrollView, can_focus=True):
 class LogsScreen(Screen[None]):
     """``LogsScreen(app_name, machine_id=None)``: the live log tail of one app."""
 
-    CSS_PATH = str(Path(__file__).parent.parent / "logs.tcss")
     #: view/status updates per second at most (records are queued in between)
     FLUSH_HZ = 20
     BINDINGS = [

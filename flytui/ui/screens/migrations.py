@@ -27,7 +27,6 @@ from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.migrations_stop import RunStopMixin
 from flytui.ui.widgets.plain import PlainDataTable
 
-HERE = Path(__file__).parent
 STATE_STYLE = {"current": "b $success", "applied": "$success", "pending": "$warning", "head": "b $warning",
                "running": "b $accent", "failed": "b $error"}
 LOG_FLUSH = 0.05  # seconds between Log batches
@@ -41,7 +40,6 @@ def _esc(text: str) -> str:
 class MigrationConfirmScreen(ConfirmScreen):
     """The shared confirm dialog plus the plan: revisions, SQL and lint findings."""
 
-    CSS_PATH = [str(HERE.parent / "modals" / "confirm.tcss"), str(HERE / "migrations.tcss")]
 
     def __init__(self, request: ConfirmRequest, body: str) -> None:
         super().__init__(request)
@@ -56,7 +54,6 @@ class MigrationConfirmScreen(ConfirmScreen):
 class MigrationsScreen(RunStopMixin, Screen[None]):
     """Status table + detail/preview + live log of one Alembic project. ``MigrationsScreen(app, project_dir)``."""
 
-    CSS_PATH = str(HERE / "migrations.tcss")
     BINDINGS = [
         *commands.local_bindings([commands.SCREEN, commands.MIGRATIONS]),
         *(replace(b, show=True) for b in commands.bindings([commands.MIGRATIONS])),
