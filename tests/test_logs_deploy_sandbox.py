@@ -20,7 +20,8 @@ from flytui.fly.deploy import OK
 from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.screens.deploy import DeployScreen
-from flytui.ui.screens.logs import LogsScreen, LogView
+from flytui.ui.screens.logs import LogsScreen
+from flytui.ui.widgets.log_view import LogView
 from tests.registry_app import RegistryDispatch
 from tests.helpers.wait import until
 
