@@ -20,7 +20,8 @@ from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.migrations import MigrationConfirmScreen, MigrationsScreen
+from flytui.ui.modals.migration_confirm import MigrationConfirmScreen
+from flytui.ui.screens.migrations import MigrationsScreen
 from tests.helpers.wait import until
 
 ALEMBIC = f"{sys.executable} -m alembic"

@@ -13,7 +13,8 @@ from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.migrations import MigrationConfirmScreen, MigrationsScreen
+from flytui.ui.modals.migration_confirm import MigrationConfirmScreen
+from flytui.ui.screens.migrations import MigrationsScreen
 from tests.helpers.revgen import RevSpec, table_chain, write_project
 from tests.test_migrations_support import ALEMBIC, FAST_TUNNEL
 from tests.test_migrations_support import demo_dir, fly_db  # noqa: F401 - fixtures

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Log, Static
 
 from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.modals.migration_confirm import MigrationConfirmScreen
 
 
 def _esc(text: str) -> str:
@@ -52,8 +53,6 @@ class RunStopMixin:
                 self.stop_run(then_quit)
             else:
                 self.app.notify(f"alembic {label} keeps running", timeout=4)
-
-        from flytui.ui.screens.migrations import MigrationConfirmScreen
 
         self.app.push_screen(MigrationConfirmScreen(request, body), answered)
 
