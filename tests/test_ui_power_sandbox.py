@@ -9,7 +9,8 @@ import time
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui import commands
-from flytui.ui.app import FlytuiApp, RegistryProvider
+from flytui.ui.app import FlytuiApp
+from flytui.ui.palette import RegistryProvider
 from flytui.ui.config import Config, parse_config
 from tests.helpers.wait import until as wait_until
 

@@ -13,7 +13,8 @@ import pytest
 from flytui.fly.errors import MachineNeedsForce
 from flytui.fly.models import App, AppStatus, Machine, Organization, Secret, VersionInfo, Volume, WhoAmI
 from flytui.ui import commands
-from flytui.ui.app import FlytuiApp, RegistryProvider
+from flytui.ui.app import FlytuiApp
+from flytui.ui.palette import RegistryProvider
 from flytui.ui.config import Config, ConfigError, default_config_path, parse_config
 from flytui.ui.widgets.filter import parse_filter, row_matches
 
