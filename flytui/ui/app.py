@@ -26,7 +26,6 @@ from flytui.ui.palette import RegistryProvider
 from flytui.ui.screens.main import MainScreen
 from flytui.ui.widgets.fields import pick
 
-APP_PANES = ("machines", "secrets", "volumes")
 #: seconds the header facts wait at most for the first pane load before starting anyway
 FIRST_DATA_BOUND = 1.5
 #: seconds the first frame may wait for the launch-time read, so a prompt answer is painted in the first frame

@@ -15,7 +15,6 @@ from textual.message import Message
 from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState
 
-from flytui.ui import commands
 from flytui.ui.widgets.table import ResourceTable
 
 
@@ -91,10 +90,6 @@ class Pane(Vertical):
         parent = self.parent
         if getattr(parent, "current", self.id) == self.id:  # the user may have moved on meanwhile
             self.activate()
-
-    @classmethod
-    def pane_bindings(cls) -> list:
-        return commands.bindings([cls.GROUP])
 
     def compose(self) -> ComposeResult:
         yield Label(self.TITLE, classes="pane-title", id=f"{self.GROUP}-title", markup=False)
