@@ -10,7 +10,7 @@ from flytui.sandbox.commands.mpg import add_cluster
 from flytui.ui import commands
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.panes.clusters import ClusterDetailScreen
+from flytui.ui.modals.cluster_detail import ClusterDetailScreen
 from flytui.ui.modals.confirm import ConfirmScreen
 from tests.helpers.wait import until as wait_until
 

@@ -12,7 +12,8 @@ from flytui.fly.models import VersionInfo, WhoAmI
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.flytoml import DiffConfirmScreen, FlyTomlScreen, diff_markup
+from flytui.ui.modals.diff_confirm import DiffConfirmScreen, diff_markup
+from flytui.ui.screens.flytoml import FlyTomlScreen
 from tests.helpers.wait import until as wait_until
 
 APP = "toml-demo"
