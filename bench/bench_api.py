@@ -97,7 +97,7 @@ async def poll_cpu(setup: Setup, polls: int) -> tuple[float, float, float, float
 async def statuses(setup: Setup, latency: float) -> tuple[float, float, float, float]:
     """(API at 8 at a time, flyctl serial at 2 round trips per call, the same at 1, flyctl 8 at a time at 2)
     wall seconds for every app's status."""
-    from flytui.ui.panes.apps import gather_statuses
+    from flytui.fly.statuses import gather_statuses
 
     n = len(setup.names)
     api_client = setup.client(True)

@@ -1,19 +1,16 @@
 """Apps pane: every app of the current org, with per-app status refreshed concurrently (bounded)."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from rich.text import Text
 
+from flytui.fly.statuses import gather_statuses
 from flytui.ui import commands
 from flytui.ui.panes.app_ops import AppOpsMixin
 from flytui.ui.modals.confirm import ConfirmRequest
 from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.fields import fmt_time, pick, state_cell, text
-
-STATUS_CONCURRENCY = 8
-
 
 def app_row(app: Any, status: Any = None) -> dict[str, Any]:
     """Table cells for one app (``status``: optional ``AppStatus`` with fresher fields)."""
@@ -39,20 +36,6 @@ def app_row(app: Any, status: Any = None) -> dict[str, Any]:
         "hostname": text(pick(src, "hostname", default=pick(app, "hostname"))),
         "release": rel_text,
     }
-
-
-async def gather_statuses(client: Any, names: list[str], limit: int = STATUS_CONCURRENCY) -> dict[str, Any]:
-    """``client.status(name)`` for every app, at most ``limit`` at a time; failures map to the exception."""
-    sem = asyncio.Semaphore(limit)
-
-    async def one(name: str) -> tuple[str, Any]:
-        async with sem:
-            try:
-                return name, await client.status(name)
-            except Exception as exc:  # noqa: BLE001 - reported per row, never crashes the refresh
-                return name, exc
-
-    return dict(await asyncio.gather(*(one(n) for n in names)))
 
 
 class AppsPane(AppOpsMixin, Pane):

@@ -120,7 +120,7 @@ class MigrationsScreen(MigrationPromptsMixin, RunStopMixin, Screen[None]):
         return self.query_one("#mig-header", MigrationsHeader).status
 
     def on_mount(self) -> None:
-        from flytui.ui.screens.migrations_setup import choice_text, prepare
+        from flytui.db.migration_setup import choice_text, prepare
 
         self._update_header()
         self.setup = setup = prepare(self.project_dir)
@@ -141,12 +141,12 @@ class MigrationsScreen(MigrationPromptsMixin, RunStopMixin, Screen[None]):
 
     def _start(self, project: Any) -> None:
         """Open the session for ``project`` (with the project settings), read its history, connect if told how."""
-        from flytui.ui.screens.migrations_setup import make_session
+        from flytui.db.migration_setup import make_session
 
         # $FLYTUI_ALEMBIC (one run) > the project settings' command > the flytui config's alembic_command > detected
         config_command = getattr(getattr(self.app, "config", None), "alembic_command", None) or None
-        self.session = make_session(self.app, self.setup, project, os.environ.get("FLYTUI_ALEMBIC") or None,
-                                    config_command)
+        self.session = make_session(self.app.runner, self.app.client, self._tunnel_manager(), self.setup, project,
+                                    os.environ.get("FLYTUI_ALEMBIC") or None, config_command)
         self.session.add_tunnel_listener(lambda _t, state: self.post_message(self.TunnelChanged(state)))
         self._update_header()
         self.load()
@@ -183,7 +183,7 @@ class MigrationsScreen(MigrationPromptsMixin, RunStopMixin, Screen[None]):
         known = self.known_url() if s is not None and not s.has_url else None
         line = header_markup(s, self.snapshot, known, self.app.read_only)
         if s is not None and self.setup is not None:
-            from flytui.ui.screens.migrations_setup import setup_header
+            from flytui.db.migration_setup import setup_header
 
             line += "\n" + esc(setup_header(s, self.setup))
         self.query_one("#mig-header", MigrationsHeader).summary = line

@@ -1,6 +1,7 @@
-"""Setting up the migrations pane: project settings, which Alembic project, which alembic, the header lines.
+"""Setting up a migrations session: project settings, which Alembic project, which alembic, the header lines.
 
-Pure functions over ``flytui.db`` (no widgets), so the pane stays about showing and running.
+Pure functions over ``flytui.db`` (no widgets): the migrations screen (flytui/ui/screens/migrations.py) shows what
+they return.
 """
 from __future__ import annotations
 
@@ -57,9 +58,10 @@ def prepare(start: Path | None) -> Setup:
     return setup
 
 
-def make_session(app: Any, setup: Setup, project: Any, env_command: str | None,
+def make_session(runner: Any, client: Any, tunnels: Any, setup: Setup, project: Any, env_command: str | None,
                  config_command: str | None = None) -> Any:
-    """The MigrationSession for ``project`` with the settings applied. The alembic command: ``env_command``
+    """The MigrationSession for ``project`` with the settings applied (``runner``/``client``: flyctl's; ``tunnels``:
+    the app-wide TunnelManager or None). The alembic command: ``env_command``
     ($FLYTUI_ALEMBIC, for one run), else the project settings' ``command``, else ``config_command`` (the flytui
     config's ``alembic_command``), else detected."""
     from flytui.db.migrations import MigrationSession
@@ -77,7 +79,7 @@ def make_session(app: Any, setup: Setup, project: Any, env_command: str | None,
     if s is not None:
         kwargs = dict(env_extra=s.env, x_args=s.x_args, url_via=s.database_url, cwd=s.cwd,
                       pass_config=s.pass_config, verify_target=s.verify_target)
-    return MigrationSession(project, runner=app.runner, client=app.client, tunnels=getattr(app, "tunnels", None),
+    return MigrationSession(project, runner=runner, client=client, tunnels=tunnels,
                             alembic_command=command, command_source=source, **kwargs)
 
 
