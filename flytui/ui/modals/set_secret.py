@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-from textual import events
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -19,34 +18,9 @@ from textual.widgets import Button, Checkbox, Input, Label
 
 from flytui.ui import commands
 from flytui.ui.modals.dialog import Dialog
+from flytui.ui.widgets.secret_name_input import SecretNameInput
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SPLIT = re.compile(r"[=\t]")
-
-
-class SecretNameInput(Input):
-    """The name field: a paste of ``NAME=value`` / ``NAME<tab>value`` puts the value in the value field."""
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        # "=" ends the name: leave it to the screen's priority binding (Textual drops bindings of keys the
-        # focused input would consume)
-        return character != "=" and super().check_consume_key(key, character)
-
-    def _on_paste(self, event: events.Paste) -> None:
-        text = (event.text or "").strip("\r\n")
-        sep, newline = _SPLIT.search(text), text.find("\n")
-        if sep is not None and (newline < 0 or sep.start() < newline):
-            name, value = text[:sep.start()], text[sep.end():]
-        elif newline >= 0:
-            name, value = text[:newline], text[newline + 1:]
-        else:
-            super()._on_paste(event)
-            return
-        event.stop()
-        self.value = name.strip()
-        screen = self.screen
-        if isinstance(screen, SetSecretScreen):
-            screen.take_value(value.splitlines()[0] if value else "")
 
 
 class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
@@ -65,7 +39,7 @@ class SetSecretScreen(Dialog[tuple[dict[str, str], bool] | None]):
         with Vertical(classes="dialog-box"):
             yield Label(f"Set secret on {self.app_name}", classes="dialog-title", markup=False)
             yield SecretNameInput(self._name, placeholder="NAME", id="secret-name",
-                                  restrict=r"[A-Za-z0-9_]*")
+                                  restrict=r"[A-Za-z0-9_]*", on_value=self.take_value)
             yield Input(self._value, placeholder="value (masked; ctrl+r reveals)", password=True, id="secret-value")
             yield Checkbox("Stage only (apply on next deploy)", False, id="secret-stage")
             yield Label("", id="secret-error")
