@@ -57,9 +57,6 @@ class LogView(ScrollView, can_focus=True):
     def _prefix_width(self) -> int:
         return (13 if self.timestamps else 0) + 5 + 15 + 6
 
-    def _row_height(self, rec: LogRecord, avail: int) -> int:
-        return max(1, -(-len(rec.message) // avail))
-
     def _rebuild(self) -> None:
         """Recompute the virtual size (and wrap offsets) after rows or options changed."""
         pw = self._prefix_width()
