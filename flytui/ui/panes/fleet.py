@@ -52,12 +52,8 @@ def client_for(app: Any, account: Account, cache: dict[str, Any]) -> Any:
         return home.client
     if account.name not in cache:
         from flytui.fly.client import FlyClient
-        from flytui.fly.runner import FlyctlRunner
 
-        base = home.runner
-        runner = FlyctlRunner(getattr(base, "path", None), env={**dict(getattr(base, "env", {}) or {}),
-                                                                **account.child_env()},
-                              default_timeout=getattr(base, "default_timeout", 60.0), cwd=getattr(base, "cwd", None))
+        runner = account.runner(home.runner)
         app.command_log.attach(runner)  # its calls show in the command log (argv only, never the environment)
         cache[account.name] = FlyClient(runner)
     return cache[account.name]
