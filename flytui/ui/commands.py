@@ -310,7 +310,7 @@ def key_for(cmd: Command, keymap: Mapping[str, str] | None = None) -> str | None
 
 
 _KEY_LABELS = {"at": "@", "slash": "/", "colon": ":", "question_mark": "?", "minus": "-", "space": "space",
-               "escape": "esc", "enter": "enter"}
+               "escape": "esc", "enter": "enter", "equals_sign": "="}
 
 
 def key_label(key: str | None) -> str:

@@ -30,8 +30,10 @@ class MigrationPromptsMixin:
 
     @property
     def prompt_mode(self) -> str | None:
-        """The open question (None: none)."""
-        return self.prompt.mode
+        """The open question (None: none, or the bar is not mounted yet)."""
+        for bar in self.query("#mig-input").results(PromptBar):
+            return bar.mode
+        return None
 
     def known_url(self) -> str | None:
         """The DATABASE_URL flytui already knows, fixed for SQLAlchemy + psycopg 3: ``app.database_url`` (set by
