@@ -26,7 +26,7 @@ PROJECT = ROOT / "tests" / "fixtures" / "alembic_corpus" / "langflow"
 
 async def flytui_history() -> tuple[float, float, int, str]:
     from flytui.fly.runner import FlyctlRunner
-    from flytui.ui.screens.migrations_setup import make_session, prepare
+    from flytui.db.migration_setup import make_session, prepare
 
     started = time.perf_counter()
     setup = prepare(PROJECT)

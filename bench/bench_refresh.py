@@ -28,7 +28,7 @@ async def run(n_apps: int, limit: int) -> float:
     from flytui.fly.client import FlyClient
     from flytui.fly.runner import FlyctlRunner
     from flytui.sandbox.state import Sandbox
-    from flytui.ui.screens.apps import gather_statuses
+    from flytui.fly.statuses import gather_statuses
 
     tmp = Path(tempfile.mkdtemp(prefix="flytui-bench-"))
     try:

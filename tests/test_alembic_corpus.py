@@ -1,7 +1,7 @@
 """Real public Alembic projects (``tests/fixtures/alembic_corpus/``, each with its licence and a README naming the
 PyPI release it was taken from and what was trimmed) through flytui's own services, against real PostgreSQL.
 
-Each project goes the way the migrations screen takes it (``flytui/ui/screens/migrations_setup.py``: ``prepare`` =
+Each project goes the way the migrations screen takes it (``flytui/db/migration_setup.py``: ``prepare`` =
 settings + discovery, ``make_session``; then the session's history, preview, lint, run): discovery → history →
 preview (SQL) + lint → upgrade head → downgrade → the database's real heads. Each project has its own settings file
 (``.flytui.toml``) and the test sets no environment variable and no PYTHONPATH: the project's alembic (or
@@ -29,7 +29,7 @@ from flytui.db.alembic_service import current_heads
 from flytui.db.migrations import MigrationAction, MigrationSession, RunSummary
 from flytui.db.target import TargetMismatch
 from flytui.fly.runner import FlyctlRunner
-from flytui.ui.screens.migrations_setup import Setup, make_session, prepare
+from flytui.db.migration_setup import Setup, make_session, prepare
 
 CORPUS = Path(__file__).parent / "fixtures" / "alembic_corpus"
 REPO_VENV = Path(__file__).resolve().parents[1] / ".venv"

@@ -18,7 +18,7 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.sandbox.demo import Demo
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.confirm import ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmScreen
 from tests.helpers.wait import until
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -18,7 +18,8 @@ from flytui.fly.deploy import OK
 from flytui.fly.runner import live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.screens.deploy import DeployScreen
-from flytui.ui.screens.logs import LogsScreen, LogView
+from flytui.ui.screens.logs import LogsScreen
+from flytui.ui.widgets.log_view import LogView
 from tests.helpers.screen_app import ScreenApp, client_for, sandbox_project
 from tests.helpers.wait import until
 

@@ -20,7 +20,7 @@ from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.confirm import ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmScreen
 from flytui.ui.screens.migrations import MigrationsScreen
 from tests.helpers.wait import until
 

@@ -12,7 +12,7 @@ from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.confirm import ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmScreen
 from flytui.ui.screens.migrations import MigrationsScreen
 from tests.helpers.revgen import RevSpec, table_chain, write_project
 from tests.test_migrations_support import ALEMBIC, FAST_TUNNEL

@@ -13,6 +13,7 @@ from flytui.db.alembic_service import Progress, RunFinished, RunStarted
 from flytui.db.lock import MigrationLocked
 from flytui.db.migrations import (
     STAMP_WARNING,
+    DatabaseAppUnknown,
     MigrationAction,
     MigrationSessionError,
     RemoteUnavailable,
@@ -42,7 +43,8 @@ def test_set_url_derives_app_or_asks(demo_dir: Path) -> None:
     assert s.set_url("postgres://u:p%25w@app-db.flycast:5432/app?sslmode=disable") == "app-db"
     assert s.masked_url == "postgres://u:***@app-db.flycast:5432/app?sslmode=disable"
     assert s.set_url("postgresql+psycopg://u:p@127.0.0.1:5432/x") is None and s.direct
-    with pytest.raises(MigrationSessionError, match="which Fly app serves the database host 'db.example.com'"):
+    # a typed error: the migrations screen asks for the database app on this type, never on the message's text
+    with pytest.raises(DatabaseAppUnknown, match="which Fly app serves the database host 'db.example.com'"):
         s.set_url("postgres://u:p@db.example.com:5432/x")
     assert s.set_url("postgres://u:p@db.example.com:5432/x", db_app="pg-x") == "pg-x"
     with pytest.raises(MigrationSessionError, match="NOPE is not set"):

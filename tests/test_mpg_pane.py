@@ -10,8 +10,8 @@ from flytui.sandbox.commands.mpg import add_cluster
 from flytui.ui import commands
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.clusters import ClusterDetailScreen
-from flytui.ui.screens.confirm import ConfirmScreen
+from flytui.ui.modals.cluster_detail import ClusterDetailScreen
+from flytui.ui.modals.confirm import ConfirmScreen
 from tests.helpers.wait import until as wait_until
 
 

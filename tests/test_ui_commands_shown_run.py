@@ -43,7 +43,7 @@ def make(sandbox: Any, **kw: Any) -> tuple[FlytuiApp, SpyRunner]:
 def shown(app: FlytuiApp, sandbox: Any) -> list[tuple[list[str], str]]:
     """The dialog's command lines as (argv without the program, stdin note); the program is flyctl's name."""
     out = []
-    for line in str(app.screen.query_one("#confirm-argv").render()).splitlines():
+    for line in str(app.screen.query_one(".dialog-argv").render()).splitlines():
         assert line.startswith("$ "), line
         cmd, _, stdin = line[2:].partition("  < stdin: ")
         program, *args = shlex.split(cmd)
@@ -177,10 +177,10 @@ async def test_set_secret_runs_the_shown_commands_with_the_value_on_stdin(sandbo
         original = dialog.dismiss
         dialog.dismiss = lambda result=None: (results.append(result), original(result))[1]  # type: ignore[method-assign]
         await pilot.press(*"API_KEY", "enter", *SECRET)
-        await until(pilot, lambda: dialog.query_one("#confirm-argv").display, what="the command line shown")
+        await until(pilot, lambda: dialog.query_one("#secret-argv").display, what="the command line shown")
         lines = shown(app, sandbox)
         assert lines == [(["secrets", "import", "-a", "alpha"], "API_KEY (values hidden)")]
-        assert SECRET not in str(dialog.query_one("#confirm-argv").render())
+        assert SECRET not in str(dialog.query_one("#secret-argv").render())
         await pilot.press("enter")
         await until(pilot, lambda: len(ran(sandbox)) == 1, timeout=30, what="secrets import run")
         await until(pilot, lambda: runner.executed, what="the command executed")

@@ -18,9 +18,9 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.dburl import DatabaseUrlScreen
+from flytui.ui.modals.dburl import DatabaseUrlScreen
 from flytui.ui.screens.doctor import DoctorScreen
-from flytui.ui.screens.help import HelpScreen
+from flytui.ui.modals.help import HelpScreen
 from flytui.ui.widgets.columns import fit_widths
 from flytui.ui.widgets.plain import PlainDataTable
 from tests.helpers.settle import settle

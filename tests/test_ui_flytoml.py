@@ -11,7 +11,7 @@ from flytui.fly.models import VersionInfo, WhoAmI
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.confirm import ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmScreen
 from flytui.ui.screens.flytoml import FlyTomlScreen, diff_markup
 from tests.helpers.wait import until as wait_until
 

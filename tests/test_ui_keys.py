@@ -22,9 +22,9 @@ from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.deploy import DeployScreen
-from flytui.ui.screens.set_secret import SetSecretScreen
+from flytui.ui.modals.set_secret import SetSecretScreen
 from tests.helpers.wait import until
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"

@@ -12,7 +12,7 @@ from flytui.fly.runner import FlyctlRunner, Invocation
 from flytui.ui import commands
 from flytui.ui.config import parse_config
 from flytui.fly.client import FlyClient
-from flytui.ui.screens.scale import ScaleState, scale_plan, size_name
+from flytui.ui.modals.scale import ScaleState, scale_plan, size_name
 
 
 # --- command log -----------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import time
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui import commands
-from flytui.ui.app import FlytuiApp, RegistryProvider
+from flytui.ui.app import FlytuiApp
+from flytui.ui.palette import RegistryProvider
 from flytui.ui.config import Config, parse_config
 from tests.helpers.wait import until as wait_until
 from tests.helpers.settle import settle
@@ -82,7 +83,7 @@ async def test_every_command_in_palette_help_and_completion_and_user_remaps(sand
         await wait_until(pilot, lambda: app.screen.query("#help-table")
                          and app.screen.query_one("#help-table").row_count > 0, what="the help table")
         help_ids = {rk.value for rk in app.screen.query_one("#help-table").rows}
-        assert help_ids == {c.id for c in commands.COMMANDS}
+        assert help_ids == {c.id for c in commands.ALL}
         await pilot.press("escape")
         await colon(pilot, "portfw")  # user alias from the config file
         assert await wait_until(pilot, lambda: app.main.pane.id == "tunnels")
@@ -301,7 +302,7 @@ async def test_scale_prefilled_confirmed_and_applied(sandbox):
         assert count.value == "2" and screen.query_one("#scale-vm").value == "shared-cpu-1x"
         count.value = "3"
         screen.query_one("#scale-vm").value = "shared-cpu-2x"
-        await pilot.click("#confirm-yes")
+        await pilot.click("#scale-yes")
         assert await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         argv_text = str(app.screen.query_one("#confirm-argv").render())
         assert "scale count 3 --process-group app -a alpha --yes" in argv_text

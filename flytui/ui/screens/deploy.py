@@ -18,7 +18,6 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -65,11 +64,10 @@ class DeployScreen(Screen[None]):
     image at once (:func:`redeploy_options`, already confirmed by the caller) and show its progress.
     """
 
-    CSS_PATH = str(Path(__file__).parent.parent / "deploy.tcss")
     BINDINGS = [
-        Binding("escape", "close", "Back"),
+        *commands.local_bindings([commands.SCREEN]),
         *(replace(b, show=True) for b in commands.bindings([commands.DEPLOY])),
-        Binding("ctrl+c", "cancel_deploy", "Stop deploy", show=False, priority=True),
+        *commands.local_bindings([commands.DEPLOY]),
     ]
 
     class Progress(Message):
@@ -327,7 +325,7 @@ class DeployScreen(Screen[None]):
         try:
             confirm = getattr(self.app, "confirm", None)
             if confirm is not None:
-                from flytui.ui.screens.confirm import ConfirmRequest
+                from flytui.ui.modals.confirm import ConfirmRequest
 
                 ok = await confirm(ConfirmRequest(
                     title="Stop the running deploy? (flyctl is killed; what is already released stays)",

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
-from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.modals.confirm import ConfirmRequest
 from flytui.fly.flytoml import FLY_TOML, FlyTomlIssue, unified_diff, validate_text, write_atomic
+from flytui.ui import commands
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.fly.flytoml import FlyToml
@@ -62,14 +62,8 @@ def errors_of(issues: list[FlyTomlIssue]) -> list[FlyTomlIssue]:
 class FlyTomlScreen(Screen[bool]):
     """View and edit ``project_dir/fly.toml``. Dismisses with True when a proposed change was saved."""
 
-    CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
-    BINDINGS = [
-        # priority: the code editor would otherwise take escape to move the focus
-        Binding("escape", "close", "Back", priority=True),
-        Binding("e", "edit", "Edit"),
-        Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("ctrl+r", "reload", "Reload from disk"),
-    ]
+    # esc has priority: the code editor would otherwise take escape to move the focus
+    BINDINGS = commands.local_bindings([commands.FLYTOML])
 
     def __init__(self, project_dir: Path, proposed: "FlyToml | None" = None, reason: str | None = None) -> None:
         super().__init__()

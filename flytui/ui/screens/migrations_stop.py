@@ -13,7 +13,7 @@ from textual import work
 from textual.message import Message
 from textual.widgets import Log, Static
 
-from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
 
 
 def _esc(text: str) -> str:
