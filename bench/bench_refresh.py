@@ -3,6 +3,9 @@ concurrent (flytui's bounded semaphore) vs serial. Prints both times and the rat
 
 Usage: python bench/bench_refresh.py [n_apps] [concurrency]
 
+This is the flyctl path only (the fallback). With the Machines API fast path the apps pane asks one
+``GET /v1/apps?org_slug=`` per organization instead: bench/bench_api.py measures that against this serial path.
+
 Each sandbox flyctl call is a fresh Python process: its start-up is CPU work that concurrency cannot hide on a
 small machine. The bench therefore also prints the wall time of one call without latency, for context.
 """
@@ -25,7 +28,7 @@ async def run(n_apps: int, limit: int) -> float:
     from flytui.fly.client import FlyClient
     from flytui.fly.runner import FlyctlRunner
     from flytui.sandbox.state import Sandbox
-    from flytui.ui.screens.apps import gather_statuses
+    from flytui.fly.statuses import gather_statuses
 
     tmp = Path(tempfile.mkdtemp(prefix="flytui-bench-"))
     try:

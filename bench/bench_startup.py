@@ -85,7 +85,7 @@ t0 = float(sys.argv[1])
 from flytui.cli import _make_client
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-import flytui.ui.screens.machines as machines_mod
+import flytui.ui.panes.machines as machines_mod
 done = asyncio.Event()
 orig = machines_mod.MachinesPane.after_load
 def after_load(self, extra):

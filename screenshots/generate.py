@@ -53,7 +53,7 @@ class Shooter:
 
 
 async def confirm(pilot: Any, typed: str | None = None) -> None:
-    from flytui.ui.screens.confirm import ConfirmScreen
+    from flytui.ui.modals.confirm import ConfirmScreen
 
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.query("#confirm-argv"),

@@ -1,13 +1,24 @@
 """Test helper: a minimal stand-in for ``FlytuiApp``'s registry dispatch, so screens tested in a small ``App``
-run their keys exactly the way the real app does (binding -> ``app.command(id)`` -> registry action)."""
+run their keys exactly the way the real app does (binding -> ``app.command(id)`` -> registry action), styled by
+the app's one stylesheet (flytui/ui/flytui.tcss) as in the real app."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import CSSPathType
+
+import flytui.ui
 from flytui.ui import commands
+
+#: the one app stylesheet: screens carry no CSS of their own
+STYLESHEET = str(Path(flytui.ui.__file__).with_name("flytui.tcss"))
 
 
 class RegistryDispatch:
     """Mixin for test apps: ``action_command`` like ``FlytuiApp.action_command`` (read-only guard included)."""
 
+    CSS_PATH: ClassVar[CSSPathType | None] = STYLESHEET
     read_only = False
     commands_run: list[str]
 

@@ -194,20 +194,24 @@ async def test_cancel_kills_subprocess_and_releases_lock(tmp_path: Path, pg_data
     project = find_alembic_project(write_project(tmp_path, table_chain(["c001"], sleep_at=("c001", 30))))
     runner = AlembicRunner(project, ALEMBIC)
     pid_box: list[int] = []
+    events: list[object] = []
 
     async def consume() -> None:
         async for event in runner.run(["upgrade", "head"], pg_database):
+            events.append(event)
             if isinstance(event, RunStarted):
                 pid_box.append(event.pid)
 
     task = asyncio.create_task(consume())
-    for _ in range(200):
+    deadline = asyncio.get_running_loop().time() + 60
+    busy = 0
+    while not busy and not task.done() and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
         with psycopg.connect(libpq_url(pg_database), autocommit=True) as conn:
             busy = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(30)%%' "
                                 "AND pid <> pg_backend_pid()").fetchone()[0]
-        if busy:
-            break
+    # the run must be inside the migration when it is cancelled; a run that ended first shows why
+    assert busy, f"the migration never reached pg_sleep (run ended: {task.done()}): {events!r}"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

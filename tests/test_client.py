@@ -59,6 +59,10 @@ class FakeRunner:
             return canned
         return CompletedRun(argv=["fly", *args], returncode=0, stdout="", stderr="", duration=0.01)
 
+    async def execute(self, command: Any) -> CompletedRun:  # FlyctlRunner.execute: the command's own options
+        return await self.run(*command.args, stdin=command.stdin, timeout=command.timeout, check=command.check,
+                              cwd=command.cwd)
+
     async def run_json(self, *args: str, timeout: float | None = None, stdin: bytes | None = None) -> Any:
         self.calls.append(Call("json", args, stdin, {"timeout": timeout}))
         value = self.json[self._key(args)]
@@ -209,10 +213,13 @@ async def test_create_app(fake: FakeRunner, client: FlyClient) -> None:
     assert app.name == "my-app"
     assert fake.calls[-1].args == ("apps", "create", "my-app", "--org", "personal", "--json")
     n = len(fake.calls)
-    for bad in ("My-App", "1app", "app_name", "", "a" * 64, "-a", "app name"):
+    # flyctl's rule (flytui/fly/names.py): [a-z0-9-] only, <= 63 characters; a leading dash would be a flag
+    for bad in ("My-App", "app_name", "", "a" * 64, "-a", "app name"):
         with pytest.raises(ValueError):
             await client.create_app(bad, "personal")
     assert len(fake.calls) == n  # nothing ran for invalid names
+    await client.create_app("1app", "personal")  # flyctl accepts a leading digit (plan_builder.go validateAppName)
+    assert fake.calls[-1].args[:3] == ("apps", "create", "1app")
 
 
 def test_validate_app_name_messages() -> None:

@@ -10,23 +10,17 @@ from typing import Any
 import pytest
 from textual.app import App
 
-from tests.helpers.host import HostApp
-
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.screens.deploy import DeployScreen
+from tests.helpers.screen_app import ScreenApp
 from tests.helpers.wait import until as wait_until
 
 HERE = Path(__file__).parent / "fixtures" / "transcripts"
 FAKE = HERE / "fake_flyctl.py"
 
 
-class DeployApp(HostApp):
-    def __init__(self, client: FlyClient, project: Path, confirm_answer: bool = True) -> None:
-        super().__init__(client, DeployScreen("shop-api", project), confirm_answer=confirm_answer)
-
-
-def make(tmp_path: Path, transcript: str, text: str | None = None, **env: str) -> tuple[DeployApp, Path]:
+def make(tmp_path: Path, transcript: str, text: str | None = None, **env: str) -> tuple[ScreenApp, Path]:
     project = tmp_path / "proj"
     project.mkdir()
     (project / "fly.toml").write_text("app = 'shop-api'\n[deploy]\n  strategy = 'bluegreen'\n")
@@ -38,7 +32,7 @@ def make(tmp_path: Path, transcript: str, text: str | None = None, **env: str) -
     wrapper.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/argv\nexec {sys.executable} {FAKE} \"$@\"\n")
     wrapper.chmod(0o755)
     runner = FlyctlRunner(str(wrapper), env={"FAKE_DIR": str(tmp_path), "FAKE_TRANSCRIPT": str(src), **env})
-    return DeployApp(FlyClient(runner), project), project
+    return ScreenApp(FlyClient(runner), lambda: DeployScreen("shop-api", project)), project
 
 
 def result_text(app: App) -> str:

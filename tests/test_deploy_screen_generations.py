@@ -7,22 +7,19 @@ succeeded`` (flyctl @ ad0172f); v0.1.90 prints ``  [1/2] Updating ID [app]`` …
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flytui.ui.screens.deploy import DeployScreen
-from tests.test_logs_deploy_sandbox import PROJECT, ScreenApp, client_for, until
+from tests.helpers.screen_app import ScreenApp, client_for, sandbox_project
+from tests.helpers.wait import until
 
 
 @pytest.fixture
 def project(tmp_path: Path, sandbox: Any) -> Path:
-    dst = tmp_path / "project"
-    shutil.copytree(PROJECT, dst)
-    sandbox.create_app("web-app")
-    return dst
+    return sandbox_project(tmp_path, sandbox)
 
 
 @pytest.mark.parametrize("version", [None, "0.2.77", "0.1.90"], ids=["today", "oldest-supported-v0.2.77",

@@ -14,7 +14,6 @@ Machine ids and app names below are invented.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,8 @@ from flytui.db.tunnel import READY_RE, Tunnel
 from flytui.fly.client import FlyClient
 from flytui.fly.deploy import FAILED, OK, DeployTracker
 from flytui.fly.runner import FlyctlRunner
+from tests.helpers.screen_app import client_for, sandbox_project
 
-PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
 A, B = "148e2d4f7e5e89", "9080524f610e38"
 
 
@@ -214,16 +213,13 @@ def test_release_command_success_then_first_launch() -> None:
 # ---------------------------------------------------------------- the real sandbox flyctl
 @pytest.fixture
 def project(tmp_path: Path, sandbox: Any) -> Path:
-    dst = tmp_path / "project"
-    shutil.copytree(PROJECT, dst)
-    sandbox.create_app("web-app")
-    return dst
+    return sandbox_project(tmp_path, sandbox)
 
 
 async def _deploy(sandbox: Any, project: Path, version: str | None, **env: str) -> tuple[DeployTracker, dict]:
     if version:
         env["FLYTUI_SANDBOX_FLYCTL_VERSION"] = version
-    client = FlyClient(FlyctlRunner(sandbox.flyctl, env={**sandbox.env, **env}, grace=1.0))
+    client = client_for(sandbox, **env)
     tr = DeployTracker("web-app")
     seen: dict[str, list[str]] = {}
 

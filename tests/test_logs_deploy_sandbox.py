@@ -7,38 +7,23 @@ The log stream is ``fly logs --json`` with the sandbox's generator (``FLYTUI_SAN
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.app import App
 
-from flytui.fly.client import FlyClient
-from flytui.fly.runner import FlyctlRunner, live_groups
+from flytui.fly.runner import live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.screens.deploy import DeployScreen
-from flytui.ui.screens.logs import LogsScreen, LogView
-from tests.helpers.host import HostApp
+from flytui.ui.screens.logs import LogsScreen
+from flytui.ui.widgets.log_view import LogView
+from tests.helpers.screen_app import ScreenApp, client_for, sandbox_project
 from tests.helpers.wait import until
-
-PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
-
-
-class ScreenApp(HostApp):
-    """One screen in a test host (tests/helpers/host.py: everything screens may ask of the app)."""
-
-
-def client_for(sandbox: Any, **env: str) -> FlyClient:
-    return FlyClient(FlyctlRunner(sandbox.flyctl, env={**sandbox.env, **env}, grace=1.0))
-
 
 @pytest.fixture
 def project(tmp_path: Path, sandbox: Any) -> Path:
-    dst = tmp_path / "project"
-    shutil.copytree(PROJECT, dst)
-    sandbox.create_app("web-app")
-    return dst
+    return sandbox_project(tmp_path, sandbox)
 
 
 def result(app: App) -> str:

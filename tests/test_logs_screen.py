@@ -18,7 +18,8 @@ from tests.helpers.host import HostApp
 
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
-from flytui.ui.screens.logs import LogsScreen, LogView
+from flytui.ui.screens.logs import LogsScreen
+from flytui.ui.widgets.log_view import LogView
 from tests.helpers.wait import until as wait_until
 
 FAKE = Path(__file__).parent / "fixtures" / "transcripts" / "fake_flyctl.py"

@@ -284,3 +284,100 @@ async def test_concurrency_is_bounded(sandbox, sandbox_api):
     assert sandbox_api.peak_in_flight == 3  # never more than the bound, and the bound was used
     assert len({r["peer"] for r in sandbox_api.requests}) == 3  # one keep-alive connection per slot
     await api.aclose()
+
+
+# --- every app's status: one ListApps per organization (flytui/fly/statuses.py) -----------------------
+# Shape: fly-go @ 22d6e518 flaps/flaps_apps.go ``ListApps`` (``GET /v1/apps?org_slug=ORG`` -> ``{"apps": [App]}``,
+# the same ``App`` as ``GetApp``); the published OpenAPI spec's ``ListApp`` (``id``, ``name``, ``machine_count``,
+# ``network``; no ``status``) is the sandbox fault ``list_shape="openapi"``.
+def seed_orgs(sandbox) -> list[str]:
+    sandbox.add_org("acme", "Acme Corp")
+    sandbox.create_app("web", deployed=True)
+    sandbox.add_machine("web", state="started")
+    sandbox.create_app("api")  # never deployed: pending
+    sandbox.create_app("worker", "acme", deployed=True)
+    sandbox.add_machine("worker", state="stopped")
+    sandbox.create_app("sleepy", "acme", deployed=True)
+    with sandbox.transaction() as st:
+        st["apps"]["sleepy"]["status"] = "suspended"
+    return ["api", "sleepy", "web", "worker"]
+
+
+async def statuses_via_flyctl(client: FlyClient, names: list[str]) -> dict[str, tuple]:
+    plain = FlyClient(client.runner)
+    return {n: ((st := await plain.status(n)).name, st.status, st.deployed, st.org_slug) for n in names}
+
+
+def key(st: Any) -> tuple:
+    return (st.name, st.status, st.deployed, st.org_slug)
+
+
+async def test_every_apps_status_in_one_request_per_org_matches_flyctl(sandbox, sandbox_api):
+    from flytui.fly.statuses import gather_statuses
+
+    names = seed_orgs(sandbox)
+    client, api, log = make_client(sandbox, sandbox_api.url)
+    apps = await client.apps()
+    orgs = {a.name: a.org_slug for a in apps}
+    assert sorted(orgs) == names and orgs["worker"] == "acme"
+    truth = await statuses_via_flyctl(client, names)
+    assert {v[1] for v in truth.values()} == {"deployed", "pending", "suspended"}
+    assert await client.warm_api()
+    status_calls = flyctl_calls(sandbox, "status")
+    got = await gather_statuses(client, names, orgs=orgs)
+    assert {n: key(st) for n, st in got.items()} == truth
+    assert flyctl_calls(sandbox, "status") == status_calls  # no flyctl process
+    assert sorted((r["path"], r["status"]) for r in sandbox_api.requests) == [("/v1/apps", 200)] * 2
+    api_argv = sorted(e.argv[1] for e in log.entries() if e.kind == "api")
+    assert api_argv == ["/v1/apps?org_slug=acme", "/v1/apps?org_slug=personal"]
+
+    # one truth: a change made with the sandbox flyctl is what the next refresh shows
+    assert sandbox.run("machine", "stop", sandbox.read()["apps"]["web"]["machines"][0]["id"], "-a", "web")\
+        .returncode == 0
+    with sandbox.transaction() as st:
+        st["apps"]["web"]["status"] = "suspended"
+    again = await gather_statuses(client, names, orgs=orgs)
+    assert key(again["web"]) == ("web", "suspended", True, "personal") == (await statuses_via_flyctl(client, ["web"]))["web"]
+    await api.aclose()
+
+
+async def test_list_without_status_reads_those_apps_one_by_one(sandbox, sandbox_api):
+    from flytui.fly.statuses import gather_statuses
+
+    names = seed_orgs(sandbox)
+    client, api, _ = make_client(sandbox, sandbox_api.url)
+    orgs = {a.name: a.org_slug for a in await client.apps()}
+    truth = await statuses_via_flyctl(client, names)
+    await client.warm_api()
+    sandbox.inject_fault("api", list_shape="openapi")  # the documented ListApp: id, name, machine_count, network
+    status_calls = flyctl_calls(sandbox, "status")
+    got = await gather_statuses(client, names, orgs=orgs)
+    assert {n: key(st) for n, st in got.items()} == truth
+    assert flyctl_calls(sandbox, "status") == status_calls and api.last_fallback is None
+    paths = [r["path"] for r in sandbox_api.requests]
+    assert paths.count("/v1/apps") == 2  # asked once per org, then GetApp + List for each app
+    assert all(paths.count(f"/v1/apps/{n}") == 1 and paths.count(f"/v1/apps/{n}/machines") == 1 for n in names)
+    await api.aclose()
+
+
+async def test_list_failure_falls_back_to_flyctl_per_app_and_is_recorded(sandbox, sandbox_api):
+    from flytui.fly.statuses import gather_statuses
+
+    names = seed_orgs(sandbox)
+    client, api, log = make_client(sandbox, sandbox_api.url)
+    orgs = {a.name: a.org_slug for a in await client.apps()}
+    truth = await statuses_via_flyctl(client, names)
+    await client.warm_api()
+    sandbox.inject_fault("api", http_status=500, error="flaps is down", times=1)
+    status_calls = flyctl_calls(sandbox, "status")
+    got = await gather_statuses(client, names, orgs=orgs)
+    assert {n: key(st) for n, st in got.items()} == truth
+    failed = [e for e in log.entries() if e.kind == "api" and e.failed]
+    assert failed and "flaps is down" in failed[0].stderr_tail and "falling back to flyctl" in failed[0].stderr_tail
+    # the failed organization's apps were read with flyctl (the other org's request was already answered)
+    failed_org = failed[0].argv[1].rsplit("=", 1)[1]
+    assert flyctl_calls(sandbox, "status") == status_calls + sum(1 for o in orgs.values() if o == failed_org)
+    assert not api.ready  # cooling down: the next refresh goes straight to flyctl
+    await gather_statuses(client, names, orgs=orgs)
+    assert len([e for e in log.entries() if e.kind == "api"]) == len(failed) + 1
+    await api.aclose()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flytui.db.alembic_service import find_alembic_project
 from flytui.db.migrations import MigrationAction, MigrationSession
-from flytui.ui.screens.migrations import _render_action_preview, _render_revision_preview
+from flytui.ui.screens.migrations_render import render_action_preview, render_revision_preview
 from tests.helpers.revgen import RevSpec, write_project
 
 ALEMBIC = [sys.executable, "-m", "alembic"]
@@ -39,10 +39,10 @@ async def test_unrenderable_revision_is_named_and_lint_not_checked(tmp_path: Pat
     assert "op.get_bind() needs a live connection (line" in pv.unrendered[0].reason
     assert pv.checked == ("v1", "v3") and not pv.lint_checked
     assert any("ix_t_id" in f.statement for f in pv.findings)  # v3 was still linted on its own
-    body = _render_action_preview(pv)
+    body = render_action_preview(pv)
     assert "not checked for 1 revision(s)" in body and "v2: " in body and "no findings" not in body
 
     rp = await s.preview_revision("v2")
     assert not rp.upgrade.ok and "op.get_bind() needs a live connection" in (rp.upgrade.error or "")
-    text = _render_revision_preview(rp)
+    text = render_revision_preview(rp)
     assert "Lint (upgrade): not checked" in text and "no findings" not in text

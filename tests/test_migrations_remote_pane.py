@@ -19,7 +19,8 @@ from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.migrations import MigrationConfirmScreen, MigrationsScreen
+from flytui.ui.modals.confirm import ConfirmScreen
+from flytui.ui.screens.migrations import MigrationsScreen
 from tests.helpers.wait import until
 
 ALEMBIC = f"{sys.executable} -m alembic"
@@ -60,7 +61,7 @@ def db_version(url: str) -> list[str]:
 async def run_key(pilot: Any, app: FlytuiApp, screen: MigrationsScreen, key: str) -> Any:
     screen.last_summary = None
     await pilot.press(key)
-    await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm dialog")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm dialog")
     dialog = app.screen
     # the dialog becomes the active screen before its widgets are composed: wait for the title, then read it
     await until(pilot, lambda: dialog.query("#confirm-title"), what="the dialog's title")

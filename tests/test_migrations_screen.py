@@ -1,7 +1,6 @@
 """The migrations pane (Pilot) with the sandbox flyctl and real PostgreSQL behind its `fly proxy`."""
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from pathlib import Path
@@ -12,11 +11,14 @@ from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.migrations import MigrationConfirmScreen, MigrationsScreen
+from flytui.ui.modals.confirm import ConfirmScreen
+from flytui.ui.screens.migrations import MigrationsScreen
 from tests.helpers.revgen import RevSpec, table_chain, write_project
 from tests.test_migrations_support import ALEMBIC, FAST_TUNNEL
 from tests.test_migrations_support import demo_dir, fly_db  # noqa: F401 - fixtures
 from tests.helpers.wait import until
+from tests.test_migrations_support import sleeping
+from tests.helpers.settle import settle
 
 
 def make_app(runner: FlyctlRunner, project: Path, app_name: str | None, read_only: bool = False) -> FlytuiApp:
@@ -49,10 +51,10 @@ async def run_key(pilot: Any, app: FlytuiApp, screen: MigrationsScreen, key: str
     """Press an action key, check the confirm dialog, confirm, wait for the run's summary."""
     screen.last_summary = None
     await pilot.press(key)
-    await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm dialog")
-    dialog: MigrationConfirmScreen = app.screen  # type: ignore[assignment]
-    await until(pilot, lambda: dialog.query("#mig-confirm-body"), what="dialog body")
-    body = dialog.body
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm dialog")
+    dialog: ConfirmScreen = app.screen  # type: ignore[assignment]
+    await until(pilot, lambda: dialog.query("#confirm-body"), what="dialog body")
+    body = dialog.request.body
     danger = "danger" in dialog.query_one("#confirm-box").classes
     argv = str(dialog.query_one("#confirm-argv").render())
     assert "postgres://" not in argv and "DATABASE_URL=postgresql+psycopg://" in argv and ":***@" in argv
@@ -110,10 +112,10 @@ async def test_failure_and_dropped_tunnel_are_shown(fly_db, tmp_path: Path, pg_s
         # 1) the tunnel is killed while k2 sleeps: the pane says so, the database stays at base
         screen.last_summary = None
         await pilot.press("U")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
         await pilot.press("y")
         await until(pilot, lambda: "k1 → k2" in screen.progress_text, what="k2 running")
-        await asyncio.sleep(0.3)
+        await until(pilot, lambda: sleeping(fly_db, pg_server) > 0, what="k2's pg_sleep running")
         os.kill(screen.session.tunnel.pid, signal.SIGKILL)
         await until(pilot, lambda: screen.last_summary is not None, what="summary")
         progress = str(screen.query_one("#mig-progress").render())
@@ -122,7 +124,8 @@ async def test_failure_and_dropped_tunnel_are_shown(fly_db, tmp_path: Path, pg_s
         assert fly_db.heads(pg_server) == ()
         # 2) with the tunnel back, a failing revision: named in the progress line and the detail panel
         await until(pilot, lambda: screen.session.tunnel_state == "up", what="tunnel up")
-        await asyncio.sleep(2.0)  # the killed run's backend ends after pg_sleep
+        # the killed run's backend ends after pg_sleep
+        await until(pilot, lambda: sleeping(fly_db, pg_server) == 0, what="the killed run's backend gone")
         await run_key(pilot, app, screen, "U")
         s = screen.last_summary
         assert not s.ok and s.result.failed_revision == "k3"
@@ -150,7 +153,7 @@ async def test_read_only_static_fallback_and_multiple_heads(sandbox, tmp_path: P
         assert "ModuleNotFoundError" in str(screen.query_one("#mig-detail").render())
         for key in ("U", "u", "b", "S", "m"):
             await pilot.press(key)
-            await pilot.pause(0.1)
+            await settle(pilot, what=f"{key} handled")
             assert app.screen is screen, key  # refused: no dialog
         assert screen.session is not None and not screen.session.has_url
 
@@ -165,12 +168,12 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         screen = await open_screen(app, pilot, monkeypatch)
         await enter_url(pilot, screen, monkeypatch, fly_db.url)
         await pilot.press("U")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="confirm")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
         await pilot.press("y")
         await until(pilot, lambda: "w1 → w2" in screen.progress_text, what="w2 running")
         # Esc asks first; "no" (Esc on the dialog) leaves the run going
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="stop question")
         await until(pilot, lambda: app.screen.query("#confirm-title"), what="the question's title")
         assert "Stop alembic upgrade head?" in str(app.screen.query_one("#confirm-title").render())
         await pilot.press("escape")
@@ -179,7 +182,7 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         assert any("alembic" in cmd for cmd in live_groups().values())
         # q asks too (stop and quit); "no" again leaves it running
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="quit question")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="quit question")
         await until(pilot, lambda: app.screen.query("#confirm-title"), what="the question's title")
         assert "and quit flytui?" in str(app.screen.query_one("#confirm-title").render())
         await pilot.press("escape")
@@ -187,7 +190,7 @@ async def test_escape_during_a_run_asks_and_no_leaves_it_running(fly_db, tmp_pat
         assert screen.running and app.is_running
         # a confirmed stop kills the group and the pane shows the database's real revision
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, MigrationConfirmScreen), what="stop question again")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="stop question again")
         await pilot.press("y")
         await until(pilot, lambda: screen.stop_text is not None, what="stopped")
         assert "upgrade head stopped by you (alembic killed); the database is at base" in screen.stop_text

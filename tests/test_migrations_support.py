@@ -69,6 +69,17 @@ def fly_db(sandbox_pg: Any, pg_server: Any) -> Any:
         pass
 
 
+def sleeping(fly_db: Any, pg_server: Any) -> int:
+    """Backends of the test database inside a revision's ``pg_sleep`` (tests/helpers/revgen.py ``sleep_at``)."""
+    import psycopg
+
+    from flytui.db.lock import libpq_url
+
+    with psycopg.connect(libpq_url(fly_db.direct_url(pg_server)), autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(%%' "
+                            "AND pid <> pg_backend_pid() AND datname = current_database()").fetchone()[0]
+
+
 @pytest.fixture
 def demo_dir(tmp_path: Path) -> Path:
     return copy_demo_project(tmp_path / "demo", "fly-demo-test")

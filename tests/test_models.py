@@ -17,7 +17,6 @@ from flytui.fly.models import (
     AppStatus,
     Check,
     IPAddress,
-    LogEntry,
     Machine,
     MachineEvent,
     Organization,
@@ -31,12 +30,10 @@ from flytui.fly.models import (
     parse_apps,
     parse_checks,
     parse_ips,
-    parse_log_stream,
     parse_machines,
     parse_postgres_list,
     parse_releases,
     parse_secrets,
-    parse_text_log_line,
     parse_timestamp,
     parse_version_text,
     parse_volumes,
@@ -201,39 +198,6 @@ def test_version_json_and_text() -> None:
         parse_version_text("Error: something else\n")
 
 
-def test_logs_json_stream_back_to_back() -> None:
-    entries = parse_log_stream(text("recon-logs-json.txt"))
-    assert [e.message for e in entries] == ["Listening on 0.0.0.0:8080", "GET / 200"]
-    e = entries[0]
-    assert (e.level, e.instance, e.region, e.provider) == ("info", "e286065f969386", "iad", "app")
-    assert e.timestamp == datetime(2024, 5, 22, 11, 4, 44, 123456, tzinfo=UTC)
-    assert e.timestamp_text == "2024-05-22T11:04:44.123456789Z"  # original nanoseconds kept
-    assert entries[1].timestamp == datetime(2024, 5, 22, 11, 4, 45, 500000, tzinfo=UTC)
-
-
-def test_logs_text_lines() -> None:
-    lines = [ln for ln in text("recon-logs.txt").splitlines() if not ln.startswith("#")]
-    parsed = [parse_text_log_line(ln) for ln in lines]
-    assert all(p is not None for p in parsed)
-    first = parsed[0]
-    assert first is not None
-    assert (first.provider, first.instance, first.region, first.level, first.message) == (
-        "app", "e286065f969386", "iad", "info", "Listening on 0.0.0.0:8080"
-    )
-    last = parsed[2]
-    assert last is not None and last.provider == "proxy" and last.level == "error"
-    assert last.message == 'error.code=1 request.method="GET" ...'
-    assert parse_text_log_line("# comment") is None
-    assert parse_text_log_line("") is None
-
-
-def test_logs_text_quirks() -> None:
-    nomad = parse_text_log_line("2020-02-17T23:15:07.150Z 60274011  [notice] > node server.js")
-    assert nomad is not None and (nomad.instance, nomad.level, nomad.message) == ("60274011", "notice", " > node server.js")
-    err = parse_text_log_line('error.message="boom \\"x\\"" 2024-05-22T11:05:01Z proxy[abc] iad [error]orig')
-    assert err is not None and err.error_message == 'boom \\"x\\"' and err.display_message == 'boom \\"x\\"'
-
-
 def test_volume_ip_org_release_pg_whoami() -> None:
     vols = parse_volumes([{
         "id": "vol_123", "name": "pgdata", "state": "created", "size_gb": 10, "region": "iad", "zone": "abcd",
@@ -323,7 +287,6 @@ def test_machine_derived_edge_cases() -> None:
         (parse_ips, [{"Type": "v4"}], "'Address'"),
         (VersionInfo.from_json, {"Name": "flyctl"}, "'Version'"),
         (WhoAmI.from_json, {}, "'email'"),
-        (parse_log_stream, '{"message": "x"}', "'timestamp'"),
     ],
 )
 def test_missing_field(parse: Callable[[Any], Any], data: Any, field: str) -> None:
@@ -350,7 +313,6 @@ def test_missing_field(parse: Callable[[Any], Any], data: Any, field: str) -> No
         (parse_checks, {"m1": [{"name": "c", "status": 7}]}, "'status' should be a string"),
         (parse_secrets, [{"name": "A", "created_at": "yesterday"}], "RFC3339"),
         (lambda d: Organization.list_from_json(d), {"personal": 1}, "personal"),
-        (parse_log_stream, "{not json", "invalid JSON"),
     ],
 )
 def test_wrong_type(parse: Callable[[Any], Any], data: Any, needle: str) -> None:
@@ -403,7 +365,7 @@ keyed_values = st.recursive(
 ALL_PARSERS: list[Callable[[Any], Any]] = [
     parse_machines, parse_apps, parse_checks, parse_secrets, parse_releases, parse_volumes, parse_ips,
     parse_postgres_list, AppStatus.from_json, VersionInfo.from_json, WhoAmI.from_json, Organization.list_from_json,
-    Machine.from_json, App.from_json, Check.from_json, Secret.from_json, LogEntry.from_json, Volume.from_json,
+    Machine.from_json, App.from_json, Check.from_json, Secret.from_json, Volume.from_json,
     IPAddress.from_json, Release.from_json, MachineEvent.from_json,
 ]
 
@@ -437,12 +399,7 @@ def test_plausible_keys_only_raise_output_error(value: Any) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_text_parsers_never_crash(s: str) -> None:
-    parse_text_log_line(s)
     try:
         parse_version_text(s)
-    except FlyctlOutputError:
-        pass
-    try:
-        parse_log_stream(s)
     except FlyctlOutputError:
         pass

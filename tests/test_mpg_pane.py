@@ -9,8 +9,8 @@ from flytui.sandbox.commands.mpg import add_cluster
 from flytui.ui import commands
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.clusters import ClusterDetailScreen
-from flytui.ui.screens.confirm import ConfirmScreen
+from flytui.ui.modals.cluster_detail import ClusterDetailScreen
+from flytui.ui.modals.confirm import ConfirmScreen
 from tests.helpers.wait import until as wait_until
 
 
@@ -64,7 +64,7 @@ async def test_clusters_listed_detail_and_destroy_typed_name(sandbox_pg):
         await pilot.press("ctrl+d")
         assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert app.screen.request.typed_name == "web-db"
-        assert app.screen.request.argvs[0][-3:] == ["destroy", c["id"], "--yes"]
+        assert list(app.screen.request.commands[0].args[-3:]) == ["destroy", c["id"], "--yes"]
         dialog = app.screen  # typed keys go to the name field only once it is composed and focused
         assert await wait_until(pilot, lambda: dialog.query("#confirm-input") and dialog.focused is not None
                                 and dialog.focused.id == "confirm-input")
@@ -133,7 +133,7 @@ async def test_attach_and_detach_current_app_with_confirm(sandbox_pg):
         pane.table.move_cursor(row=0)
         await pilot.press("a")
         assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert app.screen.request.argvs[0][-4:] == ["attach", c["id"], "-a", "web"]
+        assert list(app.screen.request.commands[0].args[-4:]) == ["attach", c["id"], "-a", "web"]
         await pilot.press("y")
         assert await wait_until(pilot, lambda: pane.table.rows_data.get(c["id"], {}).get("attached") == "web")
         secret = sandbox_pg.read()["apps"]["web"]["secrets"]["DATABASE_URL"]["value"]

@@ -23,6 +23,7 @@ import pytest
 from flytui.fly.client import FlyClient
 from flytui.fly.errors import FlyError
 from flytui.fly.runner import FlyctlRunner
+from tests.helpers.wait import until as wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -227,12 +228,11 @@ async def test_bad_output_in_the_running_app_is_a_notification_and_refresh_recov
         apps = app.main.query_one("#apps")
 
         async def until(cond, timeout: float = 10.0) -> bool:
-            end = time.monotonic() + timeout
-            while time.monotonic() < end:
-                if cond():
-                    return True
-                await pilot.pause(0.05)
-            return cond()
+            """True once ``cond()`` holds, False after ``timeout`` (a case may also parse: no error to wait for)."""
+            try:
+                return await wait_until(pilot, cond, timeout=timeout)
+            except AssertionError:
+                return bool(cond())
 
         assert await until(lambda: len(apps.table.rows_data) > 0)
         expected = set(apps.table.rows_data)

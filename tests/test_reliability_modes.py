@@ -12,6 +12,7 @@ from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from tests.test_ui_panes import seed_volume
 from tests.helpers.wait import until
+from tests.helpers.settle import settle
 
 pytestmark = pytest.mark.reliability
 
@@ -57,15 +58,16 @@ async def test_read_only_refuses_every_mutating_command_without_calling_flyctl(s
     app = make(sandbox, read_only=True)
     async with app.run_test(size=(160, 45)) as pilot:
         await until(pilot, lambda: len(sandbox.argv_log()) > 0)
-        await pilot.pause(1.0)  # initial loads done
+        await settle(pilot, lambda: app.main.pane.loads >= 1, what="the initial loads")
         for cmd in MUTATING:
             if cmd.group in VIEW_KEYS:  # be where the command would otherwise work
                 await pilot.press(VIEW_KEYS[cmd.group])
-                await pilot.pause(0.5)
+                await settle(pilot, lambda: app.main.pane.GROUP == cmd.group and app.main.pane.loads >= 1,
+                             what=f"the {cmd.group} pane loaded")
             before = list(sandbox.argv_log())
             notes = len(app.notes)
             refused = not await app.action_command(cmd.id)
-            await pilot.pause(0.3)
+            await settle(pilot, what=f"{cmd.id} refused: nothing more happens")
             assert refused, f"{cmd.id} ran in read-only mode"
             assert any("read-only" in m for _, m in app.notes[notes:]), f"{cmd.id}: no read-only message"
             new = sandbox.argv_log()[len(before):]
@@ -103,14 +105,15 @@ async def test_destroy_like_commands_confirm_and_destroy_needs_the_typed_name(sa
             assert verb in argv_text, f"{cmd.id}: the dialog does not show the exact command: {argv_text}"
             if verb == "destroy":
                 await pilot.press("enter")  # nothing typed: must not proceed
-                await pilot.pause(0.2)
+                await settle(pilot, workers_idle=False, what=f"{cmd.id}: enter with no name handled")
                 assert type(app.screen).__name__ == "ConfirmScreen", f"{cmd.id}: Enter without the name ran it"
                 await pilot.press(*"wrong", "enter")
-                await pilot.pause(0.2)
+                await settle(pilot, lambda: app.screen.query_one("#confirm-input").value == "wrong",
+                             workers_idle=False, what=f"{cmd.id}: the wrong name submitted")
                 assert type(app.screen).__name__ == "ConfirmScreen", f"{cmd.id}: a wrong name ran it"
             await pilot.press("escape")
             assert await until(pilot, lambda: app.screen is app.main)
-            await pilot.pause(0.3)
+            await settle(pilot, what=f"{cmd.id} cancelled: nothing more happens")
             new = sandbox.argv_log()[before:]
             assert not any(verb in a for a in new), f"{cmd.id}: ran without confirmation: {new}"
             reliability.add("confirmations checked")

@@ -126,8 +126,7 @@ def full_run(ending: str, timeout: float = 90.0) -> dict[str, Any]:
                 break
             time.sleep(0.05)
         result["ready"] = os.path.exists(f"{run_dir}/ready")
-        result["children_seen"] = marked_processes(run_dir)
-        time.sleep(0.3)  # let the last flyctl call settle into the UI
+        result["children_seen"] = marked_processes(run_dir)  # `ready` waits until the UI settled (the driver)
         if ending == "quit":
             os.write(fd, b"q")
         elif ending == "sigterm":

@@ -21,6 +21,7 @@ from flytui.fly.client import FlyClient
 from flytui.fly.errors import FlyctlNotFound, FlyError, NotLoggedIn, PaymentRequired, RateLimited
 from flytui.fly.retry import Backoff, RateGate
 from flytui.fly.runner import FlyctlRunner
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.reliability
 
@@ -205,10 +206,8 @@ async def test_persistent_rate_limit_in_the_app_is_a_backoff_not_a_storm(sandbox
         assert any(label.startswith("rate limited by Fly.io") for label in seen), seen
         sandbox.clear_faults()
         apps = app.main.query_one("#apps")
-        end = time.monotonic() + 5
-        while not apps.table.rows_data and time.monotonic() < end:
-            await pilot.pause(0.05)
+        await until(pilot, lambda: apps.table.rows_data, 5, what="the apps once the limit lifted")
         assert list(apps.table.rows_data) == ["alpha"]  # recovered by itself once the limit lifted
-        await pilot.pause(0.3)
-        assert client.rate_gate.notice is None and not any(lb.startswith("rate limited") for lb in ops.labels())
+        await until(pilot, lambda: client.rate_gate.notice is None
+                    and not any(lb.startswith("rate limited") for lb in ops.labels()), what="the notice gone")
     reliability.add("faults survived")

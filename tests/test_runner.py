@@ -27,6 +27,7 @@ from flytui.fly.runner import (
     parse_json_values,
     resolve_flyctl,
 )
+from tests.helpers.wait import eventually
 
 HELPER = Path(__file__).parent / "helpers" / "fake_flyctl.py"
 
@@ -476,7 +477,7 @@ async def test_stream_invocations_are_logged(runner: FlyctlRunner) -> None:
     async with runner.spawn("print", "x", "TOKEN=abc", kind="stream") as proc:
         [line async for batch in proc.batches() for line in batch]
         await proc.wait()
-    await asyncio.sleep(0)
+    await eventually(lambda: len(seen) >= 2, 10, "the end of the stream logged")
     assert [(inv.kind, inv.returncode) for inv in seen] == [("stream", None), ("stream", 0)]
     assert seen[0].argv[-1] == f"TOKEN={MASK}" and proc.argv[-1] == f"TOKEN={MASK}"
 

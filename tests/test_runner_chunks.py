@@ -13,6 +13,7 @@ import pytest
 
 from flytui.fly.runner import FlyctlRunner, StreamChunk, live_groups
 from tests.test_runner import assert_no_survivors, fake, marker, runner, wait_until_marker  # noqa: F401
+from tests.helpers.wait import eventually
 
 
 async def collect(proc, **kw) -> tuple[str, str, int]:  # type: ignore[no-untyped-def]
@@ -52,7 +53,7 @@ async def test_chunks_decode_invalid_utf8_and_keep_crlf(runner: FlyctlRunner) ->
 async def test_chunks_after_lines_were_split_keep_order(runner: FlyctlRunner) -> None:
     """Lines read before the first ``chunks()`` call come first, as text; nothing is lost or duplicated."""
     async with runner.spawn("json-stream", "300") as proc:
-        await asyncio.sleep(0.3)  # the readers split some lines already
+        await eventually(lambda: len(proc._pending) > 0, 10, "the readers split some lines already")
         out, err, _ = await collect(proc)
     assert out.startswith("Update available 0.2.50 -> 0.3.0.\n{")
     assert [json.loads("{" + part)["message"] for part in out.split("\n{")[1:]] == [f"line {i}" for i in range(300)]

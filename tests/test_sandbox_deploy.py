@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -197,6 +198,29 @@ def test_destroy_app_kills_processes(sandbox, project):
     assert not pid_alive(pid)
 
 
+def _read_to_end(pid: int, path: Path) -> bool:
+    """True when process ``pid`` (or a child of it) holds ``path`` open at its end (/proc/PID/fdinfo ``pos``)."""
+    pids = [pid]
+    try:
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    size = path.stat().st_size if path.exists() else -1
+    for p in pids:
+        try:
+            fds = list(Path(f"/proc/{p}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if Path(os.readlink(fd)) == path.resolve():
+                    pos = int(Path(f"/proc/{p}/fdinfo/{fd.name}").read_text().split()[1])
+                    return pos == size
+            except (OSError, ValueError, IndexError):
+                continue
+    return False
+
+
 def test_logs_tail_follows_new_lines(sandbox, project):
     import subprocess
 
@@ -204,9 +228,14 @@ def test_logs_tail_follows_new_lines(sandbox, project):
 
     proc = subprocess.Popen([sandbox.flyctl, "logs", "-a", "web-app"], env=sandbox.env, stdout=subprocess.PIPE,
                             text=True)
+    path = sandbox.log_path("web-app")
     try:
-        time.sleep(0.5)
-        append_log(sandbox.log_path("web-app"), "e286065f969386", "iad", "fresh line")
+        # the line is appended only once `fly logs` read the file to its end: what it prints then is followed
+        end = time.monotonic() + 30
+        while not _read_to_end(proc.pid, path):
+            assert proc.poll() is None and time.monotonic() < end, "fly logs never reached the end of the log"
+            time.sleep(0.02)
+        append_log(path, "e286065f969386", "iad", "fresh line")
         line = proc.stdout.readline()
         assert line.rstrip().endswith("app[e286065f969386] iad [info]fresh line")
     finally:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from flytui.fly.client import FlyClient
 from flytui.fly.errors import FlyError
 from flytui.fly.runner import FlyctlRunner
+from tests.helpers.wait import until
 from flytui.sandbox.commands.secrets import GoPanic, parse_secrets, read_stdin
 from flytui.sandbox.state import SandboxError
 
@@ -301,8 +302,6 @@ def test_arbitrary_values_through_the_sandbox_are_exact_or_refused(sandbox, valu
 # --------------------------------------------------------------------------------------------
 
 async def test_refusal_is_an_error_notification_in_the_secrets_pane(sandbox) -> None:
-    import time
-
     from flytui.ui.app import FlytuiApp
     from flytui.ui.config import Config
 
@@ -312,9 +311,7 @@ async def test_refusal_is_an_error_notification_in_the_secrets_pane(sandbox) -> 
         await pilot.press("3")
         pane = app.main.query_one("#secrets")
         pane.set_secrets("alpha", {"PEM": "top-s3cret\r\nline2 "}, False)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any(n.severity == "error" for n in app._notifications):
-            await pilot.pause(0.05)
+        await until(pilot, lambda: any(n.severity == "error" for n in app._notifications), 15, what="the error")
         [note] = [n for n in app._notifications if n.severity == "error"]
     assert note.title == "secrets set failed"
     assert note.message.startswith("Secret PEM cannot be passed to flyctl exactly")

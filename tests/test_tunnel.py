@@ -16,6 +16,7 @@ from flytui.db.tunnel import Tunnel, TunnelManager, free_port
 from flytui.db.urls import fix_url, psycopg_conninfo, tunnel_url
 from flytui.fly.errors import FlyctlError, FlyctlTimeout
 from flytui.fly.runner import FlyctlRunner
+from tests.helpers.wait import eventually
 
 HELPER = Path(__file__).parent / "helpers" / "fake_proxy.py"
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.2, "ready_timeout": 10.0}
@@ -86,8 +87,7 @@ async def test_tunnel_up_forwards_and_closes(fake_flyctl: str, echo_server: int)
     assert argvs[0][1:] == ["proxy", f"{tunnel.local_port}:5432", "-a", "fly-demo-test-postgres", "--watch-stdin"]
     assert states == ["connecting", "up", "closed"]
     assert tunnel.state == "closed" and tunnel.pid is None
-    await asyncio.sleep(0.1)
-    assert not _alive(pid)
+    await eventually(lambda: not _alive(pid), 10, "the proxy process gone")
 
 
 async def test_explicit_host_and_local_port(fake_flyctl: str, echo_server: int) -> None:
@@ -215,12 +215,11 @@ async def test_manager_shares_refcounts_and_closes_idle(fake_flyctl: str, echo_s
         assert rows == {(5432, 2, "up"), (5433, 1, "up")}
         manager.release(a)
         manager.release(b)
-        await asyncio.sleep(0.1)
+        await eventually(lambda: [i.refs for i in manager.list() if i.remote_port == 5432] == [0], 5, "released")
         again = await manager.acquire("db")  # re-acquired before the idle delay: same tunnel
         assert again is a and a.state == "up"
         manager.release(again)
-        await asyncio.sleep(0.6)
-        assert a.state == "closed"
+        await eventually(lambda: a.state == "closed", 10, "the idle tunnel closed")
         assert [(i.remote_port, i.refs) for i in manager.list()] == [(5433, 1)]
         async with manager.lease("db") as fresh:
             assert fresh is not a and fresh.state == "up"

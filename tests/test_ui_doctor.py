@@ -97,8 +97,8 @@ async def test_release_command_fix_adds_only_the_table(sandbox: Any, project: Pa
         screen.select("release_command")
         run = screen._run
         await pilot.press("enter")  # enter = fix, like f
-        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "DiffConfirmScreen")
-        diff = plain(app.screen.query_one("#flytoml-diff"))
+        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        diff = plain(app.screen.query_one("#confirm-body"))
         assert "+[deploy]" in diff and '+release_command = "alembic upgrade head"' in diff
         assert toml.read_bytes() == before  # nothing written before the confirmation
         await pilot.press("y")
@@ -122,7 +122,7 @@ async def test_internal_port_fix_changes_one_line(sandbox: Any, project: Path) -
         screen.select("dockerfile")
         run = screen._run
         await pilot.press("f")
-        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "DiffConfirmScreen")
+        assert await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         await pilot.press("y")
         await rerun_done(pilot, screen, run)
         assert status(screen, "dockerfile") == d.OK
@@ -158,7 +158,7 @@ async def test_database_url_read_then_fix_through_stdin(sandbox: Any, project: P
         assert await wait_until(pilot, lambda: dburl.query_one("#dburl-input").value == ATTACH_URL)
         assert dburl.query_one("#dburl-input").password
         assert await wait_until(pilot, lambda: not dburl.query_one("#dburl-fix").disabled)
-        assert PASSWORD not in plain(dburl.query_one("#dburl-result"))
+        assert PASSWORD not in plain(dburl.query_one("#dburl-result")) and PASSWORD not in dburl.diff_text()
         await pilot.click("#dburl-fix")
         await rerun_done(pilot, screen, run)
         assert app.screen is screen
@@ -184,8 +184,10 @@ async def test_read_only_refuses_fixes(sandbox: Any, project: Path) -> None:
             screen.select(check_id)
             await pilot.pause()
             assert "disabled in read-only mode" in plain(screen.query_one("#doctor-detail"))
+            refused = sum("read-only mode" in n for n in notes(app))
             await pilot.press("f")
-            await pilot.pause(0.2)
+            await wait_until(pilot, lambda: sum("read-only mode" in n for n in notes(app)) > refused,
+                             what=f"{check_id}: the read-only refusal")
             assert app.screen is screen
         assert sum("read-only mode" in n for n in notes(app)) == 2
     assert toml.read_bytes() == before
@@ -228,8 +230,8 @@ async def test_login_without_a_terminal_says_what_to_run(sandbox: Any, project: 
         screen = await open_doctor(pilot, app)
         screen.select("auth")
         await pilot.press("f")
-        await pilot.pause(0.1)
-        assert any("auth login" in n and "press r" in n for n in notes(app))
+        await wait_until(pilot, lambda: any("auth login" in n and "press r" in n for n in notes(app)),
+                         what="the auth login advice")
 
 
 async def test_billing_fix_opens_the_url(sandbox: Any, project: Path, monkeypatch: Any) -> None:

@@ -120,3 +120,39 @@ async def test_footer_rebuilt_once_per_refresh_shows_the_current_keys(sandbox):
         app.show_view("apps")
         await wait_until(pilot, lambda: app.main.pane.id == "apps" and footer_actions() == shown_actions()
                          and footer_actions() != machines_keys, what="the apps keys in the footer")
+
+
+async def test_apps_pane_statuses_come_from_one_list_request_per_org(sandbox, sandbox_api):
+    """The apps pane's refresh with the fast path on: ``GET /v1/apps?org_slug=`` (fly-go @ 22d6e518 flaps
+    ``ListApps``) fills every row's STATUS; no `fly status` process; a state changed in the sandbox shows on the
+    next refresh."""
+    seed(sandbox)
+    sandbox.create_app("idle")  # never deployed: pending
+    env = {k: v for k, v in sandbox.env.items() if k not in ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")}
+    env["FLY_CONFIG_DIR"] = str(sandbox.dir)
+    runner = FlyctlRunner(sandbox.flyctl, env=env)
+    api = MachinesAPI(sandbox_api.url, runner=runner, environ=env)
+    app = FlytuiApp(Config(refresh_interval=60), FlyClient(runner, api=api), current_app="web")
+
+    def status_of(name: str) -> str:
+        pane = app.main.pane
+        if pane.id != "apps" or not pane.is_mounted or not pane.query("ResourceTable"):
+            return ""
+        cell = pane.table.rows_data.get(name, {}).get("status")
+        return getattr(cell, "plain", str(cell))
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.main.pane.table.rows_data) == 2, what="the machines")
+        await wait_until(pilot, lambda: api.ready, what="the API warm-up after the first data")
+        status_calls = sum(1 for a in sandbox.argv_log() if a[1:2] == ["status"])
+        app.show_view("apps")
+        await wait_until(pilot, lambda: status_of("idle") == "pending" and status_of("web") == "deployed",
+                         what="the apps' statuses")
+        with sandbox.transaction() as st:
+            st["apps"]["web"]["status"] = "suspended"
+        app.main.pane.reload()
+        await wait_until(pilot, lambda: status_of("web") == "suspended", what="the suspended app")
+        assert sum(1 for a in sandbox.argv_log() if a[1:2] == ["status"]) == status_calls  # no process
+        lists = [e for e in app.command_log.entries() if e.kind == "api" and e.argv[1].startswith("/v1/apps?")]
+        assert [e.command_line for e in lists] == ["GET /v1/apps?org_slug=personal"] * 2
+        assert all(e.status == "200" for e in lists)

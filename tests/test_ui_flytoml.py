@@ -13,7 +13,8 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.sandbox.demo import copy_demo_project
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.flytoml import DiffConfirmScreen, FlyTomlScreen, diff_markup
+from flytui.ui.modals.confirm import ConfirmScreen
+from flytui.ui.screens.flytoml import FlyTomlScreen, diff_markup
 from tests.helpers.wait import until as wait_until
 
 APP = "toml-demo"
@@ -58,7 +59,7 @@ def plain(widget: Any) -> str:
 async def open_editor(pilot: Any, app: FlytuiApp) -> FlyTomlScreen:
     """Open the editor through ``:`` mode, once the shell has finished starting."""
     assert await wait_until(pilot, lambda: app.focused is not None)
-    await pilot.pause(0.1)
+    await wait_until(pilot, lambda: any(p.active for p in app.main.query(".pane")), what="the first pane")
     await pilot.press("colon", *"flytoml", "enter")
     assert await wait_until(pilot, lambda: isinstance(app.screen, FlyTomlScreen)), notes(app)
     return app.screen  # type: ignore[return-value]
@@ -98,10 +99,10 @@ async def test_edit_save_keeps_comments_and_writes_atomically(project: Path) -> 
         await type_at(pilot, screen, (row, len("  min_machines_running = ")), "1")
         assert "unsaved changes" in plain(screen.query_one("#flytoml-title"))
         await pilot.press("ctrl+s")
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DiffConfirmScreen))
-        diff = plain(app.screen.query_one("#flytoml-diff"))
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        diff = plain(app.screen.query_one("#confirm-body"))
         assert "-  min_machines_running = 0" in diff and "+  min_machines_running = 10" in diff
-        assert str(toml) in plain(app.screen.query_one("#flytoml-confirm-target"))
+        assert str(toml) in plain(app.screen.query_one("#confirm-target"))
         assert toml.read_text() == before
         await pilot.press("y")
         assert await wait_until(pilot, lambda: toml.read_text() != before)
@@ -127,7 +128,7 @@ async def test_invalid_toml_cannot_be_saved(project: Path) -> None:
         issues = plain(screen.query_one("#flytoml-issues"))
         assert "✗" in issues and "TOML syntax error" in issues and f"line {row + 1}" in issues
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: any("not saved" in n for n in notes(app)), what="the save refused")
         assert isinstance(app.screen, FlyTomlScreen)  # no diff dialog
         msg = [n for n in notes(app) if "not saved" in n]
         assert msg and f"line {row + 1}" in msg[0]
@@ -145,9 +146,9 @@ async def test_invalid_value_cannot_be_saved(project: Path) -> None:
         await type_at(pilot, screen, (row, len("primary_region = 'nrt")), "x")
         assert "primary_region: 'nrtx' is not a region code" in plain(screen.query_one("#flytoml-issues"))
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: any("primary_region" in n and "not saved" in n for n in notes(app)),
+                         what="the save refused")
         assert isinstance(app.screen, FlyTomlScreen)
-        assert any("primary_region" in n and "not saved" in n for n in notes(app))
     assert toml.read_text() == before
 
 
@@ -160,7 +161,7 @@ async def test_cancel_keeps_the_file_and_escape_warns_before_discarding(project:
         await pilot.press("e")
         await type_at(pilot, screen, (len(before.splitlines()), 0), "\n[env]\n  LOG_LEVEL = 'debug'\n")
         await pilot.press("ctrl+s")
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DiffConfirmScreen))
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("escape")  # cancel the dialog
         assert await wait_until(pilot, lambda: app.screen is screen)
         await pilot.press("escape")  # leave edit mode
@@ -181,11 +182,11 @@ async def test_proposed_change_opens_on_the_diff(project: Path) -> None:
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
         app.push_screen(FlyTomlScreen(project, proposed=proposed, reason="Run migrations on deploy"), results.append)
-        assert await wait_until(pilot, lambda: isinstance(app.screen, DiffConfirmScreen)
-                                and bool(app.screen.query("#flytoml-diff")))  # composed, not just pushed
-        assert "Run migrations on deploy" in plain(app.screen.query_one("#flytoml-confirm-reason"))
-        assert "+[deploy]" in plain(app.screen.query_one("#flytoml-diff"))
-        await pilot.click("#flytoml-save")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen)
+                                and bool(app.screen.query("#confirm-body")))  # composed, not just pushed
+        assert "Run migrations on deploy" in plain(app.screen.query_one("#confirm-note"))
+        assert "+[deploy]" in plain(app.screen.query_one("#confirm-body"))
+        await pilot.click("#confirm-yes")
         assert await wait_until(pilot, lambda: results == [True])
     assert toml.read_bytes() == before + b'\n[deploy]\nrelease_command = "alembic upgrade head"\n'
 
@@ -202,10 +203,8 @@ async def test_read_only_mode_refuses_edit_and_save(project: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         app.push_screen(FlyTomlScreen(project, proposed=proposed))
-        for _ in range(100):  # the refusal arrives after the screen mounted; a loaded machine may take a while
-            await pilot.pause(0.05)
-            if sum("read-only mode" in n for n in notes(app)) >= 2:
-                break
+        # the refusal arrives after the screen mounted; a loaded machine may take a while
+        await wait_until(pilot, lambda: sum("read-only mode" in n for n in notes(app)) >= 2, what="the refusal")
         assert isinstance(app.screen, FlyTomlScreen)  # no diff dialog: saving is refused
         assert sum("read-only mode" in n for n in notes(app)) == 2
     assert toml.read_text() == before
@@ -215,9 +214,8 @@ async def test_without_project_folder_the_command_says_why() -> None:
     app = make(None)
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.press("T")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: any("project folder" in n for n in notes(app)), what="the reason")
         assert not isinstance(app.screen, FlyTomlScreen)
-        assert any("project folder" in n for n in notes(app))
 
 
 def test_diff_markup_colours_and_escapes() -> None:

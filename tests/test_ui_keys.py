@@ -21,9 +21,9 @@ from flytui.fly.runner import FlyctlRunner, live_groups
 from flytui.sandbox.state import pid_alive
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
 from flytui.ui.screens.deploy import DeployScreen
-from flytui.ui.screens.set_secret import SetSecretScreen
+from flytui.ui.modals.set_secret import SetSecretScreen
 from tests.helpers.wait import until
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"
@@ -160,7 +160,7 @@ async def test_secret_dialog_fast_typing_name_tab_value(sandbox: Any) -> None:
         screen2, done2 = await _push_again(pilot, app, screen)
         type_fast(app, [*"DB_PASS", "=", *"p=ss/word", "enter"])
         await until(pilot, lambda: done2.result != "pending", "submitted")
-        assert done2.result == ({"DB_PASS": "p=ss/word"}, False)
+        assert (done2.result.values, done2.result.stage) == ({"DB_PASS": "p=ss/word"}, False)
 
 
 async def _push_again(pilot: Any, app: FlytuiApp, old: SetSecretScreen) -> tuple[SetSecretScreen, _Done]:

@@ -19,10 +19,10 @@ from flytui.fly.runner import FlyctlRunner
 from flytui.ui import commands, navigation
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
-from flytui.ui.screens.command_line import CommandLineScreen
-from flytui.ui.screens.confirm import ConfirmScreen
-from flytui.ui.screens.help import HelpScreen
-from flytui.ui.screens.picker import PickerScreen
+from flytui.ui.modals.command_line import CommandLineScreen
+from flytui.ui.modals.confirm import ConfirmScreen
+from flytui.ui.modals.help import HelpScreen
+from flytui.ui.modals.picker import PickerScreen
 from tests.helpers.wait import until
 
 PROJECT = Path(__file__).parent / "fixtures" / "sandbox" / "project"

@@ -9,7 +9,6 @@ and reads what is rendered (widget ``render()``, the DataTable's own cell format
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +18,7 @@ from textual.widgets._toast import Toast
 from flytui.fly.client import FlyClient
 from flytui.fly.errors import FlyctlError, classify
 from flytui.fly.runner import FlyctlRunner
+from tests.helpers.wait import until
 from flytui.sandbox.procs import append_log
 from flytui.sandbox.state import add_release
 from flytui.ui.app import FlytuiApp
@@ -32,11 +32,7 @@ ERROR_TEXT = f"region must be one of {SLICE} {CLOSE} {BOLD} {LINK} {RED}"
 
 
 async def wait_for(pilot: Any, cond: Callable[[], Any], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await pilot.pause(0.05)
+    await until(pilot, cond, timeout=timeout, what=what or "the condition")
 
 
 def make(sandbox: Any, refresh: float = 60, **kw: Any) -> FlytuiApp:

@@ -8,6 +8,7 @@ from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
+from tests.helpers.wait import until
 
 
 async def test_no_never_awaited_pane_load_when_loads_are_replaced_and_at_exit(sandbox) -> None:
@@ -16,14 +17,11 @@ async def test_no_never_awaited_pane_load_when_loads_are_replaced_and_at_exit(sa
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         async with app.run_test(size=(120, 30)) as pilot:
-            await pilot.pause(0.2)
+            await until(pilot, lambda: app.main.pane.active, what="the first pane")
             pane = app.main.pane
             for _ in range(5):  # each exclusive reload replaces the previous one before it ran
                 pane.reload()
-            for _ in range(100):
-                if pane.loads:
-                    break
-                await pilot.pause(0.05)
+            await until(pilot, lambda: pane.loads, what="a load ran to the end")
             assert pane.loads == 1  # only the last load ran to the end
             pane.reload()
             app.run_command_id("refresh")  # and one more, still pending when the app exits

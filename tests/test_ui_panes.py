@@ -15,6 +15,7 @@ from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 
 from tests.test_ui_sandbox import scan_cmdlines, wait_until
+from tests.helpers.settle import settle
 
 PASSWORD = "Pw-d0ctor-9f3kQ"
 
@@ -63,9 +64,10 @@ async def test_dburl_doctor_pasted_url_masked_diff_and_fix_on_stdin(sandbox):
         assert await wait_until(pilot, lambda: screen_name(app) == "DatabaseUrlScreen")
         await pilot.press(*bad, "enter")
         result = str(app.screen.query_one("#dburl-result").render())
-        assert "- postgres://alpha:***@alpha-db.flycast:5432/alpha?sslmode=disable" in result
-        assert "+ postgresql+psycopg://alpha:***@alpha-db.flycast:5432/alpha" in result
-        assert PASSWORD not in result
+        diff = app.screen.diff_text()  # the two-column diff (marker, masked value)
+        assert "- postgres://alpha:***@alpha-db.flycast:5432/alpha?sslmode=disable" in diff
+        assert "+ postgresql+psycopg://alpha:***@alpha-db.flycast:5432/alpha" in diff
+        assert PASSWORD not in result and PASSWORD not in diff
         fix = app.screen.query_one("#dburl-fix")
         assert fix.disabled is False
         scanner.start()
@@ -89,7 +91,7 @@ async def test_dburl_doctor_good_url_has_nothing_to_fix(sandbox):
     app = make(sandbox, current_app="alpha")
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("3")
-        await pilot.pause(0.1)
+        assert await wait_until(pilot, lambda: app.main.query("#secrets") and app.main.query_one("#secrets").loads)
         await pilot.press("b")
         assert await wait_until(pilot, lambda: screen_name(app) == "DatabaseUrlScreen")
         await pilot.press(*f"postgresql+psycopg://u:{PASSWORD}@h:5432/d", "enter")
@@ -121,7 +123,7 @@ async def test_volume_destroy_needs_typed_confirmation(sandbox):
         assert "volumes destroy vol_abc123 -a alpha --yes" in argv
         await pilot.press("escape")  # cancel: nothing runs
         assert await wait_until(pilot, lambda: screen_name(app) == "MainScreen")
-        await pilot.pause(0.2)
+        await settle(pilot, what="the cancel handled: nothing more happens")
         assert not any(a[:2] == ["volumes", "destroy"] for a in sandbox.argv_log())
         await pilot.press("ctrl+d")
         assert await wait_until(pilot, lambda: screen_name(app) == "ConfirmScreen")
@@ -138,7 +140,7 @@ async def test_create_app_validates_name_and_uses_chosen_org(sandbox):
     app = make(sandbox)
     async with app.run_test(size=(160, 45)) as pilot:
         apps = app.main.query_one("#apps")
-        await pilot.pause(0.2)
+        assert await wait_until(pilot, lambda: apps.loads >= 1)
         await pilot.press("c")
         assert await wait_until(pilot, lambda: screen_name(app) == "CreateAppScreen")
         modal = app.screen
@@ -156,7 +158,7 @@ async def test_create_app_validates_name_and_uses_chosen_org(sandbox):
         assert "organization" in str(modal.query_one("#create-error").render()).lower()
         assert modal.query_one("#create-org").has_focus  # the error moved focus to the org choice
         await pilot.press("enter")  # open the org select
-        await pilot.pause(0.1)
+        assert await wait_until(pilot, lambda: modal.query_one("#create-org").expanded)
         await pilot.press("down", "down", "enter")
         assert await wait_until(pilot, lambda: modal.query_one("#create-org").value == "acme")
         await pilot.press("shift+tab")
@@ -165,6 +167,24 @@ async def test_create_app_validates_name_and_uses_chosen_org(sandbox):
         assert apps.table.rows_data["new-app"]["org"] == "acme"
     assert sandbox.read()["apps"]["new-app"]["org"] == "acme"
     assert ["apps", "create", "new-app", "--org", "acme", "--json"] in sandbox.argv_log()
+
+
+async def test_create_app_form_and_client_share_flyctls_name_rule(sandbox):
+    # "1app": flyctl @ ad0172f accepts it (launch/plan_builder.go validateAppName allows [a-z0-9-]); the form
+    # and FlyClient.create_app once disagreed (the form accepted it, the client refused it)
+    app = make(sandbox)
+    async with app.run_test(size=(160, 45)) as pilot:
+        apps = app.main.query_one("#apps")
+        await wait_until(pilot, lambda: apps.loads >= 1)
+        await pilot.press("c")
+        assert await wait_until(pilot, lambda: screen_name(app) == "CreateAppScreen")
+        modal = app.screen
+        assert await wait_until(pilot, lambda: modal.query_one("#create-org").value == "personal")
+        await pilot.press(*"1app")
+        assert str(modal.query_one("#create-error").render()) == ""
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: "1app" in apps.table.rows_data, timeout=20)
+    assert ["apps", "create", "1app", "--org", "personal", "--json"] in sandbox.argv_log()
 
 
 # --- org switcher --------------------------------------------------------------------------------

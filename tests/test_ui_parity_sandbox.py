@@ -13,6 +13,7 @@ from flytui.sandbox.commands.parity import hold_lease, seed_members
 from flytui.ui.app import FlytuiApp
 from flytui.ui.config import Config
 from tests.helpers.wait import until
+from tests.helpers.settle import settle
 
 
 def make(sandbox, **kw) -> FlytuiApp:  # type: ignore[no-untyped-def]
@@ -43,10 +44,19 @@ def argv_text(app: FlytuiApp) -> str:
     return str(app.screen.query_one("#confirm-argv").render())
 
 
+async def open_pane(pilot, key: str, name: str):  # type: ignore[no-untyped-def]
+    """Press the view's key once the main screen is up; the pane, once it is the current one."""
+    app = pilot.app
+    await until(pilot, lambda: app.main.pane.active)
+    await pilot.press(key)
+    await until(pilot, lambda: bool(app.main.query(f"#{name}")) and app.main.pane.id == name)
+    return app.main.query_one(f"#{name}")
+
+
 async def select_row(pilot, pane, key: str) -> None:  # type: ignore[no-untyped-def]
     pane.table.move_cursor(row=pane.table.get_row_index(key), animate=False)
     pane.table.focus()
-    await pilot.pause(0.05)
+    await until(pilot, lambda: pane.table.has_focus and pane.table.selected_key == key, what=f"row {key} selected")
 
 
 async def test_cordon_uncordon_lease_signal_and_kill(sandbox) -> None:
@@ -171,10 +181,7 @@ async def test_services_and_ips_view(sandbox) -> None:
     sandbox.add_machine("alpha", state="stopped")
     app = make(sandbox, current_app="alpha")
     async with app.run_test(size=(220, 45)) as pilot:
-        await until(pilot, lambda: app.main.pane.active)
-        await pilot.press("6")
-        assert await until(pilot, lambda: bool(app.main.query("#services")) and app.main.pane.id == "services")
-        pane = app.main.query_one("#services")
+        pane = await open_pane(pilot, "6", "services")
         assert await until(pilot, lambda: len(pane.table.rows_data) == 3)
         rows = pane.table.rows_data
         https = rows["service TCP-443 => 8080-False-[HTTP,TLS]"]
@@ -194,10 +201,7 @@ async def test_org_members_invite_and_remove_with_typed_email(sandbox) -> None:
     app = make(sandbox)
     notes = record_notes(app)
     async with app.run_test(size=(180, 45)) as pilot:
-        await until(pilot, lambda: app.main.pane.active)
-        await pilot.press("7")
-        assert await until(pilot, lambda: bool(app.main.query("#members")))
-        pane = app.main.query_one("#members")
+        pane = await open_pane(pilot, "7", "members")
         assert await until(pilot, lambda: set(pane.table.rows_data) == {"demo@example.com", "bob@example.com"})
         assert "you are admin" in str(pane.query_one(".pane-title").render())
         name = pane.table.rows_data["bob@example.com"]["name"]
@@ -206,7 +210,8 @@ async def test_org_members_invite_and_remove_with_typed_email(sandbox) -> None:
         await pilot.press("n")
         assert await until(pilot, lambda: type(app.screen).__name__ == "InviteScreen")
         await pilot.press(*"not-an-email", "enter")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: str(app.screen.query_one("#invite-error").render()).strip() != "",
+                    what="the address refused")
         assert type(app.screen).__name__ == "InviteScreen"  # refused before flyctl
         app.screen.query_one("#invite-email").value = ""
         await pilot.press(*"carol@example.com", "enter")
@@ -219,7 +224,8 @@ async def test_org_members_invite_and_remove_with_typed_email(sandbox) -> None:
         assert "orgs remove personal bob@example.com" in argv_text(app)
         await pilot.press("enter")  # nothing typed: nothing runs
         await pilot.press(*"bob", "enter")
-        await pilot.pause(0.1)
+        await settle(pilot, lambda: app.screen.query_one("#confirm-input").value == "bob", workers_idle=False,
+                     what="the wrong name typed and submitted")
         assert confirming(app)
         assert not any(a[:2] == ["orgs", "remove"] for a in sandbox.argv_log())
         app.screen.query_one("#confirm-input").value = ""
@@ -236,10 +242,7 @@ async def test_org_remove_that_flyctl_silently_skips_is_reported(sandbox) -> Non
     app = make(sandbox)
     notes = record_notes(app)
     async with app.run_test(size=(180, 45)) as pilot:
-        await until(pilot, lambda: app.main.pane.active)
-        await pilot.press("7")
-        assert await until(pilot, lambda: bool(app.main.query("#members")))
-        pane = app.main.query_one("#members")
+        pane = await open_pane(pilot, "7", "members")
         assert await until(pilot, lambda: "bob@example.com" in pane.table.rows_data)
         await select_row(pilot, pane, "bob@example.com")
         await pilot.press("ctrl+d")
@@ -287,10 +290,7 @@ async def test_fleet_accounts_orgs_apps_tokens_by_env_and_read_only_account(sand
     app = make(sandbox)
     notes = record_notes(app)
     async with app.run_test(size=(200, 45)) as pilot:
-        await until(pilot, lambda: app.main.pane.active)
-        await pilot.press("8")
-        assert await until(pilot, lambda: bool(app.main.query("#fleet")))
-        pane = app.main.query_one("#fleet")
+        pane = await open_pane(pilot, "8", "fleet")
         want = {"me/home-app", "me/shop-api", "me/blog", "work/shop-api", "work/blog", "broken/"}
         assert await until(pilot, lambda: set(pane.table.rows_data) == want), pane.table.rows_data.keys()
         rows = pane.table.rows_data
@@ -333,10 +333,7 @@ async def test_members_with_several_orgs_asks_for_one(sandbox) -> None:
                                    {"email": "eve@acme.example", "role": "member"}])
     app = make(sandbox)
     async with app.run_test(size=(180, 45)) as pilot:
-        await until(pilot, lambda: app.main.pane.active)
-        await pilot.press("7")
-        assert await until(pilot, lambda: bool(app.main.query("#members")))
-        pane = app.main.query_one("#members")
+        pane = await open_pane(pilot, "7", "members")
         empty = pane.query_one(".empty-state")
         assert await until(pilot, lambda: "choose one with O" in str(empty.render()))
         assert not any(a[:2] == ["orgs", "show"] for a in sandbox.argv_log())

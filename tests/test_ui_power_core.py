@@ -10,7 +10,8 @@ from flytui.fly.commandlog import CommandLog, display_argv
 from flytui.fly.runner import FlyctlRunner, Invocation
 from flytui.ui import commands
 from flytui.ui.config import parse_config
-from flytui.ui.screens.scale import ScaleState, scale_plan, size_name
+from flytui.fly.client import FlyClient
+from flytui.ui.modals.scale import ScaleState, scale_plan, size_name
 
 
 # --- command log -----------------------------------------------------------------------------------
@@ -95,7 +96,8 @@ def test_scale_state_and_plan():
                                       m(4, "app", 1, state="destroyed")])
     assert state.counts == {"app": 2, "worker": 1} and state.size == "shared-cpu-1x"
     assert size_name(Guest(cpu_kind="performance", cpus=2)) == "performance-2x"
-    assert scale_plan("alpha", state, {"app": 2, "worker": 1}, "shared-cpu-1x") == []
-    assert scale_plan("alpha", state, {"app": 3, "worker": 1}, "shared-cpu-2x") == [
+    client = FlyClient(None)  # type: ignore[arg-type]  # builds commands only
+    assert scale_plan(client, "alpha", state, {"app": 2, "worker": 1}, "shared-cpu-1x") == []
+    assert [list(c.args) for c in scale_plan(client, "alpha", state, {"app": 3, "worker": 1}, "shared-cpu-2x")] == [
         ["scale", "count", "3", "--process-group", "app", "-a", "alpha", "--yes"],
         ["scale", "vm", "shared-cpu-2x", "-a", "alpha"]]

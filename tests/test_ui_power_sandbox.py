@@ -8,9 +8,11 @@ import socket
 from flytui.fly.client import FlyClient
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui import commands
-from flytui.ui.app import FlytuiApp, RegistryProvider
+from flytui.ui.app import FlytuiApp
+from flytui.ui.palette import RegistryProvider
 from flytui.ui.config import Config, parse_config
 from tests.helpers.wait import until as wait_until
+from tests.helpers.settle import settle
 
 
 def make(sandbox, config: Config | None = None, **kw) -> FlytuiApp:
@@ -57,9 +59,10 @@ async def set_filter(pilot, app: FlytuiApp, text: str) -> None:
     app.main.open_filter()
     box = app.main.query_one("#filter")
     box.value = text
-    await pilot.pause(0.05)
-    app.main.pane.table.focus()  # like pressing enter: back to the table, keys are commands again
-    await pilot.pause(0.05)
+    table = app.main.pane.table
+    await wait_until(pilot, lambda: table.filter_text == text, what=f"the filter {text!r} applied")
+    table.focus()  # like pressing enter: back to the table, keys are commands again
+    await wait_until(pilot, lambda: table.has_focus, what="the table focused")
 
 
 # --- 1. `:` completeness: palette, help, completion ------------------------------------------------
@@ -68,7 +71,7 @@ async def test_every_command_in_palette_help_and_completion_and_user_remaps(sand
     cfg = parse_config('refresh_interval = 60\n[aliases]\nportfw = "tunnels"\n[keymap]\ntunnels = "ctrl+t"\n')
     app = make(sandbox, cfg)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: any(p.active for p in app.main.query(".pane")), what="the first pane")
         texts = [hit.text async for hit in RegistryProvider(app.screen).discover()]
         suggester = app.main.query_one("#command").suggester
         for cmd in commands.COMMANDS:
@@ -76,9 +79,10 @@ async def test_every_command_in_palette_help_and_completion_and_user_remaps(sand
             assert await suggester.get_suggestion(cmd.id[:-1]) is not None, cmd.id
             assert await suggester.get_suggestion(cmd.id) == cmd.id, cmd.id
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: app.screen.query("#help-table")
+                         and app.screen.query_one("#help-table").row_count > 0, what="the help table")
         help_ids = {rk.value for rk in app.screen.query_one("#help-table").rows}
-        assert help_ids == {c.id for c in commands.COMMANDS}
+        assert help_ids == {c.id for c in commands.ALL}
         await pilot.press("escape")
         await colon(pilot, "portfw")  # user alias from the config file
         assert await wait_until(pilot, lambda: app.main.pane.id == "tunnels")
@@ -297,7 +301,7 @@ async def test_scale_prefilled_confirmed_and_applied(sandbox):
         assert count.value == "2" and screen.query_one("#scale-vm").value == "shared-cpu-1x"
         count.value = "3"
         screen.query_one("#scale-vm").value = "shared-cpu-2x"
-        await pilot.click("#confirm-yes")
+        await pilot.click("#scale-yes")
         assert await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         argv_text = str(app.screen.query_one("#confirm-argv").render())
         assert "scale count 3 --process-group app -a alpha --yes" in argv_text
@@ -313,7 +317,7 @@ async def test_scale_refused_in_read_only_mode(sandbox):
     app = make(sandbox, Config(refresh_interval=60, read_only=True), current_app="alpha")
     async with app.run_test(size=(160, 45)) as pilot:
         await colon(pilot, "scale")
-        await pilot.pause(0.3)
+        await settle(pilot, what=":scale handled")
         assert type(app.screen).__name__ == "MainScreen"
     assert not any(a[:1] == ["scale"] for a in sandbox.argv_log())
 
@@ -355,8 +359,8 @@ async def test_releases_list_filter_and_redeploy_confirmation(sandbox):
         argv_text = str(app.screen.query_one("#confirm-argv").render())
         assert f"deploy -a alpha --yes --image {images[0]}" in argv_text
         await pilot.press("escape")  # cancelled: nothing deployed
-        await pilot.pause(0.2)
-        assert type(app.screen).__name__ == "MainScreen"
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "MainScreen", what="the dialog closed")
+        await settle(pilot, what="the cancel handled: nothing more happens")
     assert not any(a[:1] == ["deploy"] for a in sandbox.argv_log())
 
 

@@ -59,7 +59,8 @@ async def test_destroy_app_typed_name_through_sandbox(sandbox):
         apps = app.main.query_one("#apps")
         assert await wait_until(pilot, lambda: "doomed" in apps.table.rows_data)
         await pilot.press("ctrl+d")
-        await pilot.pause(0.1)
+        assert await wait_until(pilot, lambda: app.screen.query("#confirm-input")
+                                and app.screen.query_one("#confirm-input").has_focus, what="the typed-name field")
         await pilot.press(*"doomed", "enter")
         assert await wait_until(pilot, lambda: "doomed" not in apps.table.rows_data)
     assert not any(a.get("name") == "doomed" for a in sandbox.read().get("apps", {}).values()) \
@@ -75,7 +76,7 @@ async def test_secret_value_never_in_argv(sandbox):
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("3")
         secrets = app.main.query_one("#secrets")
-        await pilot.pause(0.3)
+        assert await wait_until(pilot, lambda: secrets.loads >= 1, what="the secrets pane loaded")
         await pilot.press("n")
         assert await wait_until(pilot, lambda: type(app.screen).__name__ == "SetSecretScreen"), app.screen
         await pilot.press(*"API_KEY", "enter", *SECRET, "ctrl+r")

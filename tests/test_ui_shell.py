@@ -11,12 +11,16 @@ import pytest
 
 from flytui.fly.client import FlyClient
 from flytui.fly.errors import MachineNeedsForce
+from flytui.fly.names import app_name_error
 from flytui.fly.runner import FlyctlRunner
 from flytui.fly.models import App, AppStatus, Machine, Organization, Secret, VersionInfo, Volume, WhoAmI
 from flytui.ui import commands
-from flytui.ui.app import FlytuiApp, RegistryProvider
+from flytui.ui.app import FlytuiApp
+from flytui.ui.palette import RegistryProvider
 from flytui.ui.config import Config, ConfigError, default_config_path, parse_config
 from flytui.ui.widgets.filter import parse_filter, row_matches
+from tests.helpers.settle import settle as settle_screen
+from tests.helpers.wait import until
 
 T0 = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
 MUTATING = {"create_app", "destroy_app", "machine_action", "set_secrets", "unset_secrets", "destroy_volume"}
@@ -25,7 +29,9 @@ MUTATING = {"create_app", "destroy_app", "machine_action", "set_secrets", "unset
 class FakeClient(FlyClient):
     """Records every call; machines move through transitional states like the real API.
 
-    A FlyClient (the app's typed seam) whose flyctl is missing: a call not faked here fails like a missing flyctl."""
+    A FlyClient (the app's typed seam) whose flyctl is missing: a call not faked here fails like a missing flyctl.
+    The command builders are FlyClient's own (the UI confirms and runs those objects); ``execute`` maps each
+    built command back onto the recorded fake call, so what is recorded is what the UI ran."""
 
     def __init__(self) -> None:
         super().__init__(FlyctlRunner("/nonexistent/flyctl"))
@@ -110,14 +116,39 @@ class FakeClient(FlyClient):
     async def releases(self, app):
         return []
 
+    async def execute(self, command):
+        a = list(command.args)
+        app = a[a.index("-a") + 1] if "-a" in a else None
+        if a[:2] == ["apps", "destroy"]:
+            return await self.destroy_app(a[2])
+        if a[0] == "machine":
+            return await self.machine_action(app, a[2], a[1], force="--force" in a)
+        if a[:2] == ["secrets", "unset"]:
+            return await self.unset_secrets(app, a[2:a.index("-a")])
+        if a[:2] == ["secrets", "import"]:  # plain values only here: NAME=VALUE lines on stdin
+            values = dict(line.split("=", 1) for line in command.stdin.decode().splitlines())
+            return await self.set_secrets(app, values, stage="--stage" in a)
+        if a[:2] == ["volumes", "destroy"]:
+            return await self.destroy_volume(app, a[2])
+        raise AssertionError(f"unexpected command {a}")
+
 
 def make_app(client: FakeClient | None = None, **cfg) -> FlytuiApp:
     return FlytuiApp(Config(refresh_interval=60, **cfg), client or FakeClient())
 
 
-async def settle(pilot, n: int = 6) -> None:
-    for _ in range(n):
-        await pilot.pause(0.02)
+async def settle(pilot, n: int = 0) -> None:
+    """Wait for a settled screen (tests/helpers/settle.py: messages handled, no worker running, two identical
+    renders), never a fixed pause; while a dialog is open, the worker that awaits its answer may run. (``n``: the
+    old number of 20 ms pauses, ignored.)"""
+    from textual.screen import ModalScreen
+
+    app = pilot.app
+
+    def idle() -> bool:  # a dialog's worker awaits the answer: it is the one that may run
+        return isinstance(app.screen, ModalScreen) or all(w.is_finished for w in app.workers)
+
+    await settle_screen(pilot, idle, workers_idle=False)
 
 
 # --- pure parts -----------------------------------------------------------------------------------
@@ -155,9 +186,12 @@ def test_registry_ids_and_keys_are_unique_per_scope():
 
 
 def test_app_name_validation():
-    assert commands.validate_app_name("my-app-1") is None
-    for bad in ("", "A", "My_App", "-x-", "ab", "a--b", "x" * 64):
-        assert commands.validate_app_name(bad), bad
+    # flyctl @ ad0172f internal/command/launch/plan_builder.go validateAppName: only [a-z0-9-] (so "1app", "ab"
+    # and "a--b" are names flyctl accepts); 63 characters at most (machine/run.go); no leading dash (a flag)
+    for good in ("my-app-1", "1app", "ab", "a--b", "x" * 63):
+        assert app_name_error(good) is None, good
+    for bad in ("", "A", "My_App", "-x-", "app name", "äpp", "x" * 64):
+        assert app_name_error(bad), bad
 
 
 def test_config_parse_and_errors(tmp_path):
@@ -266,10 +300,8 @@ async def test_machine_stop_follows_state_and_bulk_summary():
         await settle(pilot, 2)
         assert "m1, m2" in str(app.screen.query_one("#confirm-target").render())
         await pilot.press("y")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if pane.table.rows_data["m1"]["state"].plain == "stopped" and not pane.following:
-                break
+        await until(pilot, lambda: pane.table.rows_data["m1"]["state"].plain == "stopped" and not pane.following,
+                    what="m1 stopped and no longer followed")
         assert {c[2] for c in client.calls if c[0] == "machine_action"} == {"m1", "m2"}
         assert pane.table.rows_data["m1"]["state"].plain == "stopped"
         assert not pane.table.marked
@@ -290,7 +322,9 @@ async def test_machine_destroy_offers_force():
         await settle(pilot, 4)
         assert "--force" in str(app.screen.query_one("#confirm-argv").render())
         await pilot.press("y")
-        await settle(pilot, 4)
+        # the pane then follows the machine's state (a worker that goes on): wait for the forced call itself
+        await until(pilot, lambda: [c for c in client.calls if c[0] == "machine_action"][-1][4] is True,
+                    what="the forced destroy")
         actions = [c for c in client.calls if c[0] == "machine_action"]
         assert actions[0][4] is False and actions[-1][4] is True
 
@@ -320,7 +354,7 @@ async def test_help_and_palette_list_every_command():
         await pilot.press("question_mark")
         await settle(pilot, 2)
         table = app.screen.query_one("#help-table")
-        assert {rk.value for rk in table.rows} == {c.id for c in commands.COMMANDS}
+        assert {rk.value for rk in table.rows} == {c.id for c in commands.ALL}  # every key, dialogs and screens too
         await pilot.press("escape")
         provider = RegistryProvider(app.screen)
         texts = [hit.text async for hit in provider.discover()]

@@ -74,3 +74,17 @@ def draw_graph(revisions: Sequence[Revision]) -> list[GraphRow]:
         while lanes and lanes[-1] is None:
             lanes.pop()
     return rows
+
+
+def graph_cells(rows: Sequence[GraphRow]) -> dict[str, str]:
+    """The graph cell of each revision for a one-row-per-revision table: its commit line, then the connector lines
+    (``|\\``, ``|/``) drawn below it up to the next commit line, one per text line — so a merge or a branch point
+    reads like ``git log --graph`` and a table cursor only ever lands on revisions."""
+    cells: dict[str, list[str]] = {}
+    last: list[str] | None = None
+    for row in rows:
+        if row.revision is not None:
+            last = cells[row.revision] = [row.text.rstrip()]
+        elif last is not None:  # draw_graph never starts with a connector; one would have nothing to hang from
+            last.append(row.text.rstrip())
+    return {rev: "\n".join(lines) for rev, lines in cells.items()}

@@ -131,7 +131,27 @@ def _plan_downgrade(history: History, current: list[str], applied: set[str], tar
         if len(current) > 1:
             raise ValueError("Ambiguous walk: several current heads; downgrade to a named revision")
         return applied_newest[:n]
-    keep = history.ancestors([target])
-    if history.get(target).id not in applied:
+    target_id = history.get(target).id
+    if target_id not in applied:
         raise ValueError(f"revision {target} is not applied; nothing to downgrade to")
-    return [r for r in applied_newest if r.id not in keep]
+    # Alembic removes the applied *descendants* of the target (revision.py _collect_downgrade_revisions: "all
+    # dependents of target which are currently active"); a branch merged later that does not descend from the
+    # target stays (langflow: downgrading below a merge keeps the other side's revisions)
+    drop = _descendants(history, target_id) - {target_id}
+    return [r for r in applied_newest if r.id in drop]
+
+
+def _descendants(history: History, rev_id: str) -> set[str]:
+    """``rev_id`` and every revision that has it as an ancestor (through down_revisions and depends_on)."""
+    children: dict[str, list[str]] = {}
+    for rev in history.revisions:
+        for parent in (*rev.down_revisions, *rev.depends_on):
+            children.setdefault(parent, []).append(rev.id)
+    seen: set[str] = set()
+    stack = [rev_id]
+    while stack:
+        rid = stack.pop()
+        if rid not in seen:
+            seen.add(rid)
+            stack.extend(children.get(rid, ()))
+    return seen

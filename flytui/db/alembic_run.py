@@ -104,20 +104,29 @@ class RunFinished:
 
 AlembicEvent = RunStarted | LogLine | Progress | RunFinished
 
-_PROGRESS_RE = re.compile(r"Running (upgrade|downgrade|stamp_revision) (.*?) -> ([^,]*)(?:, (.*))?$")
+_PROGRESS_RE = re.compile(r"Running (\w+) (.*?) -> ([^,]*)(?:, (.*))?$")
+_STEP_NAMES = {"upgrade": "upgrade", "downgrade": "downgrade", "stamp_revision": "stamp"}
 
 
-def parse_progress(line: str, index: int = 1, total: int | None = None) -> Progress | None:
-    """Parse alembic's ``Running upgrade A -> B, message`` log line (None if it is not one)."""
+def parse_progress(line: str, index: int = 1, total: int | None = None,
+                   direction: str | None = None) -> Progress | None:
+    """Parse alembic's ``Running upgrade A -> B, message`` log line (None if it is not one).
+
+    Alembic names the step after the migration function (``migration_fn.__name__``): a revision whose
+    ``upgrade()`` is wrapped by a decorator without ``functools.wraps`` logs ``Running wrapper A -> B`` (ihatemoney's
+    ``@skip_if_sqlite``). Such a line counts as a step of ``direction`` (the command being run) when it is given."""
     m = _PROGRESS_RE.search(line)
     if not m:
         return None
-    kind, src, dst, message = m.groups()
+    name, src, dst, message = m.groups()
+    kind = _STEP_NAMES.get(name) or (direction if direction in ("upgrade", "downgrade") else None)
+    if kind is None:
+        return None
 
     def split(s: str) -> tuple[str, ...]:
         return tuple(p.strip() for p in s.split(",") if p.strip())
 
-    return Progress(direction="stamp" if kind == "stamp_revision" else kind, from_revisions=split(src),
+    return Progress(direction=kind, from_revisions=split(src),
                     to_revisions=split(dst), message=(message or "").strip(), index=index, total=total)
 
 
@@ -370,7 +379,7 @@ class AlembicRunner:
                     text = redact(item.text, url)
                     lines.append(text)
                     yield LogLine(item.stream, text)
-                    progress = parse_progress(text, len(steps) + 1, total)
+                    progress = parse_progress(text, len(steps) + 1, total, direction=args[0] if args else None)
                     if progress is not None:
                         steps.append(progress)
                         yield progress

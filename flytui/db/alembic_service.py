@@ -69,6 +69,18 @@ def _split_locations(value: str, separator: str | None) -> list[str]:
     return [v.strip() for v in value.split(sep) if v.strip()]
 
 
+def _prepend_entries(value: str, path_separator: str | None) -> list[str]:
+    """``prepend_sys_path`` split as Alembic splits it (alembic/config.py ``get_prepend_sys_paths_list``, 1.16+): by
+    ``path_separator`` only (``version_path_separator`` is not consulted for it); without one, on spaces, commas and
+    colons (its legacy rule; mlflow's and langflow's alembic.ini have ``version_path_separator = os`` only)."""
+    if not value.strip():
+        return []
+    if path_separator is None:
+        return [v for v in re.split(r", *|(?: +)|:", value.strip()) if v]
+    sep = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}.get(path_separator.strip(), os.pathsep)
+    return [v.strip() for v in value.split(sep) if v.strip()]
+
+
 def _version_table_from_env(script_location: Path) -> tuple[str, str | None]:
     """``version_table``/``version_table_schema`` literals passed to context.configure in env.py, if any."""
     env_py = script_location / "env.py"
@@ -92,16 +104,28 @@ def _project_from_ini(ini: Path) -> AlembicProject | None:
         return None
     section = parser["alembic"]
     separator = section.get("path_separator", section.get("version_path_separator"))
-    prepend = tuple(_split_locations(section.get("prepend_sys_path", "").replace("%(here)s", str(here)),
-                                     separator if separator not in (None, "space") else "os")
-                    if section.get("prepend_sys_path") else ())
+    prepend = tuple(_prepend_entries(section.get("prepend_sys_path", "").replace("%(here)s", str(here)),
+                                     section.get("path_separator")))
     if not parser.has_option("alembic", "script_location"):
         if (here / "env.py").is_file():  # Flask-Migrate: `flask db` passes the folder as script_location
             project = _make_project(here.parent, ini, str(here), section.get("version_locations"), separator)
             return replace(project, flask_migrate=True, prepend_sys_path=prepend)
         return None
     project = _make_project(here, ini, section["script_location"], section.get("version_locations"), separator)
+    if _flask_migrate_env(project.script_location / "env.py"):
+        # Flask-Migrate's env.py with a script_location of its own (ihatemoney: `script_location = .`): only
+        # `flask db` gives env.py its app; it runs from the folder holding migrations/
+        return replace(project, root=project.script_location.parent, flask_migrate=True, prepend_sys_path=prepend)
     return replace(project, prepend_sys_path=prepend)
+
+
+def _flask_migrate_env(env_py: Path) -> bool:
+    """env.py is Flask-Migrate's (it takes the app's database from ``current_app.extensions["migrate"]``)."""
+    try:
+        src = env_py.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "current_app" in src and re.search(r"""extensions\[\s*['"]migrate['"]\s*\]""", src) is not None
 
 
 def _project_from_pyproject(pyproject: Path) -> AlembicProject | None:

@@ -80,8 +80,11 @@ def main() -> None:
     control = json.loads(os.environ.pop("FLYTUI_SHIM", "{}") or "{}")
     url = os.environ.pop("FLYTUI_TARGET_URL", "")
     kind, value, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-    # this script's folder is sys.path[0] now: put back what ``python -m``/the console script would have
-    sys.path[0] = os.getcwd() if kind == "module" else ""
+    path = value if kind == "path" else shutil.which(value) if kind == "which" else None
+    # this script's folder is sys.path[0] now: put back what ``python -m``/the console script would have, before
+    # anything is imported (run from langflow/, whose `alembic/` folder is a package, the working directory on
+    # sys.path made `import alembic.config` find that folder instead of Alembic)
+    sys.path[0] = os.getcwd() if kind == "module" else os.path.dirname(path) if path else ""
     if control.get("probe"):
         _install_probe(control["probe"])
     via = control.get("url_via")
@@ -94,7 +97,6 @@ def main() -> None:
         sys.argv = [value, *args]
         runpy.run_module(value, run_name="__main__", alter_sys=True)
         return
-    path = value if kind == "path" else shutil.which(value)
     if not path:
         sys.stderr.write("flytui: %s is not on PATH in the project's environment\n" % value)
         sys.exit(127)

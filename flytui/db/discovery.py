@@ -1,7 +1,8 @@
 """Finding Alembic projects where real repositories keep them.
 
 The nearest ``alembic.ini``/``[tool.alembic]`` at or above the starting folder wins (the user is inside that
-project). Otherwise the repository is searched from its root, a few levels deep: ``alembic.ini`` at the root,
+project). Otherwise the starting folder is searched a few levels deep, and the repository from its root when
+nothing is below the starting folder: ``alembic.ini`` at the root,
 ``backend/``, ``server/``, ``src/<pkg>/``, Flask-Migrate's ``migrations/alembic.ini``, monorepos with several.
 Several found: the caller offers a choice (or the settings' ``config`` names one).
 """
@@ -58,6 +59,10 @@ def discover_projects(start: Path) -> list[AlembicProject]:
     if nearest is not None and (nearest.root == start or nearest.root in start.parents
                                 or nearest.config_file.parent == start):
         return [nearest]
-    found = _scan(root if root in (start, *start.parents) else start)
+    # the folder the user started in first (a monorepo's `services/billing/`, a checkout inside another
+    # repository): the repository root only when nothing is below it (`frontend/` next to `backend/`)
+    found = _scan(start)
+    if not found and root != start and root in start.parents:
+        found = _scan(root)
     found.sort(key=lambda p: (len(p.config_file.parts), str(p.config_file)))
     return found

@@ -41,6 +41,11 @@ class MigrationSessionError(Exception):
         self.hint = hint
 
 
+class DatabaseAppUnknown(MigrationSessionError):
+    """The URL's host names no Fly app (not ``X.flycast`` / ``X.internal``): the user must say which Postgres app
+    to ``fly proxy`` to."""
+
+
 class RemoteUnavailable(MigrationSessionError):
     """Remote mode was asked for but ``flytui.db.remote`` is not installed/built."""
 

@@ -39,7 +39,8 @@ from flytui.db.alembic_service import (
 )
 from flytui.db.lock import MigrationLock
 from flytui.db.migration_types import (  # re-exported
-    STAMP_WARNING, ActionKind, ActionPreview, MigrationAction, MigrationSessionError, RemoteUnavailable,
+    STAMP_WARNING, ActionKind, ActionPreview, DatabaseAppUnknown, MigrationAction, MigrationSessionError,
+    RemoteUnavailable,
     RevisionPreview, RunSummary, SessionEvent, Snapshot, UrlSource, _url_host, db_app_from_host, is_local_host,
 )
 
@@ -142,7 +143,7 @@ class MigrationSession:
         app = None if mpg else (db_app or db_app_from_host(host))
         direct = app is None and mpg is None and is_local_host(host)
         if app is None and mpg is None and not direct:
-            raise MigrationSessionError(
+            raise DatabaseAppUnknown(
                 f"cannot tell which Fly app serves the database host {host!r}",
                 "name the Postgres app (the one to `fly proxy` to)")
         self._url, self.url_source, self.db_app, self.remote_port, self.direct = url, source, app, port, direct
@@ -271,10 +272,11 @@ class MigrationSession:
         url = await self.connect()
         return await current_heads_async(url, self.project.version_table, self.project.version_table_schema)
 
-    async def snapshot(self, *, reload_history: bool = True) -> Snapshot:
-        """History (+ current heads when a URL is set)."""
+    async def snapshot(self, *, reload_history: bool = True, with_database: bool = True) -> Snapshot:
+        """History (+ current heads when a URL is set and ``with_database``; ``with_database=False``: the history
+        alone, e.g. to still show it when the database cannot be read)."""
         history = await self.load_history() if reload_history or self.history is None else self.history
-        current = await self.current_heads() if self._url is not None else None
+        current = await self.current_heads() if self._url is not None and with_database else None
         return self._snapshot(history, current)
 
     @staticmethod
@@ -284,20 +286,28 @@ class MigrationSession:
         return Snapshot(history, current, states, pending, history.graph_column())
 
     # ---------------------------------------------------------------- previews
+    @property
+    def env_sets_lock_timeout(self) -> bool:
+        """env.py runs ``SET [LOCAL] lock_timeout`` before the migrations (lint's timeout rule is then met)."""
+        from flytui.db.target import read_env_py
+
+        return read_env_py(self.project.script_location / "env.py").sets_lock_timeout
+
     async def preview(self, action: MigrationAction) -> ActionPreview:
         """Which revisions ``action`` runs, their SQL (``--sql cur:target``), lint findings, downgrade warnings."""
         from flytui.db.previews import preview_action
 
         history = self.history or await self.load_history()
         return await preview_action(self.alembic, history, await self.current_heads(), action, self.local_url or "",
-                                    self.env_extra, self.x_args)
+                                    self.env_extra, self.x_args, lock_timeout_set=self.env_sets_lock_timeout)
 
     async def preview_revision(self, rev_id: str) -> RevisionPreview:
         """Upgrade SQL ``parent:rev`` and downgrade SQL ``rev:parent`` of one revision (no DB state used)."""
         from flytui.db.previews import preview_one
 
         history = self.history or await self.load_history()
-        return await preview_one(self.alembic, history, rev_id, self.local_url, self.env_extra, self.x_args)
+        return await preview_one(self.alembic, history, rev_id, self.local_url, self.env_extra, self.x_args,
+                                 lock_timeout_set=self.env_sets_lock_timeout)
 
     # ---------------------------------------------------------------- running
     def set_remote(self, app: str | None, machine: str | None = None) -> None:

@@ -102,8 +102,10 @@ def remote_command(alembic: Sequence[str] | str, args: Sequence[str]) -> str:
 class _Collector:
     """Turns output lines into LogLine/Progress events and remembers what RunResult needs."""
 
-    def __init__(self, total: int | None) -> None:
+    def __init__(self, total: int | None, cmd: str = "") -> None:
         self.total = total
+        # the command's direction: a step logged under a decorated function's name still counts (parse_progress)
+        self.direction = next((w for w in cmd.split() if w in ("upgrade", "downgrade")), None)
         self.lines: list[str] = []
         self.err_lines: list[str] = []
         self.steps: list[Progress] = []
@@ -113,7 +115,7 @@ class _Collector:
         if stream == "err":
             self.err_lines.append(text)
         events: list[AlembicEvent] = [LogLine(stream, text)]
-        progress = parse_progress(text, len(self.steps) + 1, self.total)
+        progress = parse_progress(text, len(self.steps) + 1, self.total, direction=self.direction)
         if progress is not None:
             self.steps.append(progress)
             events.append(progress)
@@ -268,7 +270,7 @@ class RemoteAlembic:
 
         argv = shlex.split(cmd)
         started = time.monotonic()
-        collector = _Collector(total)
+        collector = _Collector(total, cmd)
         try:
             process = await conn.create_process(cmd, env=dict(env_extra or {}), encoding="utf-8",
                                                 errors="replace")
@@ -308,7 +310,7 @@ class RemoteAlembic:
     async def _run_console(self, cmd: str, machine: str, env_extra: Mapping[str, str] | None,
                            total: int | None, reason: str) -> AsyncIterator[AlembicEvent]:
         started = time.monotonic()
-        collector = _Collector(total)
+        collector = _Collector(total, cmd)
         async with self.runner.spawn("ssh", "console", "-a", self.app, "--machine", machine, "-C", cmd) as proc:
             yield RunStarted(argv=list(proc.argv), pid=proc.pid, lock_pid=None)
             if env_extra:

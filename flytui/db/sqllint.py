@@ -8,7 +8,8 @@ where its statement starts. Rules (ids follow squawk's names where one exists):
 - ``adding-foreign-key-constraint``: ``ADD FOREIGN KEY`` / ``REFERENCES`` on an existing table without ``NOT VALID``
 - ``changing-column-type``: ``ALTER COLUMN ... TYPE``
 - ``ban-drop-table`` / ``ban-drop-column`` / ``ban-drop-index``
-- ``require-timeout-settings``: DDL on an existing table without an earlier ``SET lock_timeout``
+- ``require-timeout-settings``: DDL on an existing table without an earlier ``SET lock_timeout`` (in the SQL,
+  or in env.py: ``lint_sql(lock_timeout_set=True)``)
 - ``renaming-column`` / ``renaming-table``
 
 Tables created in the same script are new (empty, unused): rules that are about locking or rewriting
@@ -122,11 +123,11 @@ def _flat(text: str) -> str:
 _DDL_EXISTING = re.compile(r"^(ALTER TABLE|CREATE (UNIQUE )?INDEX|DROP (TABLE|INDEX)|ALTER INDEX)\b")
 
 
-def lint_sql(sql: str) -> list[Finding]:
-    """All findings for ``sql``, in statement order."""
+def lint_sql(sql: str, *, lock_timeout_set: bool = False) -> list[Finding]:
+    """All findings for ``sql``, in statement order. ``lock_timeout_set``: the project's env.py sets
+    ``lock_timeout`` on the connection before the migrations run (their offline SQL does not show it)."""
     findings: list[Finding] = []
     created: set[str] = set()
-    lock_timeout_set = False
     timeout_reported = False
     for st in split_statements(sql):
         flat = _flat(st.text)

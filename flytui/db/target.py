@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ class EnvPyReading:
     sets_ini_url: bool = False             # config.set_main_option("sqlalchemy.url", ...)
     error: str | None = None
     settings: tuple[str, ...] = ()         # settings.DATABASE_URL, app.config.SQLALCHEMY_DATABASE_URI ...
+    sets_lock_timeout: bool = False        # executes SET [LOCAL] lock_timeout before the migrations (langflow)
 
     def describe(self) -> str:
         """One sentence: ``env.py reads $DATABASE_URL; sqlalchemy.url from the ini``."""
@@ -125,7 +127,13 @@ def read_env_py(path: Path) -> EnvPyReading:
     def dedup(xs: list[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(xs))
 
-    return EnvPyReading(dedup(env_vars), dedup(x_keys), reads_ini, sets_ini, settings=dedup(attrs))
+    lock_timeout = any(isinstance(n, ast.Constant) and isinstance(n.value, str) and _LOCK_TIMEOUT.search(n.value)
+                       for n in ast.walk(tree))
+    return EnvPyReading(dedup(env_vars), dedup(x_keys), reads_ini, sets_ini, settings=dedup(attrs),
+                        sets_lock_timeout=lock_timeout)
+
+
+_LOCK_TIMEOUT = re.compile(r"\bSET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b|set_config\(\s*'lock_timeout'", re.IGNORECASE)
 
 
 def ini_url(project: "AlembicProject") -> str | None:
@@ -181,9 +189,15 @@ def judge(probe: "TargetProbe", shown_database: str | None, project: "AlembicPro
     if ini and reading.reads_ini_url and not reading.sets_ini_url:
         why += f" (sqlalchemy.url = {ini} in {project.config_file.name})"
     if probe.same is None:
+        hint = _setting_hint(reading, runner) if probe.database is None else ""
+        if "invalid interpolation syntax" in (probe.error or "") and reading.sets_ini_url:
+            # ihatemoney's env.py (Flask-Migrate's older template): set_main_option("sqlalchemy.url", uri) without
+            # doubling '%', so any %-escape in the URL (a socket folder, a password) breaks configparser
+            hint = ("env.py puts the URL into alembic's config without doubling '%' (config.set_main_option needs "
+                    "'%%'): escape it there (.replace('%', '%%')), or use a URL without '%' (no %-escaped "
+                    "characters in the password or host)")
         raise TargetMismatch(
-            f"flytui could not check which database env.py reaches, so nothing was run: {probe.error}. {why}.",
-            _setting_hint(reading, runner) if probe.database is None else "")
+            f"flytui could not check which database env.py reaches, so nothing was run: {probe.error}. {why}.", hint)
     shown = f"{shown_database!r}" if shown_database else "the shown database"
     raise TargetMismatch(
         f"env.py would migrate database {probe.database!r} (user {probe.user}), not {shown} that flytui shows "

@@ -56,6 +56,15 @@ class Account:
             raise AccountsError(f"account {self.name}: the environment variable {var} is not set (its token)")
         return {key: value.strip() for key in TOKEN_KEYS}
 
+    def runner(self, base: Any) -> Any:
+        """A ``FlyctlRunner`` like ``base`` (same flyctl, timeout, folder) whose children carry this account's token
+        in their environment (:meth:`child_env`; never argv). Raises :class:`AccountsError` like ``child_env``."""
+        from flytui.fly.runner import FlyctlRunner
+
+        env = {**dict(getattr(base, "env", {}) or {}), **self.child_env()}
+        return FlyctlRunner(getattr(base, "path", None), env=env,
+                            default_timeout=getattr(base, "default_timeout", 60.0), cwd=getattr(base, "cwd", None))
+
     def shows_org(self, slug: str) -> bool:
         return not self.orgs or slug in self.orgs
 

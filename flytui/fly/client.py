@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
-from .argv import check_arg
+from .command import FlyCommand
+from .command import positional as _arg
 from .deploy_options import DeployOptions as DeployOptions
 from .errors import FlyctlError, FlyctlOutputError, classify
 from .run_types import RunnerLike as RunnerLike
@@ -44,7 +45,8 @@ from .models import (
     parse_volumes,
 )
 from .mpg import MpgCommands
-from .ops import OpsCommands
+from .names import validate_app_name
+from .ops import OpsCommands, lease_hint
 from .retry import RateGate
 from .secrets import (
     SECRET_NAME as _SECRET_NAME,
@@ -70,27 +72,7 @@ SECRETS_ROLLOUT_TIMEOUT = 900.0
 # Validation
 # --------------------------------------------------------------------------------------------
 
-_APP_NAME = re.compile(r"[a-z][a-z0-9-]*", re.ASCII)
 _SSH_EXIT = re.compile(r"ssh shell: Process exited with status (\d+)")
-
-
-def validate_app_name(name: str) -> str:
-    """Check an app name like flyctl: lowercase letters, digits and dashes, starts with a letter, <= 63 chars.
-
-    Returns the name; raises ``ValueError`` with a message the UI can show as is.
-    """
-    if not name:
-        raise ValueError("App name is empty: use lowercase letters, digits and dashes, starting with a letter.")
-    if len(name) > 63:
-        raise ValueError(f"App name {name!r} is {len(name)} characters long; the limit is 63.")
-    if not _APP_NAME.fullmatch(name):
-        raise ValueError(
-            f"Invalid app name {name!r}: use only lowercase letters, digits and dashes, and start with a letter."
-        )
-    return name
-
-
-_arg = check_arg
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,6 +120,15 @@ class FlyClient(MpgCommands, OpsCommands):
         """Ready the Machines API fast path (httpx import, token); False when there is none or it is off."""
         return bool(self.api is not None and await self.api.warm())
 
+    async def execute(self, command: FlyCommand) -> "CompletedRun":
+        """Run a command this client built, exactly as built (the object a confirmation showed).
+
+        A failure because someone holds a machine's lease gets a hint saying what to do (ops.lease_hint)."""
+        try:
+            return await self.runner.execute(command)
+        except FlyctlError as exc:
+            raise lease_hint(exc, command.target if command.args[:1] == ("machine",) else None) from None
+
     async def _read_json(self, *args: str) -> Any:
         """``run_json`` for a read-only command: waits out a rate-limit back-off, retries RateLimited."""
         return await self.rate_gate.call(lambda: self.runner.run_json(*args))
@@ -182,9 +173,13 @@ class FlyClient(MpgCommands, OpsCommands):
         data = await self.runner.run_json("apps", "create", name, "--org", _arg(org, "organization"), "--json")
         return App.from_json(data, "apps create")
 
+    def destroy_app_command(self, name: str) -> FlyCommand:
+        """``fly apps destroy NAME --yes``."""
+        return FlyCommand(("apps", "destroy", _arg(name, "app name"), "--yes"), target=name)
+
     async def destroy_app(self, name: str) -> "CompletedRun":
         """``fly apps destroy NAME --yes``."""
-        return await self.runner.run("apps", "destroy", _arg(name, "app name"), "--yes")
+        return await self.execute(self.destroy_app_command(name))
 
     async def releases(self, app: str) -> list[Release]:
         """``fly releases -a APP --json``."""
@@ -230,9 +225,9 @@ class FlyClient(MpgCommands, OpsCommands):
             hint="The machine may have been destroyed; refresh the machine list.",
         )
 
-    async def machine_action(
+    def machine_action_command(
         self, app: str, machine_id: str, action: MachineAction, force: bool = False
-    ) -> "CompletedRun":
+    ) -> FlyCommand:
         """``fly machine start|stop|restart|suspend|destroy ID -a APP`` (+ ``--force`` for destroy if ``force``).
 
         ``fly machine destroy`` has no confirmation prompt for a single ID (and no ``--yes`` flag).
@@ -242,27 +237,37 @@ class FlyClient(MpgCommands, OpsCommands):
         args = ["machine", action, _arg(machine_id, "machine id"), "-a", _arg(app, "app name")]
         if action == "destroy" and force:
             args.append("--force")
-        return await self.runner.run(*args)
+        return FlyCommand(tuple(args), target=machine_id)
+
+    async def machine_action(
+        self, app: str, machine_id: str, action: MachineAction, force: bool = False
+    ) -> "CompletedRun":
+        """Run :meth:`machine_action_command`."""
+        return await self.execute(self.machine_action_command(app, machine_id, action, force))
 
     async def checks(self, app: str) -> dict[str, list[Check]]:
         """``fly checks list -a APP --json`` -> ``{machine_id: [Check]}``."""
         return parse_checks(await self._read_json("checks", "list", "-a", _arg(app, "app name"), "--json"))
 
-    async def scale_count(self, app: str, count: int, group: str = "app") -> "CompletedRun":
+    def scale_count_command(self, app: str, count: int, group: str = "app") -> FlyCommand:
         """``fly scale count N --process-group G -a APP --yes``."""
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"Machine count must be a whole number >= 0, got {count!r}.")
-        return await self.runner.run(
-            "scale", "count", str(count), "--process-group", _arg(group, "process group"),
-            "-a", _arg(app, "app name"), "--yes",
-            timeout=SECRETS_ROLLOUT_TIMEOUT,
-        )
+        return FlyCommand(("scale", "count", str(count), "--process-group", _arg(group, "process group"),
+                           "-a", _arg(app, "app name"), "--yes"), timeout=SECRETS_ROLLOUT_TIMEOUT, target=group)
+
+    async def scale_count(self, app: str, count: int, group: str = "app") -> "CompletedRun":
+        """Run :meth:`scale_count_command`."""
+        return await self.execute(self.scale_count_command(app, count, group))
+
+    def scale_vm_command(self, app: str, size: str) -> FlyCommand:
+        """``fly scale vm SIZE -a APP`` (e.g. ``shared-cpu-1x``)."""
+        return FlyCommand(("scale", "vm", _arg(size, "VM size"), "-a", _arg(app, "app name")),
+                          timeout=SECRETS_ROLLOUT_TIMEOUT, target=app)
 
     async def scale_vm(self, app: str, size: str) -> "CompletedRun":
-        """``fly scale vm SIZE -a APP`` (e.g. ``shared-cpu-1x``)."""
-        return await self.runner.run(
-            "scale", "vm", _arg(size, "VM size"), "-a", _arg(app, "app name"), timeout=SECRETS_ROLLOUT_TIMEOUT
-        )
+        """Run :meth:`scale_vm_command`."""
+        return await self.execute(self.scale_vm_command(app, size))
 
     # --- secrets ----------------------------------------------------------------------------
 
@@ -270,10 +275,10 @@ class FlyClient(MpgCommands, OpsCommands):
         """``fly secrets list -a APP --json`` (new lowercase and old PascalCase shapes)."""
         return parse_secrets(await self._read_json("secrets", "list", "-a", _arg(app, "app name"), "--json"))
 
-    async def set_secrets(
+    def set_secrets_commands(
         self, app: str, values: Mapping[str, str], stage: bool = False, detach: bool = False
-    ) -> "CompletedRun":
-        """Set ``values`` with every value on **stdin**, byte for byte (never in argv).
+    ) -> list[FlyCommand]:
+        """The calls that set ``values``, every value on **stdin**, byte for byte (never in argv).
 
         The transport of each value is chosen by :func:`flytui.fly.secrets.plan_secrets`: all values that
         flyctl's import parser keeps exactly go in one ``fly secrets import -a APP``; each other value goes
@@ -281,18 +286,16 @@ class FlyClient(MpgCommands, OpsCommands):
         last one applies them all (flyctl's ``DeploySecrets``, secrets.go, the same code as
         ``fly secrets deploy`` minus its refusal for an app that was never deployed). ``stage``/``detach``
         go on the last call. A value no transport carries exactly raises :class:`SecretNotTransportable`
-        (a ``FlyError`` and ``ValueError``) before anything runs. Returns the last call's result, with the
-        output of every call.
+        (a ``FlyError`` and ``ValueError``) before anything runs.
         """
         app = _arg(app, "app name")
         plan = plan_secrets(values)
         steps: list[tuple[list[str], bytes, tuple[str, ...]]] = []
         if plan.import_payload is not None:
-            steps.append((["secrets", "import", "-a", app], plan.import_payload, plan.import_names))
+            steps.append((["secrets", "import", "-a", app], plan.import_payload, tuple(plan.import_names)))
         for name, payload in plan.stdin_values:
             steps.append((["secrets", "set", f"{name}=-", "-a", app], payload, (name,)))
-        done: list[str] = []
-        runs: list["CompletedRun"] = []
+        commands: list[FlyCommand] = []
         for i, (args, payload, names) in enumerate(steps):
             last = i == len(steps) - 1
             if stage or not last:
@@ -300,15 +303,32 @@ class FlyClient(MpgCommands, OpsCommands):
             if detach and last:
                 args.append("--detach")
             timeout = None if stage or detach or not last else SECRETS_ROLLOUT_TIMEOUT
+            commands.append(FlyCommand(tuple(args), stdin=payload, timeout=timeout, target=app, stdin_names=names))
+        return commands
+
+    async def set_secrets(
+        self, app: str, values: Mapping[str, str], stage: bool = False, detach: bool = False
+    ) -> "CompletedRun":
+        """Run :meth:`set_secrets_commands` (see there); returns the last call's result with every call's output."""
+        return await self.run_secrets(self.set_secrets_commands(app, values, stage=stage, detach=detach))
+
+    async def run_secrets(self, commands: Sequence[FlyCommand]) -> "CompletedRun":
+        """Run the calls of :meth:`set_secrets_commands` in order; a failure after staged calls says which names
+        are staged. Returns the last call's result, with the output of every call."""
+        if not commands:
+            raise ValueError("No secrets to set.")
+        done: list[str] = []
+        runs: list["CompletedRun"] = []
+        for command in commands:
             try:
-                runs.append(await self.runner.run(*args, stdin=payload, timeout=timeout))
+                runs.append(await self.execute(command))
             except FlyctlError as exc:
                 if done:
                     exc.hint = (f"Already staged before this failure (not on the machines yet): "
                                 f"{', '.join(done)}. Set the others again, or apply with `fly secrets deploy`. "
                                 + (exc.hint or ""))
                 raise
-            done.extend(names)
+            done.extend(command.stdin_names)
         if len(runs) == 1:
             return runs[0]
         from .runner import CompletedRun
@@ -322,9 +342,9 @@ class FlyClient(MpgCommands, OpsCommands):
             duration=sum(r.duration for r in runs),
         )
 
-    async def unset_secrets(
+    def unset_secrets_command(
         self, app: str, names: Sequence[str], stage: bool = False, detach: bool = False
-    ) -> "CompletedRun":
+    ) -> FlyCommand:
         """``fly secrets unset NAME… -a APP [--stage] [--detach]``."""
         if isinstance(names, str):
             names = [names]
@@ -339,7 +359,13 @@ class FlyClient(MpgCommands, OpsCommands):
         if detach:
             args.append("--detach")
         timeout = None if stage or detach else SECRETS_ROLLOUT_TIMEOUT
-        return await self.runner.run(*args, timeout=timeout)
+        return FlyCommand(tuple(args), timeout=timeout, target=app)
+
+    async def unset_secrets(
+        self, app: str, names: Sequence[str], stage: bool = False, detach: bool = False
+    ) -> "CompletedRun":
+        """Run :meth:`unset_secrets_command`."""
+        return await self.execute(self.unset_secrets_command(app, names, stage=stage, detach=detach))
 
     # --- volumes and IPs --------------------------------------------------------------------
 
@@ -347,9 +373,14 @@ class FlyClient(MpgCommands, OpsCommands):
         """``fly volumes list -a APP --json``."""
         return parse_volumes(await self._read_json("volumes", "list", "-a", _arg(app, "app name"), "--json"))
 
-    async def destroy_volume(self, app: str, volume_id: str) -> "CompletedRun":
+    def destroy_volume_command(self, app: str, volume_id: str) -> FlyCommand:
         """``fly volumes destroy ID -a APP --yes``."""
-        return await self.runner.run("volumes", "destroy", _arg(volume_id, "volume id"), "-a", _arg(app, "app name"), "--yes")
+        return FlyCommand(("volumes", "destroy", _arg(volume_id, "volume id"), "-a", _arg(app, "app name"), "--yes"),
+                          target=volume_id)
+
+    async def destroy_volume(self, app: str, volume_id: str) -> "CompletedRun":
+        """Run :meth:`destroy_volume_command`."""
+        return await self.execute(self.destroy_volume_command(app, volume_id))
 
     async def ips(self, app: str) -> list[IPAddress]:
         """``fly ips list -a APP --json``."""
@@ -452,6 +483,7 @@ class FlyClient(MpgCommands, OpsCommands):
 __all__ = [
     "DeployOptions",
     "FlyClient",
+    "FlyCommand",
     "MACHINE_ACTIONS",
     "RunnerLike",
     "SecretNotTransportable",

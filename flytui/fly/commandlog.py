@@ -79,7 +79,10 @@ class LoggedCommand:
 
     @property
     def command_line(self) -> str:
-        """Shell-quoted command line with the executable's basename: what the user can paste."""
+        """Shell-quoted command line with the executable's basename: what the user can paste. A Machines API
+        request reads ``GET /v1/apps?org_slug=x`` (its path is URL-quoted already: no shell quoting)."""
+        if self.kind == "api":
+            return " ".join(self.argv)
         return shlex.join(display_argv(self.argv))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .argv import check_arg as _arg
+from .command import positional as _arg
 
 # --------------------------------------------------------------------------------------------
 # Options

@@ -16,10 +16,10 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
+from .names import app_name_error
+
 FLY_TOML = "fly.toml"
 
-# flyctl's app-name rule (internal/command/apps/create.go): lowercase letters, digits and dashes.
-APP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
 
 
 @dataclass
@@ -148,7 +148,7 @@ def validate_doc(doc: Any) -> list[FlyTomlIssue]:
     app = doc.get("app")
     if not app:
         issues.append(FlyTomlIssue("app", "missing `app = \"name\"` (flyctl needs it or -a on every command)"))
-    elif not isinstance(app, str) or not APP_NAME_RE.match(str(app)):
+    elif not isinstance(app, str) or app_name_error(app) is not None:  # the one rule: flytui/fly/names.py
         issues.append(FlyTomlIssue("app", f"{app!r} is not a valid app name (lowercase letters, digits and dashes)"))
     region = doc.get("primary_region")
     if region is None:

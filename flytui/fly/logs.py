@@ -6,7 +6,7 @@ for the hot path: a flood of 10 000+ entries per second must not starve the UI's
 
 Pieces:
 - :class:`JsonStreamDecoder` — incremental decoder fed with lines or raw chunks; garbage skipped and counted.
-- :class:`LogRecord` — the compact row the UI shows, built fast from a raw dict (or a ``LogEntry`` model).
+- :class:`LogRecord` — the compact row the UI shows, built fast from a raw dict.
 - :class:`LogBuffer` — ring buffer with monotonically increasing sequence numbers and per-level/region/instance counts.
 - :class:`LogFilter` — levels, region, machine, text (regex or plain, optionally inverted).
 - :func:`search` — next / previous match in the visible rows, wrapping around.
@@ -235,23 +235,6 @@ class LogRecord:
             get("instance") or "",
             _cap(message),
             provider,
-        )
-
-    @classmethod
-    def from_entry(cls, entry: Any) -> "LogRecord":
-        """Build from a ``flytui.fly.models.LogEntry`` (attributes timestamp, level, region, instance, message)."""
-        ts = getattr(entry, "timestamp", None)
-        if isinstance(ts, datetime):
-            ts_text = ts.isoformat().replace("+00:00", "Z")
-        else:
-            ts_text = str(ts or "")
-        return cls(
-            ts_text,
-            canonical_level(str(getattr(entry, "level", "") or "")),
-            str(getattr(entry, "region", "") or ""),
-            str(getattr(entry, "instance", "") or ""),
-            _cap(str(getattr(entry, "message", "") or "")),
-            str(getattr(entry, "provider", "") or "app"),
         )
 
     @property

@@ -16,6 +16,10 @@ Endpoints and shapes — fly-go @ 22d6e518f42d50a81b4485da918741563354b3d3 (2026
   prints exactly that list: flyctl internal/command/machine/list.go), ``GET /v1/apps/{app}/machines/{id}`` ->
   ``Machine`` (``Get``); both drop the ``bg_deployments_compat*`` checks (machine_types.go ``RemoveCompatChecks``).
 - ``GET /v1/apps/{app}`` -> ``App{id,name,status,organization{name,slug},...}`` (flaps/flaps_apps.go ``GetApp``).
+- ``GET /v1/apps?org_slug={org}`` -> ``{"apps": [App, ...]}`` (flaps/flaps_apps.go ``ListApps``, decoded into the
+  same ``App`` type as ``GetApp``, so ``status`` per app when the API sends it). The published OpenAPI spec's
+  ``ListApp`` documents only ``id``, ``name``, ``machine_count``, ``network`` (+ ``total_apps``): an entry without
+  ``status`` is not taken as a state, that app is read on its own (:meth:`MachinesAPI.app_states`).
 - ``Authorization: FlyV1 <macaroons>`` when the token holds macaroons (``fm1r_``/``fm1a_``/``fm2_``), else
   ``Bearer <token>`` (tokens/tokens.go ``Parse`` + ``FlapsHeader``); error bodies ``{"error": ..., "message": ...}``
   (flaps/flaps.go ``handleAPIError``).
@@ -32,6 +36,10 @@ descending: internal/command/status/machines.go). The API has no release number 
 the highest ``fly_release_version`` the machines carry and ``Hostname`` stays empty (the UI falls back to the
 apps list's).
 
+The apps pane's refresh (:meth:`MachinesAPI.app_states`): one ``ListApps`` per organization gives every app's
+``status`` (and so ``Deployed``, flaps ``App.Deployed``) in one round trip instead of ``GetApp`` + ``List`` per app.
+It has no release number, hostname or machines (flaps ``App`` has none): those stay the apps list's.
+
 httpx is imported lazily (in a thread, by :meth:`MachinesAPI.warm`) so start-up never waits for it: until the
 fast path is warm, reads go through flyctl.
 """
@@ -44,7 +52,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 _T = TypeVar("_T")
 
@@ -363,9 +371,35 @@ class MachinesAPI:
 
         return await self._read(go)
 
+    async def app_states(self, org_slug: str) -> "dict[str, AppStatus] | None":
+        """Every app of ``org_slug`` with its state, from one ``GET /v1/apps?org_slug=ORG`` (flaps ``ListApps``).
+
+        ``AppStatus`` per app whose entry carries ``status`` (no machines, no release number: see the module
+        docstring); apps missing from the answer or without ``status`` are left out (the caller reads those one
+        by one). None: use the per-app reads (not warm, off, cooling down, any API error)."""
+        from .models import AppStatus, output_error
+
+        async def go() -> Any:
+            path = "/apps?" + urlencode({"org_slug": org_slug})
+            data = await self.get_json(path)
+            apps = data.get("apps") if isinstance(data, dict) else None
+            if not isinstance(apps, list):
+                raise output_error(f"GET /v1{path}", "expected an object with an 'apps' list")
+            out: dict[str, AppStatus] = {}
+            for entry in apps:
+                if isinstance(entry, dict) and isinstance(entry.get("status"), str) and entry["status"]:
+                    st = AppStatus.from_json(status_json(entry, None), f"GET /v1{path}")
+                    out[st.name] = st
+            return out
+
+        return await self._read(go)
+
 
 def status_json(info: Any, machines: Any) -> Any:
-    """flyctl's ``renderMachineJSONStatus`` shape from a flaps ``App`` and its machine list."""
+    """flyctl's ``renderMachineJSONStatus`` shape from a flaps ``App`` and its machine list (``machines=None``: a
+    ``ListApps`` entry, no machines known)."""
+    if machines is None:
+        machines = []
     if not isinstance(info, dict) or not isinstance(machines, list):
         return info  # the models raise the shape error
     org: dict[str, Any] = info["organization"] if isinstance(info.get("organization"), dict) else {}

@@ -41,12 +41,7 @@ from .model_base import (
     parse_timestamp as parse_timestamp,
     timestamp_from_ms as timestamp_from_ms,
 )
-from .models_logs import (
-    LogEntry as LogEntry,
-    iter_json_values as iter_json_values,
-    parse_log_stream as parse_log_stream,
-    parse_text_log_line as parse_text_log_line,
-)
+from .models_logs import iter_json_values as iter_json_values
 
 # --------------------------------------------------------------------------------------------
 # Version, user, organizations
@@ -464,7 +459,6 @@ __all__ = [
     "Guest",
     "IPAddress",
     "ImageRef",
-    "LogEntry",
     "Machine",
     "MachineEvent",
     "Organization",
@@ -479,12 +473,10 @@ __all__ = [
     "parse_apps",
     "parse_checks",
     "parse_ips",
-    "parse_log_stream",
     "parse_machines",
     "parse_postgres_list",
     "parse_releases",
     "parse_secrets",
-    "parse_text_log_line",
     "parse_timestamp",
     "parse_version_text",
     "parse_volumes",

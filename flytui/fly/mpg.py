@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from .command import FlyCommand
 from .errors import FlyctlOutputError
 from .models import _Obj, _parse_list, output_error
 
@@ -174,6 +175,8 @@ class MpgCommands:
 
     runner: RunnerLike
     rate_gate: RateGate
+    #: FlyClient.execute
+    execute: Callable[[FlyCommand], Awaitable[CompletedRun]]
 
     async def _mpg_read(self, *args: str) -> "CompletedRun":
         return await self.rate_gate.call(lambda: self.runner.run(*args))
@@ -205,12 +208,15 @@ class MpgCommands:
         run = await self._mpg_read("mpg", "users", "list", _cluster_arg(cluster_id), "--json")
         return parse_mpg_users(json_or_empty(run.stdout, "mpg users list", "No users found"))
 
-    async def mpg_destroy(self, cluster_id: str) -> "CompletedRun":
+    def mpg_destroy_command(self, cluster_id: str) -> FlyCommand:
         """``fly mpg destroy ID --yes`` (v2/run_destroy.go refuses without --yes when not interactive)."""
-        return await self.runner.run("mpg", "destroy", _cluster_arg(cluster_id), "--yes")
+        return FlyCommand(("mpg", "destroy", _cluster_arg(cluster_id), "--yes"), target=cluster_id)
 
-    async def mpg_attach(self, cluster_id: str, app: str, *, database: str | None = None,
-                         username: str | None = None, variable: str | None = None) -> "CompletedRun":
+    async def mpg_destroy(self, cluster_id: str) -> "CompletedRun":
+        return await self.execute(self.mpg_destroy_command(cluster_id))
+
+    def mpg_attach_command(self, cluster_id: str, app: str, *, database: str | None = None,
+                           username: str | None = None, variable: str | None = None) -> FlyCommand:
         """``fly mpg attach ID -a APP [-d DB] [-u USER] [--variable-name VAR]`` (sets the secret itself)."""
         args = ["mpg", "attach", _cluster_arg(cluster_id), "-a", _cluster_arg(app)]
         if database:
@@ -219,11 +225,19 @@ class MpgCommands:
             args += ["--username", _cluster_arg(username)]
         if variable:
             args += ["--variable-name", _cluster_arg(variable)]
-        return await self.runner.run(*args, timeout=300)
+        return FlyCommand(tuple(args), timeout=300, target=cluster_id)
+
+    async def mpg_attach(self, cluster_id: str, app: str, *, database: str | None = None,
+                         username: str | None = None, variable: str | None = None) -> "CompletedRun":
+        return await self.execute(self.mpg_attach_command(cluster_id, app, database=database, username=username,
+                                                          variable=variable))
+
+    def mpg_detach_command(self, cluster_id: str, app: str) -> FlyCommand:
+        """``fly mpg detach ID -a APP`` (the secret stays, as flyctl says)."""
+        return FlyCommand(("mpg", "detach", _cluster_arg(cluster_id), "-a", _cluster_arg(app)), target=cluster_id)
 
     async def mpg_detach(self, cluster_id: str, app: str) -> "CompletedRun":
-        """``fly mpg detach ID -a APP`` (the secret stays, as flyctl says)."""
-        return await self.runner.run("mpg", "detach", _cluster_arg(cluster_id), "-a", _cluster_arg(app))
+        return await self.execute(self.mpg_detach_command(cluster_id, app))
 
     def mpg_proxy(self, cluster_id: str, local_port: int = MPG_PROXY_DEFAULT_PORT,
                   bind: str | None = None) -> "FlyProcess":

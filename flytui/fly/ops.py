@@ -26,9 +26,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping
 
-from .argv import check_arg
+from .command import FlyCommand
+from .command import positional as _arg
 from .errors import FlyctlError, FlyctlOutputError
 from .models import _Obj
 
@@ -43,9 +44,6 @@ SIGNALS = ("SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGA
 #: apps restart is a rolling restart of every started machine: give it time
 APPS_RESTART_TIMEOUT = 600.0
 _EMAIL = re.compile(r"^[^@\s-][^@\s]*@[^@\s]+\.[^@\s]+$")
-
-
-_arg = check_arg
 
 
 def validate_email(email: str) -> str | None:
@@ -245,39 +243,41 @@ def lease_hint(exc: FlyctlError, machine_id: str | None = None) -> FlyctlError:
     return exc
 
 
-_T = TypeVar("_T")
-
-
-async def _leased(call: Awaitable[_T], machine_id: str | None) -> _T:
-    try:
-        return await call
-    except FlyctlError as exc:
-        raise lease_hint(exc, machine_id) from None
-
-
 class OpsCommands:
     """Methods of :class:`flytui.fly.client.FlyClient` for issue 19 (mixed in; uses its runner and rate gate)."""
 
     runner: RunnerLike
     rate_gate: RateGate
+    #: FlyClient.execute: runs a FlyCommand, a held lease's failure gets lease_hint
+    execute: Callable[[FlyCommand], Awaitable[CompletedRun]]
 
-    async def machine_cordon(self, app: str, machine_id: str, cordon: bool = True) -> "CompletedRun":
+    def machine_cordon_command(self, app: str, machine_id: str, cordon: bool = True) -> FlyCommand:
         """``fly machine cordon|uncordon ID -a APP`` (flyctl takes a lease first; a held lease fails it)."""
         verb = "cordon" if cordon else "uncordon"
-        return await _leased(self.runner.run("machine", verb, _arg(machine_id, "machine id"), "-a",
-                                             _arg(app, "app name")), machine_id)
+        return FlyCommand(("machine", verb, _arg(machine_id, "machine id"), "-a", _arg(app, "app name")),
+                          target=machine_id)
+
+    async def machine_cordon(self, app: str, machine_id: str, cordon: bool = True) -> "CompletedRun":
+        return await self.execute(self.machine_cordon_command(app, machine_id, cordon))
+
+    def machine_kill_command(self, app: str, machine_id: str) -> FlyCommand:
+        """``fly machine kill ID -a APP`` (SIGKILL, no lease, no wait)."""
+        return FlyCommand(("machine", "kill", _arg(machine_id, "machine id"), "-a", _arg(app, "app name")),
+                          target=machine_id)
 
     async def machine_kill(self, app: str, machine_id: str) -> "CompletedRun":
-        """``fly machine kill ID -a APP`` (SIGKILL, no lease, no wait)."""
-        return await self.runner.run("machine", "kill", _arg(machine_id, "machine id"), "-a", _arg(app, "app name"))
+        return await self.execute(self.machine_kill_command(app, machine_id))
 
-    async def machine_signal(self, app: str, machine_id: str, signal: str) -> "CompletedRun":
+    def machine_signal_command(self, app: str, machine_id: str, signal: str) -> FlyCommand:
         """``fly machine stop ID --signal SIG -a APP`` (flyctl has no ``machine signal``; stop.go sends it)."""
         sig = signal.upper()
         if sig not in SIGNALS:
             raise ValueError(f"Unknown signal {signal!r}; expected one of {', '.join(SIGNALS)}.")
-        return await _leased(self.runner.run("machine", "stop", _arg(machine_id, "machine id"), "--signal", sig,
-                                             "-a", _arg(app, "app name")), machine_id)
+        return FlyCommand(("machine", "stop", _arg(machine_id, "machine id"), "--signal", sig,
+                           "-a", _arg(app, "app name")), target=machine_id)
+
+    async def machine_signal(self, app: str, machine_id: str, signal: str) -> "CompletedRun":
+        return await self.execute(self.machine_signal_command(app, machine_id, signal))
 
     async def machine_leases(self, app: str, machine_ids: Iterable[str]) -> dict[str, MachineLease]:
         """``fly machine leases view ID… -a APP --json`` -> ``{machine_id: lease}`` (held ones only)."""
@@ -288,17 +288,23 @@ class OpsCommands:
             lambda: self.runner.run_json("machine", "leases", "view", *ids, "-a", _arg(app, "app name"), "--json"))
         return parse_leases(data)
 
-    async def machine_lease_clear(self, app: str, machine_id: str) -> "CompletedRun":
+    def machine_lease_clear_command(self, app: str, machine_id: str) -> FlyCommand:
         """``fly machine leases clear ID -a APP`` (releases whatever lease the machine has, whoever holds it)."""
-        return await self.runner.run("machine", "leases", "clear", _arg(machine_id, "machine id"), "-a",
-                                     _arg(app, "app name"))
+        return FlyCommand(("machine", "leases", "clear", _arg(machine_id, "machine id"), "-a", _arg(app, "app name")),
+                          target=machine_id)
 
-    async def apps_restart(self, app: str, force_stop: bool = False) -> "CompletedRun":
+    async def machine_lease_clear(self, app: str, machine_id: str) -> "CompletedRun":
+        return await self.execute(self.machine_lease_clear_command(app, machine_id))
+
+    def apps_restart_command(self, app: str, force_stop: bool = False) -> FlyCommand:
         """``fly apps restart APP [--force-stop]``: rolling restart of the started machines."""
         args = ["apps", "restart", _arg(app, "app name")]
         if force_stop:
             args.append("--force-stop")
-        return await _leased(self.runner.run(*args, timeout=APPS_RESTART_TIMEOUT), None)
+        return FlyCommand(tuple(args), timeout=APPS_RESTART_TIMEOUT, target=app)
+
+    async def apps_restart(self, app: str, force_stop: bool = False) -> "CompletedRun":
+        return await self.execute(self.apps_restart_command(app, force_stop))
 
     async def org_details(self, slug: str) -> OrgDetails:
         """``fly orgs show SLUG --json`` (members and roles)."""
@@ -306,12 +312,20 @@ class OpsCommands:
                                                                       "--json"))
         return OrgDetails.from_json(data)
 
-    async def org_invite(self, slug: str, email: str) -> Invitation:
-        """``fly orgs invite SLUG EMAIL --json``. flyctl exits 0 silently when it cannot use the org (not an
-        admin, unknown slug): that is reported as a failure, never as a sent invitation."""
+    def org_invite_command(self, slug: str, email: str) -> FlyCommand:
+        """``fly orgs invite SLUG EMAIL --json`` (run it with :meth:`run_org_invite`)."""
         if (err := validate_email(email)) is not None:
             raise ValueError(err)
-        run = await self.runner.run("orgs", "invite", _arg(slug, "organization"), email, "--json")
+        return FlyCommand(("orgs", "invite", _arg(slug, "organization"), email, "--json"), target=email)
+
+    async def org_invite(self, slug: str, email: str) -> Invitation:
+        return await self.run_org_invite(self.org_invite_command(slug, email))
+
+    async def run_org_invite(self, command: FlyCommand) -> Invitation:
+        """Run an :meth:`org_invite_command`. flyctl exits 0 silently when it cannot use the org (not an
+        admin, unknown slug): that is reported as a failure, never as a sent invitation."""
+        slug, email = command.args[2], command.target
+        run = await self.execute(command)
         if not run.stdout.strip():
             raise FlyctlError(
                 f"flyctl sent no invitation to {email}: it printed nothing and exited {run.returncode}",
@@ -325,11 +339,19 @@ class OpsCommands:
             raise FlyctlOutputError(f"Unexpected output from `fly orgs invite`: {run.stdout[:200]}", argv=run.argv)
         return Invitation.from_json(values[-1])
 
-    async def org_remove(self, slug: str, email: str) -> "CompletedRun":
-        """``fly orgs remove SLUG EMAIL``; success only when flyctl says so (it exits 0 silently otherwise)."""
+    def org_remove_command(self, slug: str, email: str) -> FlyCommand:
+        """``fly orgs remove SLUG EMAIL`` (run it with :meth:`run_org_remove`)."""
         if (err := validate_email(email)) is not None:
             raise ValueError(err)
-        run = await self.runner.run("orgs", "remove", _arg(slug, "organization"), email)
+        return FlyCommand(("orgs", "remove", _arg(slug, "organization"), email), target=email)
+
+    async def org_remove(self, slug: str, email: str) -> "CompletedRun":
+        return await self.run_org_remove(self.org_remove_command(slug, email))
+
+    async def run_org_remove(self, command: FlyCommand) -> "CompletedRun":
+        """Run an :meth:`org_remove_command`; success only when flyctl says so (it exits 0 silently otherwise)."""
+        slug, email = command.args[2], command.target
+        run = await self.execute(command)
         if f"successfully removed user {email}" not in run.stdout:
             raise FlyctlError(
                 f"flyctl did not remove {email} from {slug}: it exited {run.returncode} without saying so",

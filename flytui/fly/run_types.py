@@ -117,6 +117,7 @@ def _excerpt(text: str, limit: int = 160) -> str:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from flytui.fly.command import FlyCommand
     from flytui.fly.process import FlyProcess
 
 
@@ -145,3 +146,5 @@ class RunnerLike(Protocol):
         max_line: int = 4096,
         cwd: str | None = None,
     ) -> "FlyProcess": ...
+
+    async def execute(self, command: "FlyCommand") -> "CompletedRun": ...

@@ -23,6 +23,7 @@ import shutil
 import time
 from typing import Any, Mapping, Sequence
 
+from flytui.fly.command import FlyCommand
 from flytui.fly.child import Child, start_child
 from flytui.fly.errors import (
     FlyctlNotFound,
@@ -228,6 +229,14 @@ class FlyctlRunner:
         raises :class:`FlyctlTimeout`; cancelling the task kills the group and re-raises CancelledError.
         """
         return await self._run(list(args), stdin=stdin, timeout=timeout, check=check, cwd=cwd, kind="run")
+
+    async def execute(self, command: "FlyCommand") -> CompletedRun:
+        """Run a :class:`~flytui.fly.command.FlyCommand` as built (and as shown in a confirmation):
+        its args, stdin, env additions, timeout, check and cwd."""
+        env = {**self.child_env(), **command.env} if command.env else None
+        return await self._run(list(command.args), stdin=command.stdin, timeout=command.timeout,
+                               check=command.check, cwd=command.cwd, kind="run", env=env,
+                               extra_secrets=list(command.env.values()))
 
     async def run_json(self, *args: str, timeout: float | None = None, stdin: bytes | None = None) -> Any:
         """Run with ``--json`` (added unless ``--json``/``-j`` given) and decode stdout.

@@ -7,6 +7,10 @@ What flytui's fast path (``flytui/fly/machines_api.py``) reads, from fly-go @ 22
   same reconcile of dead machine processes, same live checks, same ``strip_private``)
 - ``GET /v1/apps/{app}/machines/{id}`` -> one machine (``fly machine status --json``)
 - ``GET /v1/apps/{app}`` -> flaps ``App`` (``id``, ``name``, ``status``, ``organization{name,slug}``, ...)
+- ``GET /v1/apps?org_slug={org}`` -> ``{"total_apps": n, "apps": [App, ...]}`` (flaps_apps.go ``ListApps``: the
+  same ``App`` per app as ``GetApp``; ``total_apps`` from the published OpenAPI spec's ``ListAppsResponse``).
+  Fault ``{"list_shape": "openapi"}`` serves the spec's ``ListApp`` entries instead (``id``, ``name``,
+  ``machine_count``, ``network``: no ``status``), to test the client's per-app fallback.
 - ``Authorization`` must be what fly-go sends for the logged-in user's token (``FlyV1``/``Bearer``, tokens.go);
   otherwise 401. Errors are ``{"error": "..."}`` bodies (the texts are the sandbox's own).
 
@@ -25,11 +29,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from flytui.sandbox.state import Sandbox, SandboxError
 
 _ROUTE = re.compile(r"^/v1/apps/(?P<app>[^/]+)(?P<machines>/machines(?:/(?P<mid>[^/]+))?)?/?$")
+_LIST = re.compile(r"^/v1/apps/?$")
 
 
 def expected_authorization(token: str) -> set[str]:
@@ -138,14 +143,23 @@ class SandboxApiServer:
                 time.sleep(float(fault["latency"]))
             if fault.get("http_status"):
                 return int(fault["http_status"]), {"error": str(fault.get("error", "internal server error"))}
-        match = _ROUTE.match(path.split("?", 1)[0])
+        bare, _, query = path.partition("?")
+        # A read needs no write (and no exclusive lock held while serialising the state) unless reconciling
+        # dead machine processes or live checks changed something: then it is redone in a transaction,
+        # exactly like the sandbox flyctl's own `machine list` / `status` (which always write).
+        if _LIST.match(bare):
+            org = (parse_qs(query).get("org_slug") or [""])[0]
+            shape = str((fault or {}).get("list_shape", ""))
+            answer, changed = self._serve_list(self._snapshot(), org, shape, authorization, entry, copy_app=True)
+            if changed:
+                with self.sandbox.transaction() as st:
+                    answer, _ = self._serve_list(st, org, shape, authorization, entry)
+            return answer
+        match = _ROUTE.match(bare)
         if not match:
             return 404, {"error": "not found"}
         route = (unquote(match.group("app")), match.group("machines") is not None,
                  unquote(match.group("mid")) if match.group("mid") else None)
-        # A read needs no write (and no exclusive lock held while serialising the state) unless reconciling
-        # dead machine processes or live checks changed something: then it is redone in a transaction,
-        # exactly like the sandbox flyctl's own `machine list` / `status` (which always write).
         answer, changed = self._serve(self._snapshot(), route, authorization, entry, copy_app=True)
         if changed:
             with self.sandbox.transaction() as st:
@@ -177,8 +191,7 @@ class SandboxApiServer:
         from flytui.sandbox.state import find_machine, get_app, get_org
 
         app_name, machines, mid = route
-        user = st.get("user")
-        if not user or not authorization or authorization.strip() not in expected_authorization(user["token"]):
+        if not _authorized(st, authorization):
             return (401, {"error": "You must be authenticated to view this."}), False
         entry["auth_ok"] = True
         try:
@@ -200,15 +213,58 @@ class SandboxApiServer:
             answer = (200, strip_private(m)) if m and m["state"] != "destroyed" else \
                 (404, {"error": "machine not found"})
         else:
-            org = get_org(st, app["org"])
-            answer = (200, {
-                "id": app["name"], "name": app["name"], "internal_numeric_id": 0,
-                "network": app.get("network", "default"), "status": app["status"],
-                "machine_count": len(active_machines(app)), "volume_count": len(app.get("volumes", [])),
-                "organization": {"name": org["name"], "slug": org["slug"], "internal_numeric_id": 0},
-                "cname_target": "", "app_role": app.get("role", ""),
-            })
+            answer = (200, flaps_app(app, get_org(st, app["org"])))
         return answer, json.dumps(app.get("machines", []), sort_keys=True) != before
+
+    def _serve_list(self, st: dict[str, Any], org_slug: str, shape: str, authorization: str | None,
+                    entry: dict[str, Any], copy_app: bool = False) -> tuple[tuple[int, Any], bool]:
+        """``ListApps``: every app of ``org_slug`` (each reconciled like ``GetApp``), and whether any changed."""
+        from flytui.sandbox import procs
+        from flytui.sandbox.commands.basic import active_machines
+        from flytui.sandbox.state import get_org
+
+        if not _authorized(st, authorization):
+            return (401, {"error": "You must be authenticated to view this."}), False
+        entry["auth_ok"] = True
+        if not org_slug:
+            return (400, {"error": "org_slug is required"}), False
+        try:
+            org = get_org(st, org_slug)
+        except SandboxError as exc:
+            return (404, {"error": str(exc)}), False
+        out, changed = [], False
+        for app in sorted((a for a in st.get("apps", {}).values() if a["org"] == org["slug"]),
+                          key=lambda a: a["name"]):
+            if copy_app:  # the shared snapshot stays as read
+                app = copy.deepcopy(app)
+            before = json.dumps(app.get("machines", []), sort_keys=True)
+            procs.reconcile_app(self.sandbox, app)
+            changed = changed or json.dumps(app.get("machines", []), sort_keys=True) != before
+            if shape == "openapi":  # the spec's ListApp: no status
+                out.append({"id": app["name"], "name": app["name"], "machine_count": len(active_machines(app)),
+                            "network": app.get("network", "default")})
+            else:
+                out.append(flaps_app(app, org))
+        return (200, {"total_apps": len(out), "apps": out}), changed
+
+
+def _authorized(st: dict[str, Any], authorization: str | None) -> bool:
+    user = st.get("user")
+    return bool(user and authorization and authorization.strip() in expected_authorization(user["token"]))
+
+
+def flaps_app(app: dict[str, Any], org: dict[str, Any]) -> dict[str, Any]:
+    """fly-go flaps ``App`` (flaps/flaps_apps.go @ 22d6e518) for a sandbox app record."""
+    from flytui.sandbox.commands.basic import active_machines
+
+    return {
+        "id": app["name"], "name": app["name"], "internal_numeric_id": 0,
+        "network": app.get("network", "default"), "status": app["status"],
+        "machine_count": len(active_machines(app)), "volume_count": len(app.get("volumes", [])),
+        "organization": {"name": org["name"], "slug": org["slug"], "internal_numeric_id": 0},
+        "cname_target": "", "app_role": app.get("role", ""),
+    }
+
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m flytui.sandbox.api_server SANDBOX_DIR``: serve until stdin closes; prints the URL first."""

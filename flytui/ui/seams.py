@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flytui.fly.runner import FlyctlRunner
     from flytui.ui.config import Config
     from flytui.ui.failures import FailureLog
-    from flytui.ui.screens.confirm import ConfirmRequest
+    from flytui.ui.modals.confirm import ConfirmRequest
 
 R = TypeVar("R")
 
@@ -74,6 +74,8 @@ class AppSeams(Protocol):
     def begin_op(self, label: str) -> int: ...
 
     def end_op(self, op_id: int) -> None: ...
+
+    def flyctl_program(self) -> str: ...
 
     def flyctl_argv(self, *args: str) -> list[str]: ...
 

@@ -18,7 +18,7 @@ from flytui.fly.commandlog import CommandLog
 from flytui.fly.runner import FlyctlRunner
 from flytui.ui.config import Config
 from flytui.ui.failures import FailureLog
-from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.modals.confirm import ConfirmRequest
 from tests.registry_app import RegistryDispatch
 
 if TYPE_CHECKING:
@@ -79,8 +79,11 @@ class HostApp(RegistryDispatch, App[None]):
     def end_op(self, op_id: int) -> None:
         pass
 
+    def flyctl_program(self) -> str:
+        return "fly"
+
     def flyctl_argv(self, *args: str) -> list[str]:
-        return ["fly", *args]
+        return [self.flyctl_program(), *args]
 
     def run_command_id(self, command_id: str, args: list[str] | None = None) -> None:
         self.commands.append(command_id)

@@ -43,10 +43,24 @@ def main() -> int:
             await client.machine_action(db_app, machines[0].id, "start")
             if mode == "deployed":
                 await self._deploy(app)
+            await self._settled()
             info = {"logs": logs.pid, "tunnel": tunnel.pid, "port": tunnel.local_port}
             (run_dir / "ready").write_text(json.dumps(info))
             if mode == "worker-exception":
                 self.run_worker(self._explode(), group="driver-boom", exit_on_error=True)
+
+        async def _settled(self, timeout: float = 30.0) -> None:
+            """Until the last flyctl call settled into the UI: the first pane loaded and no other worker runs."""
+            import asyncio
+            import time
+
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                pane = getattr(getattr(self, "main", None), "pane", None)
+                busy = [w for w in self.workers if not w.is_finished and w.group != "driver"]
+                if pane is not None and pane.loads >= 1 and not busy:
+                    return
+                await asyncio.sleep(0.05)
 
         async def _deploy(self, app: str) -> None:
             """``fly deploy`` of the demo project (after the DATABASE_URL fix its release command needs)."""

@@ -29,3 +29,17 @@ async def until(pilot: Any, cond: Callable[[], Any], *spec: float | str | Callab
                                  f"notifications={notes}")
         await pilot.pause(0.05)
     return True
+
+
+async def eventually(cond: Callable[[], Any], timeout: float = 20.0, what: str = "the condition",
+                     interval: float = 0.02) -> Any:
+    """Outside a Pilot test: poll ``cond()`` on the event loop until it is true (returns its value); after
+    ``timeout`` seconds raise AssertionError naming ``what``. Never a fixed sleep to wait for a state."""
+    import asyncio
+
+    end = time.monotonic() + timeout
+    while not (value := cond()):
+        if time.monotonic() > end:
+            raise AssertionError(f"not reached within {timeout:g} s: {what}")
+        await asyncio.sleep(interval)
+    return value

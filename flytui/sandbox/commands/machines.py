@@ -1,7 +1,8 @@
 """``fly machine list|status|start|stop|restart|suspend|destroy`` (aliases machines, m; ls)."""
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from flytui.sandbox import procs
 from flytui.sandbox.commands import Ctx, command, print_json, print_table, strip_private
@@ -76,6 +77,14 @@ def machine_status(ctx: Ctx) -> int:
     return 0
 
 
+@contextmanager
+def _target_machine(ctx: Ctx, ident: str) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(state, app, machine) of one targeted machine, inside its own state transaction."""
+    with ctx.sb.transaction() as st:
+        app = get_app(st, ctx.app_name())
+        yield st, app, find_machine(app, ident)
+
+
 def _targets(ctx: Ctx) -> list[str]:
     if not ctx.args:
         raise SandboxError("at least one machine ID must be specified when not running interactively")
@@ -85,9 +94,7 @@ def _targets(ctx: Ctx) -> list[str]:
 @command("machine start")
 def machine_start(ctx: Ctx) -> int:
     for ident in _targets(ctx):
-        with ctx.sb.transaction() as st:
-            app = get_app(st, ctx.app_name())
-            m = find_machine(app, ident)
+        with _target_machine(ctx, ident) as (st, app, m):
             if m["state"] in ("destroyed", "destroying"):
                 raise SandboxError(f"machine could not be started: machine {m['id']} is destroyed")
             add_event(m, "start", "started", "user")
@@ -100,9 +107,7 @@ def machine_start(ctx: Ctx) -> int:
 @command("machine stop")
 def machine_stop(ctx: Ctx) -> int:
     for ident in _targets(ctx):
-        with ctx.sb.transaction() as st:
-            app = get_app(st, ctx.app_name())
-            m = find_machine(app, ident)
+        with _target_machine(ctx, ident) as (st, app, m):
             from flytui.sandbox.commands.parity import check_lease
 
             check_lease(m)  # stop.go: mach.AcquireLeases first
@@ -118,9 +123,7 @@ def machine_stop(ctx: Ctx) -> int:
 @command("machine suspend")
 def machine_suspend(ctx: Ctx) -> int:
     for ident in _targets(ctx):
-        with ctx.sb.transaction() as st:
-            app = get_app(st, ctx.app_name())
-            m = find_machine(app, ident)
+        with _target_machine(ctx, ident) as (st, app, m):
             if m["state"] != "started":
                 raise SandboxError(f"failed to suspend machine {m['id']}: machine is not started")
             ctx.out(f"Suspending machine {m['id']} ...")
@@ -134,9 +137,7 @@ def machine_suspend(ctx: Ctx) -> int:
 @command("machine restart")
 def machine_restart(ctx: Ctx) -> int:
     for ident in _targets(ctx):
-        with ctx.sb.transaction() as st:
-            app = get_app(st, ctx.app_name())
-            m = find_machine(app, ident)
+        with _target_machine(ctx, ident) as (st, app, m):
             from flytui.sandbox.commands.parity import check_lease
 
             check_lease(m)  # restart.go: mach.AcquireLeases first
@@ -155,9 +156,7 @@ def machine_restart(ctx: Ctx) -> int:
 @command("machine destroy")
 def machine_destroy(ctx: Ctx) -> int:
     for ident in _targets(ctx):
-        with ctx.sb.transaction() as st:
-            app = get_app(st, ctx.app_name())
-            m = find_machine(app, ident)
+        with _target_machine(ctx, ident) as (st, app, m):
             if m["state"] == "started" and not ctx.flag("force"):
                 raise SandboxError(f"machine {m['id']} currently started, either stop first or use --force flag")
             ctx.out(f"machine {m['id']} was found and is currently in {m['state']} state, attempting to destroy...")

@@ -1,1 +1,1 @@
-"""Screens and panes of the flytui console."""
+"""Full screens (``Screen``): the main screen and the deploy, logs, migrations, doctor and fly.toml screens."""

@@ -18,7 +18,6 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -66,11 +65,10 @@ class DeployScreen(Screen[None], Hosted):
     image at once (:func:`redeploy_options`, already confirmed by the caller) and show its progress.
     """
 
-    CSS_PATH = str(Path(__file__).parent.parent / "deploy.tcss")
     BINDINGS = [
-        Binding("escape", "close", "Back"),
+        *commands.local_bindings([commands.SCREEN]),
         *(replace(b, show=True) for b in commands.bindings([commands.DEPLOY])),
-        Binding("ctrl+c", "cancel_deploy", "Stop deploy", show=False, priority=True),
+        *commands.local_bindings([commands.DEPLOY]),
     ]
 
     class Progress(Message):
@@ -92,7 +90,7 @@ class DeployScreen(Screen[None], Hosted):
             self.results = results
 
     def __init__(self, app_name: str, project_dir: Path | None, *, image: str | None = None,
-                 auto_start: bool = False) -> None:
+                 auto_start: bool = False, options: DeployOptions | None = None) -> None:
         super().__init__()
         self.app_name = app_name
         self.project_dir = Path(project_dir) if project_dir else None
@@ -101,6 +99,8 @@ class DeployScreen(Screen[None], Hosted):
             self.defaults = replace(self.defaults, image=image)
         self.image = image
         self.auto_start = auto_start and bool(image)
+        #: with ``auto_start``: the options the caller's confirmation showed, run as they are
+        self.confirmed = options
         self.tracker: DeployTracker | None = None
         self.options: DeployOptions | None = None  # of the running / last deploy
         self.process: Any = None
@@ -155,7 +155,7 @@ class DeployScreen(Screen[None], Hosted):
         self.query_one("#deploy-push-row").display = False
         self.query_one("#deploy-go", Button).focus()  # enter (or d) starts the deploy
         if self.auto_start and self.image:
-            self.start_with(redeploy_options(self.image, self.project_dir))
+            self.start_with(self.confirmed or redeploy_options(self.image, self.project_dir))
 
     # -- form → options --------------------------------------------------------------------
     def form_options(self) -> Any:
@@ -323,7 +323,7 @@ class DeployScreen(Screen[None], Hosted):
     @work(exclusive=False, group="deploy-confirm", exit_on_error=False)
     async def confirm_cancel(self) -> None:
         try:
-            from flytui.ui.screens.confirm import ConfirmRequest
+            from flytui.ui.modals.confirm import ConfirmRequest
 
             ok = await self.host.confirm(ConfirmRequest(
                 title="Stop the running deploy? (flyctl is killed; what is already released stays)",

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
@@ -46,6 +45,7 @@ from flytui.doctor import (
     run_doctor,
 )
 from flytui.doctor import summary as doctor_summary
+from flytui.ui import commands
 from flytui.ui.widgets.plain import PlainDataTable
 from flytui.ui.seams import Hosted
 
@@ -109,13 +109,7 @@ def summary_line(checks: list[Check]) -> str:
 class DoctorScreen(Screen[None], Hosted):
     """Preflight checks for the current app and project folder."""
 
-    CSS_PATH = str(Path(__file__).with_name("doctor.tcss"))
-    BINDINGS = [
-        Binding("escape", "close", "Back"),
-        Binding("r", "rerun", "Re-run"),
-        Binding("f", "fix", "Fix"),
-        Binding("t", "open_flytoml", "fly.toml"),
-    ]
+    BINDINGS = commands.local_bindings([commands.SCREEN, commands.DOCTOR])
 
     class CheckDone(Message):
         """One check finished (posted from ``run_doctor``'s ``on_check``)."""
@@ -392,7 +386,7 @@ class DoctorScreen(Screen[None], Hosted):
 
     def open_dburl_fix(self, app: str, url: str) -> None:
         """Open the DATABASE_URL screen prefilled; it returns the fixed URL once the secret was set."""
-        from flytui.ui.screens.dburl import DatabaseUrlScreen
+        from flytui.ui.modals.dburl import DatabaseUrlScreen
 
         self.app.push_screen(DatabaseUrlScreen(app, initial=url), self.after_dburl)
 
@@ -441,7 +435,7 @@ class DoctorScreen(Screen[None], Hosted):
     async def open_create_app(self, name: str) -> None:
         from textual.widgets import Input
 
-        from flytui.ui.screens.create_app import CreateAppScreen
+        from flytui.ui.modals.create_app import CreateAppScreen
 
         org = self.host.org_filter or self.host.config.default_org
         screen = CreateAppScreen(default_org=org)

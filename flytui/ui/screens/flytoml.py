@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Label, Static, TextArea
+from textual.widgets import Footer, Static, TextArea
 
-from flytui.ui.screens.dialog import Dialog
+from flytui.ui.modals.confirm import ConfirmRequest
 from flytui.fly.flytoml import FLY_TOML, FlyTomlIssue, unified_diff, validate_text, write_atomic
+from flytui.ui import commands
 from flytui.ui.seams import Hosted
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,57 +60,11 @@ def errors_of(issues: list[FlyTomlIssue]) -> list[FlyTomlIssue]:
     return [i for i in issues if i.severity == "error"]
 
 
-class DiffConfirmScreen(Dialog[bool]):
-    """Confirm a save: names the file and shows the unified diff against the file on disk."""
-
-    CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm", "Save", show=False),
-                Binding("n", "cancel", "Cancel", show=False)]
-
-    def __init__(self, path: Path, diff: str, reason: str | None = None) -> None:
-        super().__init__()
-        self.path, self.diff, self.reason = path, diff, reason
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="flytoml-confirm-box"):
-            yield Label(f"Save {FLY_TOML}?", id="flytoml-confirm-title")
-            yield Static(f"Target: [b]{escape(str(self.path))}[/b]", id="flytoml-confirm-target")
-            if self.reason:
-                yield Static(escape(self.reason), id="flytoml-confirm-reason")
-            with VerticalScroll(id="flytoml-diff-scroll"):
-                yield Static(diff_markup(self.diff), id="flytoml-diff")
-            with Horizontal(id="flytoml-confirm-buttons"):
-                yield Button("Save", id="flytoml-save", variant="primary")
-                yield Button("Cancel", id="flytoml-cancel")
-            yield self.key_hints()
-
-    def hints(self) -> list[tuple[str, str]]:
-        return [("y", "save"), ("n/esc", "cancel"), ("tab", "switch")]
-
-    def on_mount(self) -> None:
-        self.query_one("#flytoml-save", Button).focus()  # enter = the focused button (the diff is above)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "flytoml-save")
-
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-
 class FlyTomlScreen(Screen[bool], Hosted):
     """View and edit ``project_dir/fly.toml``. Dismisses with True when a proposed change was saved."""
 
-    CSS_PATH = str(Path(__file__).with_name("flytoml.tcss"))
-    BINDINGS = [
-        # priority: the code editor would otherwise take escape to move the focus
-        Binding("escape", "close", "Back", priority=True),
-        Binding("e", "edit", "Edit"),
-        Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("ctrl+r", "reload", "Reload from disk"),
-    ]
+    # esc has priority: the code editor would otherwise take escape to move the focus
+    BINDINGS = commands.local_bindings([commands.FLYTOML])
 
     def __init__(self, project_dir: Path, proposed: "FlyToml | None" = None, reason: str | None = None) -> None:
         super().__init__()
@@ -233,7 +186,9 @@ class FlyTomlScreen(Screen[bool], Hosted):
         if not diff:
             self.notify(f"{FLY_TOML}: no changes to save")
             return
-        if not await self.app.push_screen_wait(DiffConfirmScreen(self.path, diff, self.reason)):
+        request = ConfirmRequest(f"Save {FLY_TOML}?", [str(self.path)], body=diff_markup(diff), body_markup=True,
+                                 note=self.reason, confirm_label="Save")
+        if not await self.host.confirm(request):
             return
         try:
             await asyncio.to_thread(write_atomic, self.path, text)

@@ -8,7 +8,7 @@ from textual.widgets import ContentSwitcher, Input, Static
 import importlib
 
 from flytui.ui import commands
-from flytui.ui.screens.pane import Pane
+from flytui.ui.panes.base import Pane
 from flytui.ui.widgets.command_input import CommandInput, CommandSuggester
 from flytui.ui.widgets.footer import Footer
 from flytui.ui.widgets.status import OperationsStatus
@@ -18,12 +18,12 @@ from flytui.ui.seams import Hosted
 #: Every pane by id -> "module:Class". Only the first visible pane is imported and built at start; the others
 #: are imported and mounted on first use (``show_pane``), so the first frame does not pay for them.
 PANES: dict[str, str] = {
-    "apps": "flytui.ui.screens.apps:AppsPane", "machines": "flytui.ui.screens.machines:MachinesPane",
-    "secrets": "flytui.ui.screens.secrets:SecretsPane", "volumes": "flytui.ui.screens.volumes:VolumesPane",
-    "releases": "flytui.ui.screens.rollback:ReleasesPane", "command-log": "flytui.ui.screens.command_log:CommandLogPane",
-    "tunnels": "flytui.ui.screens.tunnels:TunnelsPane", "clusters": "flytui.ui.screens.clusters:ClustersPane",
-    "services": "flytui.ui.screens.services:ServicesPane", "members": "flytui.ui.screens.members:MembersPane",
-    "fleet": "flytui.ui.screens.fleet:FleetPane",
+    "apps": "flytui.ui.panes.apps:AppsPane", "machines": "flytui.ui.panes.machines:MachinesPane",
+    "secrets": "flytui.ui.panes.secrets:SecretsPane", "volumes": "flytui.ui.panes.volumes:VolumesPane",
+    "releases": "flytui.ui.panes.releases:ReleasesPane", "command-log": "flytui.ui.panes.command_log:CommandLogPane",
+    "tunnels": "flytui.ui.panes.tunnels:TunnelsPane", "clusters": "flytui.ui.panes.clusters:ClustersPane",
+    "services": "flytui.ui.panes.services:ServicesPane", "members": "flytui.ui.panes.members:MembersPane",
+    "fleet": "flytui.ui.panes.fleet:FleetPane",
 }
 
 

@@ -7,6 +7,7 @@ database is really at (PostgreSQL rolled back what was open).
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 from textual import work
@@ -15,7 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker
 from textual.widgets import Log, Static
 
-from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
 
 
 def _esc(text: str) -> str:
@@ -66,9 +67,7 @@ class RunStopMixin(Screen[None]):
             else:
                 self.app.notify(f"alembic {label} keeps running", timeout=4)
 
-        from flytui.ui.screens.migrations import MigrationConfirmScreen
-
-        self.app.push_screen(MigrationConfirmScreen(request, body), answered)
+        self.app.push_screen(ConfirmScreen(replace(request, body=body, body_markup=True)), answered)
 
     @work(exclusive=True, group="mig-stop", exit_on_error=False)
     async def stop_run(self, then_quit: bool = False) -> None:

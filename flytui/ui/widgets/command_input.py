@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
 
@@ -51,7 +50,7 @@ def complete_line(value: str, apps: list[str]) -> str | None:
 class CommandInput(Input):
     """``Input`` whose Tab completes (accepts the suggestion) instead of moving the focus."""
 
-    BINDINGS = [Binding("tab", "complete", "Complete", show=False)]
+    BINDINGS = commands.local_bindings([commands.COMMAND_LINE])
 
     def action_complete(self) -> None:
         if self._suggestion and self._suggestion != self.value:

@@ -22,13 +22,21 @@ def plain(cell: Cell) -> str:
 
 
 class ResourceTable(PlainDataTable):
-    """Keyed, filterable, markable table (cells are plain text, never markup). ``columns`` is a sequence of ``(key, label)``."""
+    """Keyed, filterable, markable table (cells are plain text, never markup).
+
+    ``columns`` is a sequence of ``(key, label)`` or ``(key, label, priority)``: on a narrow terminal the columns of
+    lowest priority shrink and drop first (without one, a column further left is more important; see
+    :mod:`flytui.ui.widgets.columns`).
+    """
 
     DEFAULT_CSS = "ResourceTable { height: 1fr; }"
 
-    def __init__(self, columns: Iterable[tuple[str, str]], *, markable: bool = False, **kwargs) -> None:
+    def __init__(self, columns: Iterable[tuple[str, str] | tuple[str, str, float]], *, markable: bool = False,
+                 **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self._cols = list(columns)
+        cols = list(columns)
+        self._cols = [(c[0], c[1]) for c in cols]
+        self._priorities = {c[0]: c[2] for c in cols if len(c) > 2}
         self.markable = markable
         self.rows_data: dict[str, dict[str, Cell]] = {}
         self.filter_text = ""
@@ -37,9 +45,9 @@ class ResourceTable(PlainDataTable):
 
     def on_mount(self) -> None:
         if self.markable:
-            self.add_column(" ", key="_mark", width=1)
+            self.add_column(" ", key="_mark", width=1, priority=float("inf"))
         for key, label in self._cols:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, priority=self._priorities.get(key))
 
     # --- data ------------------------------------------------------------------------------
     @property

@@ -1,0 +1,1 @@
+"""Modal dialogs (``ModalScreen``): confirm, pickers, forms, detail views."""

@@ -1,0 +1,1 @@
+"""Views of the main screen: one ``Pane`` subclass per view (apps, machines, secrets, …)."""

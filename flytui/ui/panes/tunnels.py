@@ -1,0 +1,201 @@
+"""Tunnels pane (k9s port-forwards): every live ``fly proxy`` flytui owns, through ``app.tunnels``
+(:class:`flytui.db.tunnel.TunnelManager`). ``n`` opens one (app + remote port, e.g. 5432 for ``psql``),
+``ctrl+d`` closes the selected one, ``y`` copies its connect command (``psql -h 127.0.0.1 -p PORT …``).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Label, Static
+from textual.timer import Timer
+
+from flytui.ui.modals.confirm import ConfirmRequest
+from flytui.ui.modals.open_tunnel import PG_PORT, OpenTunnelScreen
+from flytui.ui.panes.base import Pane
+
+if TYPE_CHECKING:  # pragma: no cover - the tunnel manager is imported when first used
+    from flytui.db.tunnel import TunnelInfo
+
+GROUP = "tunnels"
+TUNNEL_STYLES = {"up": "green", "connecting": "cyan", "dropped": "yellow", "failed": "bold red", "closed": "grey62"}
+
+
+def tunnel_key(app: str, remote_port: int, host: str | None) -> str:
+    return f"{app}:{remote_port}:{host or ''}"
+
+
+def fmt_uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def connect_command(local_port: int | None, remote_port: int, bind: str = "127.0.0.1", kind: str = "proxy") -> str:
+    """What to run against the local end: ``psql`` for PostgreSQL, else the local address.
+
+    A Managed Postgres tunnel (``fly mpg proxy``) logs in as the cluster's default ``fly-user`` to ``fly-db``."""
+    if local_port is None:
+        return "-"
+    if kind == "mpg":
+        return f"psql -h {bind} -p {local_port} -U fly-user fly-db"
+    if remote_port == PG_PORT:
+        return f"psql -h {bind} -p {local_port} -U postgres"
+    return f"{bind}:{local_port}"
+
+
+def tunnel_row(info: TunnelInfo) -> dict[str, Any]:
+    """One row for a :class:`flytui.db.tunnel.TunnelInfo`."""
+    state = Text(info.state, style=TUNNEL_STYLES.get(info.state, ""))
+    return {
+        "local": f"127.0.0.1:{info.local_port}" if info.local_port else "-",
+        "app": info.app,
+        "target": info.target,
+        "state": state,
+        "uptime": fmt_uptime(info.uptime),
+        "users": str(info.refs),
+        "pid": str(info.pid) if info.pid else "-",
+        "connect": connect_command(info.local_port, info.remote_port, kind=info.kind),
+        "error": (info.error or "").splitlines()[0][:80] if info.error else "",
+    }
+
+
+class TunnelsPane(Pane):
+    """Live ``fly proxy`` tunnels with local port, target, state and uptime."""
+
+    GROUP: ClassVar[str] = GROUP
+    TITLE: ClassVar[str] = "Tunnels"
+    NEEDS_APP: ClassVar[bool] = False
+    EMPTY: ClassVar[str] = "No tunnels. Press n to open one (e.g. remote port 5432 for psql)."
+    COLUMNS: ClassVar[list[tuple[str, str]]] = [
+        ("local", "LOCAL"), ("app", "APP"), ("target", "TARGET"), ("state", "STATE"), ("uptime", "UPTIME"),
+        ("users", "USERS"), ("pid", "PID"), ("connect", "CONNECT"), ("error", "ERROR")]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.held: dict[str, Any] = {}  # tunnels this pane opened (one reference each)
+        self._listening = False
+        self._redraw_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static("n open · ctrl+d close · y copy connect command", id="tunnels-hint")
+
+    @property
+    def manager(self) -> Any:
+        return self.host.tunnels
+
+    def _listen(self) -> None:
+        manager = self.manager
+        if manager is not None and not self._listening:
+            manager.add_listener(self._state_changed)
+            self._listening = True
+
+    def _state_changed(self, _tunnel: Any, _state: str) -> None:
+        if self.is_mounted and self.active and self._redraw_timer is None:
+            self._redraw_timer = self.set_timer(0.05, self._redraw_now)
+
+    def _redraw_now(self) -> None:
+        self._redraw_timer = None
+        self.reload()
+
+    def reload(self) -> None:
+        """Rows from the manager (local state, no flyctl call); uptime ticks every second while visible."""
+        self._cancel_poll()
+        self.loaded_token = self.token()
+        manager = self.manager
+        if manager is None:
+            self.query_one(".pane-title", Label).update(f"{self.TITLE} — not available")
+            return
+        self._listen()
+        infos = [i for i in manager.list() if i.state != "closed"]
+        self.table.set_rows({tunnel_key(i.app, i.remote_port, i.host): tunnel_row(i) for i in infos})
+        self.loads += 1
+        self.query_one(".pane-title", Label).update(f"{self.TITLE} — {len(infos)} live")
+        getattr(self, "update_empty", lambda: None)()
+        if self.active:
+            self._poll_timer = self.set_timer(1.0, self.reload)
+
+    def _selected_info(self) -> Any:
+        key = self.table.selected_key
+        manager = self.manager
+        if key is None or manager is None:
+            return None
+        return next((i for i in manager.list() if tunnel_key(i.app, i.remote_port, i.host) == key), None)
+
+    # --- actions ----------------------------------------------------------------------------------
+    def action_open_tunnel(self) -> None:
+        def opened(value: tuple[str, int, str | None] | None) -> None:
+            if value:
+                self.open_tunnel(*value)
+
+        self.app.push_screen(OpenTunnelScreen(self.host.current_app or ""), opened)
+
+    @work(exclusive=False, group="tunnel-open", exit_on_error=False)
+    async def open_tunnel(self, app: str, remote_port: int, host: str | None = None) -> Any:
+        """Acquire a tunnel through the app's manager (up when this returns) and keep one reference."""
+        manager = self.manager
+        if manager is None:
+            self.app.notify("Tunnels are not available", severity="warning")
+            return None
+        key = tunnel_key(app, remote_port, host)
+        op = self.host.begin_op(f"fly proxy {app}:{remote_port}")
+        try:
+            tunnel = await manager.acquire(app, remote_port, host)
+        except Exception as exc:  # noqa: BLE001 - one place reports it
+            self.host.report_error(exc, f"open tunnel to {app}")
+            self.reload()
+            return None
+        finally:
+            self.host.end_op(op)
+        if key in self.held:
+            manager.release(tunnel)  # already holding one reference
+        else:
+            self.held[key] = tunnel
+        self.reload()
+        cmd = connect_command(tunnel.local_port, remote_port)
+        self.app.notify(f"127.0.0.1:{tunnel.local_port} → {tunnel.target}\n{cmd}", title="Tunnel up", timeout=10)
+        return tunnel
+
+    def action_close_tunnel(self) -> None:
+        info = self._selected_info()
+        if info is None:
+            self.app.notify("No tunnel selected", severity="warning")
+            return
+        self.close_tunnel(info)
+
+    @work(exclusive=False, group="tunnel-close", exit_on_error=False)
+    async def close_tunnel(self, info: Any) -> None:
+        key = tunnel_key(info.app, info.remote_port, info.host)
+        mine = key in self.held
+        others = info.refs - (1 if mine else 0)
+        if others > 0:
+            req = ConfirmRequest(f"Close the tunnel to {info.target}? {others} other user(s) still use it",
+                                 [f"127.0.0.1:{info.local_port} → {info.target}"], [], danger=True,
+                                 confirm_label="Close")
+            if not await self.host.confirm(req):
+                return
+        manager = self.manager
+        tunnel = self.held.pop(key, None)
+        if tunnel is None:  # opened by another view: take a reference to get the object, then close it
+            tunnel = await manager.acquire(info.app, info.remote_port, info.host)
+        await tunnel.close()
+        manager.release(tunnel)
+        self.reload()
+        self.app.notify(f"Closed 127.0.0.1:{info.local_port} → {info.target}", title="Tunnel closed")
+
+    def action_copy_connect(self) -> None:
+        info = self._selected_info()
+        if info is None:
+            self.app.notify("No tunnel selected", severity="warning")
+            return
+        cmd = connect_command(info.local_port, info.remote_port, kind=info.kind)
+        self.app.copy_to_clipboard(cmd)
+        self.app.notify(cmd, title="Copied to the clipboard")
