@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 
 from flytui.fly.client import FlyClient
 from flytui.fly.commandlog import CommandLog
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 
 class HostApp(RegistryDispatch, App[None]):
-    """Hosts ``screen`` (pushed on mount). ``confirm_answer``: what every confirmation answers."""
+    """Hosts ``screen`` (pushed on mount; a callable: the screen it builds on mount). ``confirm_answer``: what
+    every confirmation answers."""
 
     def __init__(self, client: FlyClient, screen: Any = None, *, config: Config | None = None,
                  confirm_answer: bool = True, project_dir: Path | None = None) -> None:
@@ -51,7 +53,7 @@ class HostApp(RegistryDispatch, App[None]):
 
     def on_mount(self) -> None:
         if self._first is not None:
-            self.push_screen(self._first)
+            self.push_screen(self._first if isinstance(self._first, Screen) else self._first())
 
     @property
     def tunnels(self) -> TunnelManager | None:

@@ -29,9 +29,6 @@ class ScreenApp(HostApp):
                  confirm_answer: bool = True) -> None:
         super().__init__(client, screen, config=Config(log_buffer_lines=100_000), confirm_answer=confirm_answer)
 
-    def on_mount(self) -> None:
-        self.push_screen(self._first if isinstance(self._first, Screen) else self._first())
-
 
 def client_for(sandbox: Any, **env: str) -> FlyClient:
     """A FlyClient on the sandbox flyctl (``env`` added to the sandbox's)."""
