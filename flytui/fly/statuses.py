@@ -10,19 +10,23 @@ app without a known organization) get ``client.status(name)``, at most ``limit``
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import FlyClient
+    from .models import AppStatus
 
 #: per-app reads in flight at once (flyctl processes or API requests)
 STATUS_CONCURRENCY = 8
 
 
-async def gather_statuses(client: Any, names: list[str], limit: int = STATUS_CONCURRENCY,
-                          orgs: Mapping[str, str] | None = None) -> dict[str, Any]:
+async def gather_statuses(client: FlyClient, names: list[str], limit: int = STATUS_CONCURRENCY,
+                          orgs: Mapping[str, str] | None = None) -> dict[str, AppStatus | Exception]:
     """``{name: AppStatus or the exception}`` for every app of ``names``; ``orgs``: ``{name: org slug}`` (from
     the apps list) enables the one-request-per-organization path. Failures map to the exception, per app."""
-    got: dict[str, Any] = {}
-    api = getattr(client, "api", None)
-    if api is not None and orgs and getattr(api, "ready", False):
+    got: dict[str, AppStatus | Exception] = {}
+    api = client.api
+    if api is not None and orgs and api.ready:
         wanted = set(names)
         slugs = sorted({orgs[n] for n in names if orgs.get(n)})
         answers = await asyncio.gather(*(api.app_states(slug) for slug in slugs))
@@ -32,7 +36,7 @@ async def gather_statuses(client: Any, names: list[str], limit: int = STATUS_CON
                     got[name] = st
     sem = asyncio.Semaphore(limit)
 
-    async def one(name: str) -> tuple[str, Any]:
+    async def one(name: str) -> tuple[str, AppStatus | Exception]:
         async with sem:
             try:
                 return name, await client.status(name)
