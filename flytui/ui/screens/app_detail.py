@@ -7,7 +7,7 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
 from flytui.ui.screens.dialog import Dialog
@@ -51,9 +51,10 @@ class AppDetailScreen(Dialog[None]):
         self.app_model = app_model
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="confirm-box"):
+        with Vertical(id="confirm-box"):
             yield Label(f"{self.app_name}", id="confirm-title", markup=False)
-            yield Static("loading…", id="detail-body", markup=False)
+            with VerticalScroll(id="detail-scroll"):
+                yield Static("loading…", id="detail-body", markup=False)
             yield self.key_hints()
 
     def hints(self) -> list[tuple[str, str]]:

@@ -11,12 +11,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.screens.dialog import Dialog
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import text
 
@@ -63,7 +63,7 @@ def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
     return "\n".join(lines)
 
 
-class ClusterDetailScreen(ModalScreen[None]):
+class ClusterDetailScreen(Dialog[None]):
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
@@ -73,9 +73,14 @@ class ClusterDetailScreen(ModalScreen[None]):
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="confirm-box"):
+        with Vertical(id="confirm-box"):
             yield Label(Text(self.title_text), id="confirm-title")
-            yield Static("loading…", id="cluster-detail-body", markup=False)
+            with VerticalScroll(id="detail-scroll"):
+                yield Static("loading…", id="cluster-detail-body", markup=False)
+            yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("↑/↓", "scroll"), ("esc/q", "close")]
 
     def on_mount(self) -> None:
         self.load()

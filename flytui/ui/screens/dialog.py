@@ -1,8 +1,9 @@
 """The one modal base: every dialog is centred, fits an 80×24 terminal (its box scrolls instead of clipping)
 and says which keys it takes (a hint line at the bottom of the box).
 
-Subclasses compose their content inside ``Vertical(id="confirm-box")`` (or ``VerticalScroll``) and yield
-``self.key_hints()`` last; ``hints()`` returns the ``(key, what)`` pairs to show. The line also names what
+Subclasses compose their content inside ``Vertical(id="confirm-box")`` and yield ``self.key_hints()`` last; a
+long body goes in ``VerticalScroll(id="detail-scroll")`` between them, so the title and the key line stay in view
+while the body scrolls; ``hints()`` returns the ``(key, what)`` pairs to show. The line also names what
 enter does right now (the focused button, or the field's submit), so enter is never a silent surprise.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Dialog(ModalScreen[ResultT]):
     Dialog > #confirm-box { max-width: 100%; max-height: 100%; overflow-y: auto; }
     Dialog #confirm-box > Label { width: 100%; }
     Dialog #dialog-keys { height: auto; color: $foreground-muted; margin-top: 1; }
+    Dialog #detail-scroll { height: auto; max-height: 70vh; }
     """
     #: what enter does when the focus is not on a button (e.g. "submit"); None: no enter hint there
     ENTER_HINT: ClassVar[str | None] = None

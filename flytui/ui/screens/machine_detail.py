@@ -8,7 +8,7 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
 from flytui.ui.screens.dialog import Dialog
@@ -49,10 +49,11 @@ class MachineDetailScreen(Dialog[None]):
         self.app_name, self.machine_id, self.machine = app_name, machine_id, machine
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="confirm-box"):
+        with Vertical(id="confirm-box"):
             yield Label(f"Machine {self.machine_id} ({self.app_name})", id="confirm-title", markup=False)
-            yield Static(render_machine(self.machine) if self.machine is not None else "loading…",
-                         id="detail-body", markup=False)
+            with VerticalScroll(id="detail-scroll"):
+                yield Static(render_machine(self.machine) if self.machine is not None else "loading…",
+                             id="detail-body", markup=False)
             yield self.key_hints()
 
     def hints(self) -> list[tuple[str, str]]:

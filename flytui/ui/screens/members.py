@@ -15,22 +15,23 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from flytui.fly.errors import FlyError
 from flytui.fly.ops import validate_email
 from flytui.ui import commands
 from flytui.ui.screens.confirm import ConfirmRequest
+from flytui.ui.screens.dialog import Dialog
 from flytui.ui.screens.pane import Pane
 from flytui.ui.widgets.fields import fmt_time
 
 
-class InviteScreen(ModalScreen[str | None]):
+class InviteScreen(Dialog[str | None]):
     """Ask for the email to invite; shows the exact flyctl command; returns the email (or None)."""
 
     CSS_PATH = "confirm.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    ENTER_HINT = "send the invitation"
 
     def __init__(self, org: str, argv_of: Any) -> None:
         super().__init__()
@@ -46,6 +47,10 @@ class InviteScreen(ModalScreen[str | None]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Invite", id="confirm-yes", variant="primary")
                 yield Button("Cancel", id="confirm-no")
+            yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("tab", "next field"), ("esc", "cancel")]
 
     def on_mount(self) -> None:
         self.query_one("#invite-email", Input).focus()
