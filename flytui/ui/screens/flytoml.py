@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -87,8 +87,20 @@ class DiffConfirmScreen(Dialog[bool]):
     def hints(self) -> list[tuple[str, str]]:
         return [("y", "save"), ("n/esc", "cancel"), ("tab", "switch")]
 
+    #: rows of the box besides the diff: border, padding, title, target (2 lines when long), margins, buttons, keys
+    CHROME_ROWS = 18
+
     def on_mount(self) -> None:
         self.query_one("#flytoml-save", Button).focus()  # enter = the focused button (the diff is above)
+        self._fit_diff(self.app.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_diff(event.size.height)
+
+    def _fit_diff(self, height: int) -> None:
+        """The diff scrolls in what the terminal leaves, so the buttons and the key line stay in view at 24 rows."""
+        chrome = self.CHROME_ROWS + (2 if self.reason else 0)
+        self.query_one("#flytoml-diff-scroll").styles.max_height = max(3, min(24, height - chrome))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "flytoml-save")

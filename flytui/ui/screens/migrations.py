@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -52,6 +52,39 @@ class MigrationConfirmScreen(ConfirmScreen):
         # (Textual also runs ConfirmScreen.on_mount: it focuses the buttons)
         scroll = VerticalScroll(Static(self.body, id="mig-confirm-body", markup=True), id="mig-confirm-scroll")
         await self.query_one("#confirm-box").mount(scroll, before="#confirm-buttons")
+        self._fit_body(self.app.size)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_body(event.size)
+
+    def _fit_body(self, size: Any) -> None:
+        """The plan scrolls in what the terminal leaves: title, command, buttons and keys stay in view at 80x24."""
+        inner = max(20, min(80, size.width) - 6)  # the box's text width (confirm.tcss: 80 wide, border, padding)
+
+        def rows_of(line: str) -> int:
+            """Rows of ``line`` wrapped like a Static: at spaces; a longer word starts a row and is folded."""
+            rows, col = 1, 0
+            for word in line.split(" "):
+                need = len(word) + (1 if col else 0)
+                if col + need <= inner:
+                    col += need
+                    continue
+                if col:
+                    rows, col = rows + 1, 0
+                full, col = divmod(len(word), inner)
+                rows += full - (1 if full and not col else 0)
+                col = col or (inner if full else 0)
+            return rows
+
+        rows = sum(rows_of(line) for line in self._argv_lines())
+        rows += rows_of("Target: " + ", ".join(self.request.targets))
+        # border 2, title 2, command block margins 2, buttons 4, key line 2 (+ the typed-name field)
+        chrome = 12 + rows + (4 if self.request.typed_name else 0)
+        for scroll in self.query("#mig-confirm-scroll"):
+            scroll.styles.max_height = max(3, min(24, size.height - chrome))
+
+    def _argv_lines(self) -> list[str]:
+        return ["$ " + shlex.join(a) for a in self.request.argvs[:8]]
 
 
 class MigrationsScreen(RunStopMixin, Screen[None]):
