@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -84,7 +85,45 @@ async def doctor_command_line(pilot) -> None:
     await pilot.press(*"mach")
 
 
+FIXED_NOW = 1767608430.0  # 2026-01-05T10:20:30Z
+
+
+class FixedTime:
+    """Stands in for ``time`` in the command log pane: "now" is FIXED_NOW (its WHEN column is relative)."""
+
+    strftime = staticmethod(time.strftime)
+    localtime = staticmethod(time.gmtime)
+
+    @staticmethod
+    def time() -> float:
+        return FIXED_NOW
+
+
+def fixed_command_log(app) -> None:
+    """Every flyctl call flytui makes is logged with a fixed start (5 s before FIXED_NOW) and duration (0.42 s)."""
+    log = app.command_log
+    record = log.record
+
+    def fixed(argv, *, started: float, duration: float | None = None, **kw):
+        return record(argv, started=FIXED_NOW - 5, duration=None if duration is None else 0.42, **kw)
+
+    log.record = fixed
+
+
+async def secrets_then_command_log(pilot) -> None:
+    """Clear the log, load the secrets and volumes views (their flyctl calls), then show the command log."""
+    app = pilot.app
+    fixed_command_log(app)
+    app.command_log.clear()
+    for key, pane in (("3", "secrets"), ("4", "volumes")):  # one after the other: the log's order is fixed
+        await pilot.press(key)
+        await on_pane(pilot, pane)
+        await settle(pilot, lambda: not app.main.query_one("#ops").ops, what=f"the {pane} calls")
+    await pilot.press("at")
+
+
 MAIN_CASES = [
+    Case("command-log", "MainScreen", pane="command-log", drive=secrets_then_command_log),
     Case("releases", "MainScreen", ("V",), pane="releases"),
     Case("services", "MainScreen", ("6",), pane="services"),
     Case("members", "MainScreen", ("7",), pane="members"),
@@ -130,7 +169,10 @@ def run_case(case: Case, expected: str | None = None):
 
 @pytest.mark.parametrize("size", sorted(SIZES))
 @pytest.mark.parametrize("case", MAIN_CASES, ids=[c.id for c in MAIN_CASES])
-def test_main_snapshot(sandbox, snap_compare, case: Case, size: str):
+def test_main_snapshot(sandbox, snap_compare, monkeypatch, case: Case, size: str):
+    import flytui.ui.screens.command_log as command_log
+
+    monkeypatch.setattr(command_log, "time", FixedTime)
     seed(sandbox)
     if case.setup is not None:
         case.setup(sandbox)

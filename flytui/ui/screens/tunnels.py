@@ -71,6 +71,10 @@ class OpenTunnelScreen(Dialog[tuple[str, int, str | None] | None]):
     """Ask for app, remote port and optional host; returns ``(app, port, host)`` or None."""
 
     CSS_PATH = "confirm.tcss"
+    DEFAULT_CSS = """
+    OpenTunnelScreen Input { border-title-color: $foreground-muted; }
+    OpenTunnelScreen Input:focus { border-title-color: $border; }
+    """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, app_name: str = "", remote_port: int = PG_PORT) -> None:
