@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 
 from flytui.db import tunnel
+from flytui.sandbox.commands.parity import seed_members
 from flytui.sandbox.demo import copy_demo_project
 from flytui.sandbox.mpg_state import new_cluster
 from tests.helpers.settle import settle
-from tests.helpers.snapshots import fixed_dir, make, seed, ui_screen_classes
+from tests.helpers.snapshots import T_CREATED, T_UPDATED, fixed_dir, make, seed, ui_screen_classes
 
 SIZES = {"80x24": (80, 24), "140x40": (140, 40)}
 SNAPSHOTS = Path(__file__).parent / "__snapshots__"
@@ -70,6 +71,15 @@ def seed_cluster(sandbox) -> None:
         c.update(id="kx0fixedcluster0", mpgd_cluster_id="mpgd-kx0fixedcl", direct_ip="fdaa:0:3b99:a7b:2:1234::2")
         c["passwords"] = {k: "snapshot-password" for k in c["passwords"]}
         st["mpg_clusters"][c["id"]] = c
+
+
+def seed_org_members(sandbox) -> None:
+    """Members of ``personal`` with fixed ids and join dates (the sandbox fills in "now" otherwise)."""
+    seed_members(sandbox, "personal", [
+        {"id": "01JFIXEDMEMBER0", "name": "demo", "email": "demo@example.com", "role": "admin",
+         "joined_at": T_CREATED},
+        {"id": "01JFIXEDMEMBER1", "name": "Ana Ops", "email": "ana@example.com", "role": "member",
+         "joined_at": T_UPDATED}])
 
 
 def typed(app, text: str) -> bool:
@@ -126,7 +136,7 @@ MAIN_CASES = [
     Case("command-log", "MainScreen", pane="command-log", drive=secrets_then_command_log),
     Case("releases", "MainScreen", ("V",), pane="releases"),
     Case("services", "MainScreen", ("6",), pane="services"),
-    Case("members", "MainScreen", ("7",), pane="members"),
+    Case("members", "MainScreen", ("7",), pane="members", setup=seed_org_members),
     Case("clusters", "MainScreen", ("5",), pane="clusters", setup=seed_cluster),
     Case("app-detail", "AppDetailScreen", ("1", "@apps", "i")),
     Case("create-app", "CreateAppScreen", ("1", "@apps", "c")),
@@ -134,7 +144,7 @@ MAIN_CASES = [
     Case("scale", "ScaleScreen", ("S",)),
     Case("dburl-from-secrets", "DatabaseUrlScreen", ("3", "@secrets", "b")),
     Case("open-tunnel", "OpenTunnelScreen", ("P", "@tunnels", "n")),
-    Case("invite-member", "InviteScreen", ("7", "@members", "n")),
+    Case("invite-member", "InviteScreen", ("7", "@members", "n"), setup=seed_org_members),
     Case("cluster-detail", "ClusterDetailScreen", ("5", "@clusters", "enter"), setup=seed_cluster),
     Case("rollback-confirm", "ConfirmScreen", ("V", "@releases", "R"), confirm=True),
     Case("command-mode", "MainScreen", ("colon", *"mach"), ready=lambda app: typed(app, "mach")),
