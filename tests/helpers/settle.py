@@ -12,6 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 
+def _steady_cursors(app: Any) -> None:
+    """Stop the text cursors blinking (Input, TextArea: a 0.5 s timer): a screenshot taken in the other half of
+    the blink would differ from the stored one. The cursor then stays shown, as when the user types."""
+    for screen in app.screen_stack:
+        for widget in screen.query("Input, TextArea"):
+            if getattr(widget, "cursor_blink", False):
+                widget.cursor_blink = False
+
+
 def _busy_workers(app: Any, live: tuple[str, ...] = ()) -> list[str]:
     return [w.name for w in app.workers if not w.is_finished and w.name not in live]
 
@@ -43,6 +52,7 @@ async def settle(pilot: Any, ready: Callable[[], bool] = lambda: True, *, timeou
         if busy:
             last, pending = None, f"workers {busy}"
             continue
+        _steady_cursors(app)
         await pilot.wait_for_scheduled_animations()
         shot = app.export_screenshot()
         if shot == last:
