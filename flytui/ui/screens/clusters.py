@@ -42,14 +42,15 @@ def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
     if isinstance(detail, BaseException):
         return f"mpg status failed: {getattr(detail, 'message', detail)}\n{getattr(detail, 'hint', '') or ''}".strip()
     c, cred = detail.cluster, detail.credentials
-    lines = [f"Cluster   {c.name} ({c.id})", f"Status    {c.status}"
-             + ("   (initializing: not reachable yet; fly mpg proxy/connect refuse until it is ready)"
-                if c.status == "initializing" else ""),
-             f"Org       {c.org_slug}", f"Region    {c.region}", f"Plan      {c.plan}   disk {c.disk_gb} GB   "
-             f"replicas {c.replicas}   MPG v{c.version}", f"Direct IP {c.direct_ip or '-'}",
-             f"Attached  {c.attached_text}",
-             f"Default   user {cred.user or '-'}   database {cred.dbname or '-'}   password "
-             + ("*** (flytui never shows it)" if cred.password else "-")]
+    fields = [("Cluster", f"{c.name} ({c.id})"),
+              ("Status", f"{c.status}" + ("   (initializing: not reachable yet; fly mpg proxy/connect refuse until it "
+                                          "is ready)" if c.status == "initializing" else "")),
+              ("Org", c.org_slug), ("Region", c.region),
+              ("Plan", f"{c.plan}   disk {c.disk_gb} GB   replicas {c.replicas}   MPG v{c.version}"),
+              ("Direct IP", c.direct_ip or "-"), ("Attached", c.attached_text),
+              ("Default", f"user {cred.user or '-'}   database {cred.dbname or '-'}   password "
+                          + ("*** (flytui never shows it)" if cred.password else "-"))]
+    lines = [f"{label:<11}{value}" for label, value in fields]  # two spaces after the longest label
     lines.append("\nDatabases")
     if isinstance(databases, BaseException):
         lines.append(f"  unavailable: {getattr(databases, 'message', databases)}")
