@@ -414,7 +414,7 @@ def test_migrations_snapshot(attached_db, snap_compare, monkeypatch, case: Case,
 #: screens snapshot by tests/test_ui_snapshots.py::test_view_snapshot (its view id)
 ELSEWHERE = {"MainScreen": "apps", "HelpScreen": "help", "PickerScreen": "switch-app",
              "ConfirmScreen": "confirm-destroy-app", "SetSecretScreen": "set-secret"}
-ABSTRACT = {"Dialog"}  # the modal base (flytui/ui/screens/dialog.py): never shown by itself
+ABSTRACT = {"Dialog", "FormDialog"}  # the modal base (flytui/ui/screens/dialog.py): never shown by itself
 CASES = {"test_main_snapshot": MAIN_CASES, "test_screen_snapshot": SCREEN_CASES,
          "test_migrations_snapshot": MIGRATION_CASES}
 

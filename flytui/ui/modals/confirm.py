@@ -122,7 +122,8 @@ class ConfirmScreen(Dialog[bool]):
         if scroll is None:
             return
         box = self.query_one("#confirm-box")
-        chrome = box.styles.gutter.height + sum(c.outer_size.height for c in box.children if c is not scroll)
+        # every row of the box but the body's: its content (margins included) and its border and padding
+        chrome = box.virtual_size.height - scroll.outer_size.height + box.styles.gutter.height
         fitted = max(3, min(24, self.size.height - chrome))
         if scroll.styles.max_height is None or scroll.styles.max_height.value != fitted:
             scroll.styles.max_height = fitted
