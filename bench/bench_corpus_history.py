@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,7 +29,7 @@ async def flytui_history() -> tuple[float, float, int, str]:
 
     started = time.perf_counter()
     setup = prepare(PROJECT)
-    session = make_session(SimpleNamespace(runner=FlyctlRunner(), client=None), setup, setup.projects[0], None)
+    session = make_session(FlyctlRunner(), None, None, setup, setup.projects[0], None)
     snap = await session.snapshot()
     took = time.perf_counter() - started
     started = time.perf_counter()

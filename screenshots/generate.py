@@ -101,7 +101,7 @@ async def walk(demo: Any, out: Path) -> list[Path]:
         await until(pilot, lambda: name_of(app) == "DeployScreen", "deploy screen")
         dep = app.screen
         await shooter.shot(pilot, "deploy-form")
-        await pilot.press("ctrl+d")
+        await pilot.press("d")  # deploy-start: d again on the form
         await until(pilot, lambda: dep.probe_results, "deploy + probe", timeout=120)
         await shooter.shot(pilot, "deploy")
         await back_to_main(pilot)

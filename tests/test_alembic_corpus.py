@@ -20,7 +20,6 @@ import itertools
 import os
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -52,8 +51,7 @@ def _session(start: Path) -> tuple[Setup, MigrationSession]:
     setup = prepare(start)
     assert setup.error is None, setup.error
     assert len(setup.projects) == 1, [str(p.config_file) for p in setup.projects]
-    app = SimpleNamespace(runner=FlyctlRunner(), client=None)
-    return setup, make_session(app, setup, setup.projects[0], None)
+    return setup, make_session(FlyctlRunner(), None, None, setup, setup.projects[0], None)
 
 
 async def _run(session: MigrationSession, action: MigrationAction) -> RunSummary:

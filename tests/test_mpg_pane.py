@@ -55,7 +55,7 @@ async def test_clusters_listed_detail_and_destroy_typed_name(sandbox_pg):
         body = app.screen.query_one("#cluster-detail-body")
         assert await wait_until(pilot, lambda: "fly-user" in str(body.render()))
         shown = str(body.render())
-        assert "fly-db" in shown and "schema_admin" in shown and "Attached  web" in shown
+        assert "fly-db" in shown and "schema_admin" in shown and "Attached   web" in shown
         password = sandbox_pg.read()["mpg_clusters"][c["id"]]["passwords"]["fly-user"]
         assert password not in shown
         await pilot.press("escape")

@@ -152,7 +152,7 @@ async def test_scale_runs_the_shown_commands(sandbox: Any) -> None:
         await until(pilot, lambda: bool(screen.query("#scale-count-app")), what="counts loaded")
         screen.query_one("#scale-count-app").value = "3"
         screen.query_one("#scale-vm").value = "shared-cpu-2x"
-        await pilot.click("#confirm-yes")
+        await pilot.click("#scale-yes")
         request = await confirm_open(pilot, app)
         lines = shown(app, sandbox)
         assert lines == [(["scale", "count", "3", "--process-group", "app", "-a", "alpha", "--yes"], ""),

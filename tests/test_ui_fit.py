@@ -228,3 +228,28 @@ async def test_doctor_and_migrations_labels_stand_apart(sandbox, tmp_path: Path,
         header_rows = mig.query_one("#mig-header").size.height
         assert header_rows >= len(header.splitlines())  # the header is not cut
         assert "local alembic" in text, text  # its last part is on screen
+
+
+async def test_confirm_body_scrolls_inside_a_box_that_fits_80x24() -> None:
+    """A long body (a migration plan, a fly.toml diff) scrolls in what 24 rows leave: the title, the command, the
+    buttons and the key line stay in view, the box itself never needs scrolling."""
+    from textual.app import App
+
+    from flytui.ui.modals.confirm import ConfirmRequest, ConfirmScreen
+    from tests.registry_app import STYLESHEET
+
+    class Host(App[None]):
+        CSS_PATH = STYLESHEET
+
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        request = ConfirmRequest("Upgrade head?", ["db"], body="\n".join(f"line {i}" for i in range(60)),
+                                 argvs=[["alembic", "-c", "/tmp/" + "p" * 70 + "/alembic.ini", "upgrade", "head"]])
+        screen = ConfirmScreen(request)
+        app.push_screen(screen)
+        await until(pilot, lambda: bool(screen.query("#confirm-body-scroll"))
+                    and screen.query_one("#confirm-body-scroll").styles.max_height is not None, what="body fitted")
+        await pilot.pause()
+        box, body = screen.query_one("#confirm-box"), screen.query_one("#confirm-body-scroll")
+        assert box.max_scroll_y == 0, (box.virtual_size, box.size)
+        assert 3 <= body.outer_size.height < 24 and body.max_scroll_y > 0

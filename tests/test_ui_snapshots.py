@@ -9,54 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from flytui.fly.client import FlyClient
-from flytui.fly.runner import FlyctlRunner
-from flytui.sandbox.state import put_secret
-from flytui.ui.app import FlytuiApp
-from flytui.ui.config import Config
 from tests.helpers.settle import settle
+from tests.helpers.snapshots import make, seed
 
 SIZE = (140, 30)
-T_CREATED = "2026-01-02T03:04:05Z"
-T_UPDATED = "2026-01-05T10:20:30Z"
-
-
-def seed(sandbox) -> None:
-    """Two apps with releases, three machines of ``api`` in different states and two secrets."""
-    sandbox.create_app("api", deployed=True)
-    sandbox.create_app("worker")
-    for state, region in (("started", "nrt"), ("stopped", "iad"), ("suspended", "ams")):
-        sandbox.add_machine("api", state=state, region=region, image="registry.fly.io/api:deployment-01JFIXED")
-    with sandbox.transaction() as st:
-        for app in st["apps"].values():
-            app["created_at"] = T_CREATED
-        api = st["apps"]["api"]
-        api["releases"] = [{"id": "rel0000001", "version": 3, "status": "complete", "description": "Deploy image",
-                            "reason": "deploy", "user_email": "demo@example.com",
-                            "image_ref": "registry.fly.io/api:deployment-01JFIXED", "created_at": T_UPDATED,
-                            "strategy": "ROLLING"}]
-        for i, m in enumerate(api["machines"]):
-            m["id"] = f"e28{i}6e3fa{i}0987"
-            m["name"] = ("bold-river-1234", "quiet-sun-5678", "misty-leaf-9012")[i]
-            m["instance_id"] = m["version"] = f"01JFIXEDINSTANCE{i}"
-            m["private_ip"] = f"fdaa:0:1::{i + 2}"
-            m["created_at"] = T_CREATED
-            m["updated_at"] = T_UPDATED
-            m["image_ref"]["digest"] = "sha256:" + "0" * 64
-            m["events"] = [{"type": "launch", "status": "created", "source": "user", "timestamp": 1767323045000}]
-            for c in m["checks"]:
-                c["updated_at"] = T_UPDATED
-        api["machines"][0]["checks"].append({"name": "db", "status": "critical", "output": "timeout",
-                                             "updated_at": T_UPDATED})
-        put_secret(api, "DATABASE_URL", "postgres://api:pw@api-db.flycast:5432/api?sslmode=disable", staged=False)
-        put_secret(api, "API_KEY", "sk-test", staged=True)
-        for s in api["secrets"].values():
-            s["created_at"] = T_CREATED
-
-
-def make(sandbox, **kw) -> FlytuiApp:
-    client = FlyClient(FlyctlRunner(sandbox.flyctl, env=sandbox.env))
-    return FlytuiApp(Config(refresh_interval=0), client, **kw)
 
 
 def settled(pane_id: str, press: tuple[str, ...] = ()):

@@ -12,15 +12,25 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _busy_workers(app: Any) -> list[str]:
-    return [w.name for w in app.workers if not w.is_finished]
+def _steady_cursors(app: Any) -> None:
+    """Stop the text cursors blinking (Input, TextArea: a 0.5 s timer): a screenshot taken in the other half of
+    the blink would differ from the stored one. The cursor then stays shown, as when the user types."""
+    for screen in app.screen_stack:
+        for widget in screen.query("Input, TextArea"):
+            if getattr(widget, "cursor_blink", False):
+                widget.cursor_blink = False
+
+
+def _busy_workers(app: Any, live: tuple[str, ...] = ()) -> list[str]:
+    return [w.name for w in app.workers if not w.is_finished and w.name not in live]
 
 
 async def settle(pilot: Any, ready: Callable[[], bool] = lambda: True, *, timeout: float = 30.0,
-                 what: str = "the screen", workers_idle: bool = True) -> None:
+                 what: str = "the screen", workers_idle: bool = True, live: tuple[str, ...] = ()) -> None:
     """Wait until ``ready()`` holds, no worker runs and the screen renders the same twice in a row.
 
     ``workers_idle=False``: a dialog's own worker may be running (it awaits the user's answer).
+    ``live``: names of workers that run for the screen's whole life (a log tail); the others must be idle.
 
     Raises AssertionError (naming what was still pending) after ``timeout`` seconds: a snapshot of an
     unsettled screen would differ from run to run.
@@ -38,10 +48,11 @@ async def settle(pilot: Any, ready: Callable[[], bool] = lambda: True, *, timeou
         if not ok:
             last, pending = None, pending if pending.startswith("the condition (") else "the condition"
             continue
-        busy = _busy_workers(app) if workers_idle else []
+        busy = _busy_workers(app, live) if workers_idle else []
         if busy:
             last, pending = None, f"workers {busy}"
             continue
+        _steady_cursors(app)
         await pilot.wait_for_scheduled_animations()
         shot = app.export_screenshot()
         if shot == last:

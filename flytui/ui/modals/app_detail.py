@@ -5,7 +5,7 @@ import asyncio
 
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
 from flytui.ui import commands
@@ -51,9 +51,10 @@ class AppDetailScreen(Dialog[None]):
         self.app_model = app_model
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog-box"):
+        with Vertical(classes="dialog-box"):
             yield Label(f"{self.app_name}", classes="dialog-title", markup=False)
-            yield Static("loading…", id="detail-body", markup=False)
+            with VerticalScroll(classes="detail-scroll"):
+                yield Static("loading…", id="detail-body", markup=False)
             yield self.key_hints()
 
     def hints(self) -> list[tuple[str, str]]:

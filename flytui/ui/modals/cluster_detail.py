@@ -8,12 +8,11 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
 from flytui.ui import commands
-from flytui.ui.seams import Hosted
+from flytui.ui.modals.dialog import Dialog
 
 
 def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
@@ -21,14 +20,15 @@ def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
     if isinstance(detail, BaseException):
         return f"mpg status failed: {getattr(detail, 'message', detail)}\n{getattr(detail, 'hint', '') or ''}".strip()
     c, cred = detail.cluster, detail.credentials
-    lines = [f"Cluster   {c.name} ({c.id})", f"Status    {c.status}"
-             + ("   (initializing: not reachable yet; fly mpg proxy/connect refuse until it is ready)"
-                if c.status == "initializing" else ""),
-             f"Org       {c.org_slug}", f"Region    {c.region}", f"Plan      {c.plan}   disk {c.disk_gb} GB   "
-             f"replicas {c.replicas}   MPG v{c.version}", f"Direct IP {c.direct_ip or '-'}",
-             f"Attached  {c.attached_text}",
-             f"Default   user {cred.user or '-'}   database {cred.dbname or '-'}   password "
-             + ("*** (flytui never shows it)" if cred.password else "-")]
+    fields = [("Cluster", f"{c.name} ({c.id})"),
+              ("Status", f"{c.status}" + ("   (initializing: not reachable yet; fly mpg proxy/connect refuse until it "
+                                          "is ready)" if c.status == "initializing" else "")),
+              ("Org", c.org_slug), ("Region", c.region),
+              ("Plan", f"{c.plan}   disk {c.disk_gb} GB   replicas {c.replicas}   MPG v{c.version}"),
+              ("Direct IP", c.direct_ip or "-"), ("Attached", c.attached_text),
+              ("Default", f"user {cred.user or '-'}   database {cred.dbname or '-'}   password "
+                          + ("*** (flytui never shows it)" if cred.password else "-"))]
+    lines = [f"{label:<11}{value}" for label, value in fields]  # two spaces after the longest label
     lines.append("\nDatabases")
     if isinstance(databases, BaseException):
         lines.append(f"  unavailable: {getattr(databases, 'message', databases)}")
@@ -42,7 +42,7 @@ def render_cluster_detail(detail: Any, databases: Any, users: Any) -> str:
     return "\n".join(lines)
 
 
-class ClusterDetailScreen(ModalScreen[None], Hosted):
+class ClusterDetailScreen(Dialog[None]):
     BINDINGS = commands.local_bindings([commands.DIALOG, commands.DETAIL])
 
     def __init__(self, cluster_id: str, title: str) -> None:
@@ -51,9 +51,14 @@ class ClusterDetailScreen(ModalScreen[None], Hosted):
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog-box"):
+        with Vertical(classes="dialog-box"):
             yield Label(Text(self.title_text), classes="dialog-title")
-            yield Static("loading…", id="cluster-detail-body", markup=False)
+            with VerticalScroll(classes="detail-scroll"):
+                yield Static("loading…", id="cluster-detail-body", markup=False)
+            yield self.key_hints()
+
+    def hints(self) -> list[tuple[str, str]]:
+        return [("↑/↓", "scroll"), ("esc/q", "close")]
 
     def on_mount(self) -> None:
         self.load()

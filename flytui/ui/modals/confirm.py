@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
@@ -108,6 +109,24 @@ class ConfirmScreen(Dialog[bool]):
             self.query_one("#confirm-input", Input).focus()
         else:  # enter = the focused button: the action, unless the action is dangerous
             self.query_one("#confirm-no" if r.danger else "#confirm-yes", Button).focus()
+        if r.body is not None:
+            self.call_after_refresh(self._fit_body)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.call_after_refresh(self._fit_body)
+
+    def _fit_body(self) -> None:
+        """The body (a diff, a migration plan) scrolls in what the terminal leaves, so the title, the command, the
+        buttons and the key line stay in view at 80x24: its height is the screen's less every other row of the box."""
+        scroll = self.query("#confirm-body-scroll").first(VerticalScroll) if self.query("#confirm-body-scroll") else None
+        if scroll is None:
+            return
+        box = self.query_one("#confirm-box")
+        # every row of the box but the body's: its content (margins included) and its border and padding
+        chrome = box.virtual_size.height - scroll.outer_size.height + box.styles.gutter.height
+        fitted = max(3, min(24, self.size.height - chrome))
+        if scroll.styles.max_height is None or scroll.styles.max_height.value != fitted:
+            scroll.styles.max_height = fitted
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one("#confirm-yes", Button).disabled = event.value != self.request.typed_name

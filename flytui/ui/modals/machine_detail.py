@@ -7,7 +7,7 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
 from flytui.ui import commands
@@ -46,10 +46,11 @@ class MachineDetailScreen(Dialog[None]):
         self.app_name, self.machine_id, self.machine = app_name, machine_id, machine
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog-box"):
+        with Vertical(classes="dialog-box"):
             yield Label(f"Machine {self.machine_id} ({self.app_name})", classes="dialog-title", markup=False)
-            yield Static(render_machine(self.machine) if self.machine is not None else "loading…",
-                         id="detail-body", markup=False)
+            with VerticalScroll(classes="detail-scroll"):
+                yield Static(render_machine(self.machine) if self.machine is not None else "loading…",
+                             id="detail-body", markup=False)
             yield self.key_hints()
 
     def hints(self) -> list[tuple[str, str]]:

@@ -26,9 +26,14 @@ class OpenTunnelScreen(FormDialog[tuple[str, int, str | None] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label("Open a tunnel (fly proxy)", classes="dialog-title")
-            yield Input(self._app_name, placeholder="app (e.g. my-db)", id="tunnel-app")
-            yield Input(str(self._port), placeholder="remote port (5432 for Postgres)", id="tunnel-port")
-            yield Input("", placeholder="remote host (optional; default APP.internal)", id="tunnel-host")
+            # each field names itself in its border: a prefilled value has no placeholder left to say what it is
+            for title, field in (("App", Input(self._app_name, placeholder="app (e.g. my-db)", id="tunnel-app")),
+                                 ("Remote port", Input(str(self._port), placeholder="remote port (5432 for Postgres)",
+                                                       id="tunnel-port")),
+                                 ("Remote host", Input("", placeholder="remote host (optional; default APP.internal)",
+                                                       id="tunnel-host"))):
+                field.border_title = title
+                yield field
             yield Label("", id="tunnel-error", markup=False)
             yield self.form_buttons("Open")
             yield self.key_hints()

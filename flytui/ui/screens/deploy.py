@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -151,11 +151,32 @@ class DeployScreen(Screen[None], Hosted):
         machines.add_column("Group", key="group", width=8)
         machines.add_column("State", key="state", width=10)
         machines.add_column("Step", key="step", width=70)
+        self._fit_columns(self.app.size.width)
         self.query_one("#deploy-transcript").display = False
         self.query_one("#deploy-push-row").display = False
         self.query_one("#deploy-go", Button).focus()  # enter (or d) starts the deploy
         if self.auto_start and self.image:
             self.start_with(self.confirmed or redeploy_options(self.image, self.project_dir))
+
+    #: (table, flexible column, its widest, fixed columns): the flexible one takes what the terminal leaves
+    FLEX_COLUMNS = (("#deploy-stages", "detail", 60, ("icon", "stage", "time")),
+                    ("#deploy-machines", "step", 70, ("id", "group", "state")))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_columns(event.size.width)
+
+    def _fit_columns(self, width: int) -> None:
+        """Give the Detail / Step columns what the terminal leaves, so Time stays in view at 80 columns."""
+        for table_id, flex, widest, fixed in self.FLEX_COLUMNS:
+            table = self.query_one(table_id, DataTable)
+            cols = table.columns
+            used = sum(cols[k].width for k in fixed) + 2 * table.cell_padding * len(cols) + 2  # + scrollbar
+            new = max(16, min(widest, width - used))
+            if cols[flex].width != new:
+                cols[flex].width = new
+                table._clear_caches()  # noqa: SLF001 - DataTable has no public "column width changed"
+                table._require_update_dimensions = True  # noqa: SLF001
+                table.refresh()
 
     # -- form → options --------------------------------------------------------------------
     def form_options(self) -> Any:

@@ -258,6 +258,9 @@ class DoctorScreen(Screen[None], Hosted):
             if target is not None and table.cursor_row == 0:
                 table.move_cursor(row=self._seen.index(target))
         self.show_detail()
+        # the detail panel just grew and the table shrank: scroll again once laid out, or the selected check
+        # can sit below the table's last visible row (80x24)
+        self.call_after_refresh(lambda: table.move_cursor(row=table.cursor_row, scroll=True))
 
     # --- selection ------------------------------------------------------------------------------------
     def selected_id(self) -> str | None:

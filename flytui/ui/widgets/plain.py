@@ -144,10 +144,12 @@ class PlainDataTable(DataTable):
         return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
 
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> Any:
-        return super().add_row(*(cell(c, height != 1) for c in cells), height=height, key=key,
-                               label=cell(label, height != 1))
+        # only an auto-height row (height=None) wraps its cells; a row of a fixed height keeps one line per line of
+        # its text and cuts with an ellipsis (a revision row two lines tall for its graph never wraps its state)
+        wrap = height is None
+        return super().add_row(*(cell(c, wrap) for c in cells), height=height, key=key, label=cell(label, wrap))
 
     def update_cell(self, row_key: Any, column_key: Any, value: Any, *, update_width: bool = True) -> None:
         row = self.rows.get(row_key)  # a RowKey equals (and hashes like) its str value
-        wrap = row is not None and row.height != 1
+        wrap = row is not None and row.auto_height
         super().update_cell(row_key, column_key, cell(value, wrap), update_width=update_width)
