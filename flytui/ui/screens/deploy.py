@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Log, ProgressBar, Select, Static, Switch
+from textual.widgets.data_table import ColumnKey
 
 from flytui.ui import commands
 from flytui.ui.widgets.plain import PlainDataTable
@@ -170,10 +171,11 @@ class DeployScreen(Screen[None], Hosted):
         for table_id, flex, widest, fixed in self.FLEX_COLUMNS:
             table = self.query_one(table_id, DataTable)
             cols = table.columns
-            used = sum(cols[k].width for k in fixed) + 2 * table.cell_padding * len(cols) + 2  # + scrollbar
+            used = sum(cols[ColumnKey(k)].width for k in fixed) + 2 * table.cell_padding * len(cols) + 2  # + scrollbar
             new = max(16, min(widest, width - used))
-            if cols[flex].width != new:
-                cols[flex].width = new
+            column = cols[ColumnKey(flex)]
+            if column.width != new:
+                column.width = new
                 table._clear_caches()  # noqa: SLF001 - DataTable has no public "column width changed"
                 table._require_update_dimensions = True  # noqa: SLF001
                 table.refresh()
