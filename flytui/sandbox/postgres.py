@@ -23,6 +23,9 @@ Example::
         pg.create_role("app", "s3cret")
         pg.create_database("app", owner="app")
         engine = create_engine(pg.url("app"))
+
+Size: about 560 lines for one responsibility, a server's whole life (directories, service user, initdb, start,
+readiness, stop, the at-exit sweep); which binaries run is decided apart, in ``pg_install.py``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ unreachable. Consumers see ``DATABASE_URL`` exactly as ``fly postgres attach`` s
 ``PGHOSTADDR=127.0.0.N`` derived from the URL's host (``X.flycast``, ``X.internal``,
 ``top2.nearest.of.X.internal``): libpq connects to ``hostaddr`` and uses ``host`` only as a name.
 A host naming no Postgres app gets no ``PGHOSTADDR`` and fails like DNS would.
+
+Size: one module on purpose (about 640 lines). It is also the entry point ``python -m flytui.sandbox.procs
+pump|flycast`` of every machine process and forwarder, which imports as little as it can and needs the machine,
+network and log code together.
 """
 from __future__ import annotations
 

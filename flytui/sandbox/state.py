@@ -11,6 +11,9 @@ Everything the emulator knows lives in one directory (``$FLYTUI_SANDBOX_DIR``):
 
 Machine-private bookkeeping (pid, local port) lives under each machine's ``"sandbox"`` key and is
 stripped from every flyctl output.
+
+Size: just over 500 lines, kept together on purpose: the one state file, its lock and its atomic writes, the
+faults and the argv log that every emulator process shares must stay in one place.
 """
 from __future__ import annotations
 
