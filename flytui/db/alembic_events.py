@@ -165,3 +165,27 @@ class TargetProbe:
     error: str | None
     argv: list[str]
     output: str
+
+
+class EventCollector:
+    """The one event pipeline of local and remote runs: output lines become :class:`LogLine` and :class:`Progress`
+    events; the lines (all, and stderr's) and the steps stay for the run's result. ``direction``: ``upgrade`` or
+    ``downgrade`` (a step logged under a decorated function's name still counts, see :func:`parse_progress`)."""
+
+    def __init__(self, total: int | None, direction: str | None) -> None:
+        self.total = total
+        self.direction = direction
+        self.lines: list[str] = []
+        self.err_lines: list[str] = []
+        self.steps: list[Progress] = []
+
+    def feed(self, stream: str, text: str) -> list[AlembicEvent]:
+        self.lines.append(text)
+        if stream == "err":
+            self.err_lines.append(text)
+        events: list[AlembicEvent] = [LogLine(stream, text)]
+        progress = parse_progress(text, len(self.steps) + 1, self.total, direction=self.direction)
+        if progress is not None:
+            self.steps.append(progress)
+            events.append(progress)
+        return events

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 # the events and results live in flytui.db.alembic_events; these names stay importable from here
 from flytui.db.alembic_events import (
-    AlembicEvent as AlembicEvent, AlembicSetupError as AlembicSetupError, LogLine as LogLine, Progress as Progress,
+    AlembicEvent as AlembicEvent, AlembicSetupError as AlembicSetupError, EventCollector as EventCollector, LogLine as LogLine, Progress as Progress,
     RunFinished as RunFinished, RunResult as RunResult, RunStarted as RunStarted, SqlPreview as SqlPreview,
     TargetProbe as TargetProbe, _error_block as _error_block, _error_line as _error_line,
     parse_progress as parse_progress, redact as redact,
@@ -213,8 +213,7 @@ class AlembicRunner:
         argv, env = self._launch(args, x_args, url, env_extra)
         shown = self.argv(args, x_args)
         started = time.monotonic()
-        lines: list[str] = []
-        steps: list[Progress] = []
+        collector = EventCollector(total, args[0] if args else None)
         proc = self.processes.spawn_program(argv, env=env, cwd=str(self.cwd), max_line=self.max_line,
                                             kind="alembic", secrets=self.secrets(url, env_extra))
         async with proc:
@@ -223,14 +222,10 @@ class AlembicRunner:
                 yield LogLine("err", note)
             async for batch in proc.batches():
                 for item in batch:
-                    text = redact(item.text, url)
-                    lines.append(text)
-                    yield LogLine(item.stream, text)
-                    progress = parse_progress(text, len(steps) + 1, total, direction=args[0] if args else None)
-                    if progress is not None:
-                        steps.append(progress)
-                        yield progress
+                    for event in collector.feed(item.stream, redact(item.text, url)):
+                        yield event
             returncode = await proc.wait()
+        lines, steps = collector.lines, collector.steps
         ok = returncode == 0
         failed = steps[-1].revision if (steps and not ok) else None
         tail = "\n".join(lines[-self.tail_lines:])

@@ -31,15 +31,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping, Sequence
 
-from flytui.db.alembic_service import (
+from flytui.db.alembic_events import (
     AlembicEvent,
+    EventCollector,
     LogLine,
-    Progress,
     RunFinished,
     RunResult,
     RunStarted,
     _error_line,
-    parse_progress,
 )
 from flytui.fly.client import ssh_exit_status
 from flytui.fly.errors import FlyctlError, FlyError, classify
@@ -99,27 +98,11 @@ def remote_command(alembic: Sequence[str] | str, args: Sequence[str]) -> str:
     return shlex.join([*base, *args])
 
 
-class _Collector:
-    """Turns output lines into LogLine/Progress events and remembers what RunResult needs."""
+class _Collector(EventCollector):
+    """The shared event pipeline (:class:`EventCollector`), plus the remote run's result."""
 
     def __init__(self, total: int | None, cmd: str = "") -> None:
-        self.total = total
-        # the command's direction: a step logged under a decorated function's name still counts (parse_progress)
-        self.direction = next((w for w in cmd.split() if w in ("upgrade", "downgrade")), None)
-        self.lines: list[str] = []
-        self.err_lines: list[str] = []
-        self.steps: list[Progress] = []
-
-    def feed(self, stream: str, text: str) -> list[AlembicEvent]:
-        self.lines.append(text)
-        if stream == "err":
-            self.err_lines.append(text)
-        events: list[AlembicEvent] = [LogLine(stream, text)]
-        progress = parse_progress(text, len(self.steps) + 1, self.total, direction=self.direction)
-        if progress is not None:
-            self.steps.append(progress)
-            events.append(progress)
-        return events
+        super().__init__(total, next((w for w in cmd.split() if w in ("upgrade", "downgrade")), None))
 
     def result(self, argv: list[str], returncode: int, started: float, *, exact: bool, status: int | None,
                transport: str, machine: str, note: str = "", error: str | None = None,
