@@ -414,7 +414,8 @@ def test_migrations_snapshot(attached_db, snap_compare, monkeypatch, case: Case,
 #: screens snapshot by tests/test_ui_snapshots.py::test_view_snapshot (its view id)
 ELSEWHERE = {"MainScreen": "apps", "HelpScreen": "help", "PickerScreen": "switch-app",
              "ConfirmScreen": "confirm-destroy-app", "SetSecretScreen": "set-secret"}
-ABSTRACT = {"Dialog", "FormDialog"}  # the modal base (flytui/ui/screens/dialog.py): never shown by itself
+ABSTRACT = {"Dialog", "FormDialog",  # the modal and form bases (flytui/ui/modals/dialog.py): never shown alone
+            "MigrationPromptsMixin", "RunStopMixin"}  # mixins of MigrationsScreen, typed as Screens
 CASES = {"test_main_snapshot": MAIN_CASES, "test_screen_snapshot": SCREEN_CASES,
          "test_migrations_snapshot": MIGRATION_CASES}
 
