@@ -27,13 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover - alembic is imported lazily
     from alembic.script import ScriptDirectory
 
 # the project on disk lives in flytui.db.alembic_project; these names stay importable from here
-from flytui.db.alembic_project import (  # noqa: E402
-    AlembicProject as AlembicProject, _resolve_location as _resolve_location, _split_locations as _split_locations,
-    _prepend_entries as _prepend_entries, _version_table_from_env as _version_table_from_env,
-    _project_from_ini as _project_from_ini, _flask_migrate_env as _flask_migrate_env,
-    _project_from_pyproject as _project_from_pyproject, _make_project as _make_project,
-    find_alembic_project as find_alembic_project,
-)
+from flytui.db.alembic_project import AlembicProject as AlembicProject  # noqa: E402
+from flytui.db.alembic_project import find_alembic_project as find_alembic_project  # noqa: E402
 
 
 # --------------------------------------------------------------------------- history

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flytui.db.alembic_service import AlembicProject, _project_from_ini, _project_from_pyproject, find_alembic_project
+from flytui.db.alembic_project import AlembicProject, _project_from_ini, _project_from_pyproject, find_alembic_project
 from flytui.db.interpreter import repo_root
 
 __all__ = ["discover_projects", "project_at"]

@@ -118,7 +118,8 @@ class ConfirmScreen(Dialog[bool]):
     def _fit_body(self) -> None:
         """The body (a diff, a migration plan) scrolls in what the terminal leaves, so the title, the command, the
         buttons and the key line stay in view at 80x24: its height is the screen's less every other row of the box."""
-        scroll = self.query("#confirm-body-scroll").first(VerticalScroll) if self.query("#confirm-body-scroll") else None
+        found = self.query("#confirm-body-scroll").results(VerticalScroll)
+        scroll = next(found, None)
         if scroll is None:
             return
         box = self.query_one("#confirm-box")

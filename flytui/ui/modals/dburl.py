@@ -86,10 +86,6 @@ class DatabaseUrlScreen(Dialog[str | None], Hosted):
         result = self.query_one("#dburl-result", Static)
         try:
             problems, fixed = diagnose(url)
-        except ImportError:
-            result.update("DATABASE_URL checks are not available yet (flytui.db.urls missing)")
-            self.show_diff([])
-            return
         except Exception as exc:  # noqa: BLE001 - invalid URL text from the user
             result.update(f"Cannot parse this URL: {getattr(exc, 'message', exc)}")
             self.show_diff([])
